@@ -1,0 +1,10 @@
+"""StyleGAN2 networks, the latent regressor, and checkpoint readers (no engine, jobs or gRPC here)."""
+from .discriminator import Discriminator, DiscriminatorConfig
+from .generator import Generator, GeneratorConfig
+from .loading import DEFAULT_NAME, load_discriminator, load_generator, load_model, load_regressor
+from .regressor import LatentRegressor
+
+__all__ = [
+    "DEFAULT_NAME", "Discriminator", "DiscriminatorConfig", "Generator", "GeneratorConfig",
+    "LatentRegressor", "load_discriminator", "load_generator", "load_model", "load_regressor",
+]

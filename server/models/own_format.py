@@ -1,0 +1,113 @@
+"""The project's own model format: a folder with `model.json` (the model card) and
+`weights.safetensors` (tensors prefixed `generator.`, `discriminator.`, `regressor.`).
+
+safetensors holds only tensors, so reading a model never runs code from the file.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .discriminator import Discriminator, DiscriminatorConfig
+from .generator import Generator, GeneratorConfig
+from .regressor import LatentRegressor, build_regressor, regressor_config
+
+FORMAT_NAME = "gan-collage-model"
+FORMAT_VERSION = 1
+CARD_FILE = "model.json"
+WEIGHTS_FILE = "weights.safetensors"
+PARTS = ("generator", "discriminator", "regressor")
+
+
+def is_model_folder(path: Path) -> bool:
+    return path.is_dir() and (path / CARD_FILE).is_file()
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def save_model(folder: Path, generator: Generator, discriminator: Discriminator | None = None,
+               regressor: LatentRegressor | None = None, *, name: str, description: str = "",
+               source: dict | None = None, notes: list[str] | None = None, extra: dict | None = None,
+               dtype: torch.dtype = torch.float32) -> dict:
+    """Write the folder and return the card. `dtype` float16 halves the size (loading gives float32)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    tensors = {}
+    for part, module in zip(PARTS, (generator, discriminator, regressor)):
+        if module is not None:
+            for key, value in module.state_dict().items():
+                tensors[f"{part}.{key}"] = value.detach().to("cpu", dtype).contiguous()
+    weights = folder / WEIGHTS_FILE
+    save_file(tensors, str(weights), metadata={"format": FORMAT_NAME})
+    card = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "description": description,
+        "resolution": generator.resolution,
+        "num_ws": generator.num_ws,
+        "z_dim": generator.z_dim,
+        "w_dim": generator.w_dim,
+        "c_dim": generator.c_dim,
+        "generator": generator.config.to_json(),
+        "discriminator": discriminator.config.to_json() if discriminator is not None else None,
+        "regressor": regressor_config(regressor) if regressor is not None else None,
+        "weights": {"file": WEIGHTS_FILE, "dtype": str(dtype).removeprefix("torch."),
+                    "bytes": weights.stat().st_size, "sha256": sha256_of(weights)},
+        "source": source or {},
+        "notes": notes or [],
+    }
+    if extra:
+        card.update(extra)
+    (folder / CARD_FILE).write_text(json.dumps(card, indent=2) + "\n")
+    return card
+
+
+def read_card(folder: Path) -> dict:
+    try:
+        card = json.loads((folder / CARD_FILE).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{folder}: unreadable model card {CARD_FILE} ({exc})") from exc
+    if card.get("format") != FORMAT_NAME:
+        raise ValueError(f"{folder / CARD_FILE}: not a {FORMAT_NAME} card (format={card.get('format')!r})")
+    if card.get("format_version", 0) > FORMAT_VERSION:
+        raise ValueError(f"{folder / CARD_FILE}: format_version {card['format_version']} is newer than "
+                         f"this program reads ({FORMAT_VERSION}); update GAN Collage")
+    return card
+
+
+def _part_state(tensors: dict[str, torch.Tensor], part: str) -> dict[str, torch.Tensor]:
+    prefix = part + "."
+    return {k[len(prefix):]: v.float() for k, v in tensors.items() if k.startswith(prefix)}
+
+
+def read_own(folder: Path, parts: tuple[str, ...] = PARTS) -> dict:
+    """Return `{generator, discriminator, regressor, card}`; parts absent from the model are None."""
+    card = read_card(folder)
+    tensors = load_file(str(folder / card["weights"]["file"]))
+    builders = {
+        "generator": lambda c: Generator(GeneratorConfig.from_json(c)),
+        "discriminator": lambda c: Discriminator(DiscriminatorConfig.from_json(c)),
+        "regressor": build_regressor,
+    }
+    out = {"card": card}
+    for part in PARTS:
+        if part not in parts or not card.get(part):
+            out[part] = None
+            continue
+        module = builders[part](card[part])
+        try:
+            module.load_state_dict(_part_state(tensors, part), strict=True)
+        except RuntimeError as exc:
+            raise ValueError(f"{folder}: the {part} weights do not match the card ({exc})") from exc
+        out[part] = module.eval()
+    return out
