@@ -22,6 +22,7 @@ class DiscriminatorConfig:
     c_dim: int = 0
     cmap_dim: int = 0  # width of the class projection when conditional
     mapping_layers: int = 0  # the class-embedding mapping network's depth when conditional
+    mapping_lr_mul: float = 0.01
     mbstd_group_size: int = 4
     mbstd_num_channels: int = 1
     conv_clamp: float | None = None
@@ -108,7 +109,7 @@ class Discriminator(nn.Module):
             setattr(self, f"b{r}", block)
         if config.c_dim:
             self.mapping = MappingNetwork(0, config.c_dim, config.cmap_dim, None, config.mapping_layers,
-                                          lr_mul=0.01)
+                                          lr_mul=config.mapping_lr_mul)
         self.b4 = DiscriminatorEpilogue(config.channels[4], config.cmap_dim if config.c_dim else 0,
                                         config.mbstd_group_size, config.mbstd_num_channels, config.conv_clamp)
 
