@@ -20,3 +20,31 @@ def conformance_file(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared conformance file not found at {path} (only present in the project's CI)")
     return path
+
+
+def make_tiny_model(resolution: int = 32, seed: int = 0) -> dict:
+    """A random-weight generator + discriminator + regressor, small enough for fast unit tests.
+
+    Returned like `server.models.load_model`: `{generator, discriminator, regressor, card}`.
+    """
+    import torch
+
+    from server.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
+    from server.models.regressor import LatentRegressor
+
+    torch.manual_seed(seed)
+    channels = {r: 32 for r in (4, 8, 16, 32, 64, 128) if r <= resolution}
+    g = Generator(GeneratorConfig(resolution=resolution, z_dim=32, w_dim=32, channels=channels,
+                                  mapping_layers=2)).eval()
+    g.mapping.w_avg.copy_(g.estimate_w_avg(1000, seed=0))
+    d = Discriminator(DiscriminatorConfig(resolution=resolution, channels=channels)).eval()
+    r = LatentRegressor(num_ws=g.num_ws, w_dim=g.w_dim, widths=(8, 16, 32, 32), input_size=resolution,
+                        has_w_avg=True)
+    r.set_w_avg(g.w_avg)
+    return {"generator": g, "discriminator": d, "regressor": r.eval(),
+            "card": {"name": "tiny", "resolution": resolution, "num_ws": g.num_ws, "w_dim": g.w_dim}}
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> dict:
+    return make_tiny_model()

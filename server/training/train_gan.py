@@ -114,6 +114,19 @@ class Trainer:
         self.step, self.images_seen, self.wall_seconds = st["step"], st["images_seen"], st["wall_seconds"]
         return True
 
+    def init_from_model(self, path: str | Path):
+        """Warm start from a shipped model (G and G_ema from its generator, D from its D; fresh Adam)."""
+        from server.models import load_model
+
+        model = load_model(path)
+        for name in ("G", "G_ema"):
+            getattr(self, name).load_state_dict(model["generator"].state_dict())
+        self.D.load_state_dict(model["discriminator"].state_dict())
+        gan = model["card"].get("training", {}).get("gan", {})
+        self.step = gan.get("iterations", 0)
+        self.images_seen = int(gan.get("kimg", 0) * 1000)
+        self.wall_seconds = gan.get("wall_hours", 0) * 3600
+
     # -- one iteration -------------------------------------------------------------------------
     def real_batch(self) -> torch.Tensor:
         idx = torch.randint(len(self.data), (self.cfg.batch,), generator=self.gen)
@@ -216,6 +229,7 @@ def main(argv=None):
     ap.add_argument("--config", type=Path, help="JSON overrides of TrainConfig fields (new runs only)")
     ap.add_argument("--checkpoint-minutes", type=float, default=10)
     ap.add_argument("--sample-minutes", type=float, default=30)
+    ap.add_argument("--init-from", help="with no checkpoint in --run, warm-start from this shipped model")
     ap.add_argument("--bench", type=int, default=0, help="time this many iterations and exit")
     args = ap.parse_args(argv)
 
@@ -234,6 +248,9 @@ def main(argv=None):
             cfg_path.write_text(json.dumps(asdict(cfg), indent=2))
     trainer = Trainer(cfg, args.run, device)
     resumed = trainer.try_resume()
+    if not resumed and args.init_from:
+        trainer.init_from_model(args.init_from)
+        resumed = True
     trainer.data = load_or_render_dataset(args.run.parent / "datasets", cfg.resolution, cfg.dataset_size)
     log = open(args.run / "log.jsonl", "a")
     print(f"{'resumed at step ' + str(trainer.step) if resumed else 'new run'}; device {device}; "
