@@ -6,17 +6,17 @@ Names follow NVIDIA's layout (`b32.fromrgb`, `b32.conv0`, `b32.conv1`, `b32.skip
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from .generator import MappingNetwork
-from .layers import EqualConv2d, EqualLinear
+from .layers import EqualConv2d, EqualLinear, NetworkConfig
 
 
 @dataclass
-class DiscriminatorConfig:
+class DiscriminatorConfig(NetworkConfig):
     resolution: int
     channels: dict[int, int]  # resolution -> feature maps, 4 .. resolution
     c_dim: int = 0
@@ -28,21 +28,10 @@ class DiscriminatorConfig:
     conv_clamp: float | None = None
     img_channels: int = 3
 
-    def __post_init__(self):
-        self.channels = {int(k): int(v) for k, v in self.channels.items()}
-
     @property
     def resolutions(self) -> list[int]:
+        """From the image resolution down to 4."""
         return [2 ** i for i in range(int(math.log2(self.resolution)), 1, -1)]
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d["channels"] = {str(k): v for k, v in self.channels.items()}
-        return d
-
-    @classmethod
-    def from_json(cls, d: dict) -> "DiscriminatorConfig":
-        return cls(**d)
 
 
 class DiscriminatorBlock(nn.Module):

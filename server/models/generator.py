@@ -10,12 +10,12 @@ W+ indexing: the 4x4 block's conv uses ws[0] and its ToRGB ws[1]; each later blo
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from .layers import EqualLinear, bias_act, fir_kernel_2d, modulated_conv2d, upsample2d
+from .layers import EqualLinear, NetworkConfig, bias_act, fir_kernel_2d, modulated_conv2d, upsample2d
 
 NOISE_MODES = ("const", "none", "random")
 
@@ -25,7 +25,7 @@ def normalize_2nd_moment(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
 
 
 @dataclass
-class GeneratorConfig:
+class GeneratorConfig(NetworkConfig):
     """Everything needed to rebuild a generator; stored in the model card."""
 
     resolution: int
@@ -40,15 +40,6 @@ class GeneratorConfig:
     conv_clamp: float | None = None
     img_channels: int = 3
 
-    def __post_init__(self):
-        self.channels = {int(k): int(v) for k, v in self.channels.items()}
-        log2 = math.log2(self.resolution)
-        if self.resolution < 4 or log2 != int(log2):
-            raise ValueError(f"resolution must be a power of two >= 4, got {self.resolution}")
-        missing = [r for r in self.resolutions if r not in self.channels]
-        if missing:
-            raise ValueError(f"channels has no width for resolutions {missing}")
-
     @property
     def resolutions(self) -> list[int]:
         return [2 ** i for i in range(2, int(math.log2(self.resolution)) + 1)]
@@ -56,15 +47,6 @@ class GeneratorConfig:
     @property
     def num_ws(self) -> int:
         return 2 * len(self.resolutions)
-
-    def to_json(self) -> dict:
-        d = asdict(self)
-        d["channels"] = {str(k): v for k, v in self.channels.items()}
-        return d
-
-    @classmethod
-    def from_json(cls, d: dict) -> "GeneratorConfig":
-        return cls(**d)
 
 
 class MappingNetwork(nn.Module):

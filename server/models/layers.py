@@ -6,6 +6,7 @@ scaled at run time, "equalized learning rate"), so checkpoints load without resc
 from __future__ import annotations
 
 import math
+from dataclasses import asdict
 
 import torch
 import torch.nn.functional as F
@@ -13,6 +14,29 @@ from torch import nn
 
 LRELU_SLOPE = 0.2
 LRELU_GAIN = math.sqrt(2.0)
+
+
+class NetworkConfig:
+    """Shared by the generator and discriminator configs (dataclasses with a `resolution` and a
+    `channels` map resolution -> width): validation and JSON, whose object keys must be strings."""
+
+    def __post_init__(self):
+        self.channels = {int(k): int(v) for k, v in self.channels.items()}
+        log2 = math.log2(self.resolution)
+        if self.resolution < 4 or log2 != int(log2):
+            raise ValueError(f"resolution must be a power of two >= 4, got {self.resolution}")
+        missing = [r for r in (2 ** i for i in range(2, int(log2) + 1)) if r not in self.channels]
+        if missing:
+            raise ValueError(f"channels has no width for resolutions {missing}")
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["channels"] = {str(k): v for k, v in self.channels.items()}
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict):
+        return cls(**d)
 
 
 def bias_act(x: torch.Tensor, bias: torch.Tensor | None, activate: bool, gain: float = 1.0,

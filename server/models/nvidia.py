@@ -33,6 +33,14 @@ def _count_fc(sd: dict, prefix: str) -> int:
     return sum(1 for k in sd if re.fullmatch(rf"{re.escape(prefix)}fc\d+\.weight", k))
 
 
+def _with_weights(module: torch.nn.Module, sd: dict, name: str, class_name: str) -> torch.nn.Module:
+    try:
+        module.load_state_dict(sd, strict=True)
+    except RuntimeError as exc:
+        raise ValueError(f"{name}: {class_name} weights do not match its constructor arguments ({exc})") from exc
+    return module.eval()
+
+
 def _generator(record: PersistentRecord, name: str) -> Generator:
     class_name, kw, sd = network_spec(record)
     sd = _drop_resample_filters(sd, name)
@@ -56,12 +64,7 @@ def _generator(record: PersistentRecord, name: str) -> Generator:
         conv_clamp=None if syn_kw.get("conv_clamp") is None else float(syn_kw["conv_clamp"]),
         img_channels=int(kw.get("img_channels", 3)),
     )
-    g = Generator(config)
-    try:
-        g.load_state_dict(sd, strict=True)
-    except RuntimeError as exc:
-        raise ValueError(f"{name}: {class_name} weights do not match its constructor arguments ({exc})") from exc
-    return g.eval()
+    return _with_weights(Generator(config), sd, name, class_name)
 
 
 def _discriminator(record: PersistentRecord, name: str) -> Discriminator:
@@ -85,12 +88,7 @@ def _discriminator(record: PersistentRecord, name: str) -> Discriminator:
         conv_clamp=None if kw.get("conv_clamp") is None else float(kw["conv_clamp"]),
         img_channels=int(kw.get("img_channels", 3)),
     )
-    d = Discriminator(config)
-    try:
-        d.load_state_dict(sd, strict=True)
-    except RuntimeError as exc:
-        raise ValueError(f"{name}: {class_name} weights do not match its constructor arguments ({exc})") from exc
-    return d.eval()
+    return _with_weights(Discriminator(config), sd, name, class_name)
 
 
 def read_nvidia(path: Path) -> dict:

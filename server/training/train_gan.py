@@ -9,9 +9,7 @@ running the same command again continues from the newest checkpoint.
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +21,7 @@ import torch.nn.functional as F
 from server.models.discriminator import Discriminator, DiscriminatorConfig
 from server.models.generator import Generator, GeneratorConfig
 from server.training.dataset import load_or_render_dataset
+from server.training.runs import load_checkpoint, pick_device, run_config, save_atomic, train_loop
 
 
 @dataclass
@@ -95,16 +94,12 @@ class Trainer:
                 "rng": self.gen.get_state(), "torch_rng": torch.get_rng_state()}
 
     def save(self):
-        path = self.run_dir / "checkpoint.pt"
-        tmp = path.with_suffix(".tmp")
-        torch.save(self.state(), tmp)
-        os.replace(tmp, path)
+        save_atomic(self.state(), self.run_dir / "checkpoint.pt")
 
     def try_resume(self) -> bool:
-        path = self.run_dir / "checkpoint.pt"
-        if not path.exists():
+        st = load_checkpoint(self.run_dir / "checkpoint.pt", self.device)
+        if st is None:
             return False
-        st = torch.load(path, map_location=self.device, weights_only=True)
         for name in ("G", "D", "G_ema"):
             getattr(self, name).load_state_dict(st[name])
         self.opt_g.load_state_dict(st["opt_g"])
@@ -235,24 +230,14 @@ def main(argv=None):
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if args.device == "auto" else args.device))
-    args.run.mkdir(parents=True, exist_ok=True)
-    cfg_path = args.run / "train_config.json"
-    if cfg_path.exists():
-        cfg = TrainConfig(**json.loads(cfg_path.read_text()))
-    else:
-        overrides = json.loads(args.config.read_text()) if args.config else {}
-        cfg = TrainConfig(**overrides)
-        if not args.bench:
-            cfg_path.write_text(json.dumps(asdict(cfg), indent=2))
+    device = pick_device(args.device)
+    cfg = run_config(args.run, TrainConfig, args.config, write=not args.bench)
     trainer = Trainer(cfg, args.run, device)
     resumed = trainer.try_resume()
     if not resumed and args.init_from:
         trainer.init_from_model(args.init_from)
         resumed = True
     trainer.data = load_or_render_dataset(args.run.parent / "datasets", cfg.resolution, cfg.dataset_size)
-    log = open(args.run / "log.jsonl", "a")
     print(f"{'resumed at step ' + str(trainer.step) if resumed else 'new run'}; device {device}; "
           f"G {sum(p.numel() for p in trainer.G.parameters())/1e6:.2f}M params, "
           f"D {sum(p.numel() for p in trainer.D.parameters())/1e6:.2f}M", flush=True)
@@ -266,29 +251,13 @@ def main(argv=None):
         print(f"{dt*1000:.0f} ms/iter, {cfg.batch/dt:.1f} img/s, {cfg.batch/dt*3.6:.0f} kimg/hour")
         return
 
-    start = time.time()
-    last_ckpt = last_sample = time.time()
-    t_step = time.time()
-    while trainer.images_seen < args.kimg * 1000:
-        logs = trainer.train_step()
-        now = time.time()
-        trainer.wall_seconds += now - t_step
-        t_step = now
-        if trainer.step % 50 == 0:
-            logs.update(step=trainer.step, kimg=trainer.images_seen / 1000, wall_h=trainer.wall_seconds / 3600)
-            log.write(json.dumps(logs) + "\n")
-            log.flush()
-            print(json.dumps(logs), flush=True)
-        if now - last_sample > args.sample_minutes * 60:
-            trainer.save_samples(args.run / f"samples_{trainer.images_seen // 1000:06d}k.png")
-            last_sample = now
-        if now - last_ckpt > args.checkpoint_minutes * 60:
-            trainer.save()
-            last_ckpt = now
-        if args.hours and now - start > args.hours * 3600:
-            break
-    trainer.save()
-    trainer.save_samples(args.run / f"samples_{trainer.images_seen // 1000:06d}k.png")
+    def samples():
+        trainer.save_samples(args.run / f"samples_{trainer.images_seen // 1000:06d}k.png")
+
+    train_loop(trainer, lambda: trainer.images_seen >= args.kimg * 1000, args.run / "log.jsonl",
+               log_every=50, hours=args.hours, checkpoint_minutes=args.checkpoint_minutes,
+               periodic=[(args.sample_minutes, samples)], progress=lambda: {"kimg": trainer.images_seen / 1000})
+    samples()
     print(f"stopped at step {trainer.step}, {trainer.images_seen / 1000:.0f} kimg", flush=True)
 
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,6 +21,7 @@ import torch.nn.functional as F
 from server.models import load_model
 from server.models.regressor import LatentRegressor, build_regressor, regressor_config
 from server.training.masks import random_masks
+from server.training.runs import load_checkpoint, pick_device, run_config, save_atomic, train_loop
 from server.training.train_gan import save_grid, style_mixed_ws
 
 
@@ -110,15 +109,12 @@ class RegressorTrainer:
                 "torch_rng": torch.get_rng_state()}
 
     def save(self):
-        path = self.run_dir / "checkpoint.pt"
-        torch.save(self.state(), path.with_suffix(".tmp"))
-        os.replace(path.with_suffix(".tmp"), path)
+        save_atomic(self.state(), self.run_dir / "checkpoint.pt")
 
     def try_resume(self) -> bool:
-        path = self.run_dir / "checkpoint.pt"
-        if not path.exists():
+        st = load_checkpoint(self.run_dir / "checkpoint.pt", self.device)
+        if st is None:
             return False
-        st = torch.load(path, map_location=self.device, weights_only=True)
         self.R.load_state_dict(st["R"])
         self.opt.load_state_dict(st["opt"])
         self.gen.set_state(st["rng"])
@@ -162,41 +158,20 @@ def main(argv=None):
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if args.device == "auto" else args.device))
-    args.run.mkdir(parents=True, exist_ok=True)
-    cfg_path = args.run / "train_config.json"
-    if cfg_path.exists():
-        cfg = RegressorConfig(**json.loads(cfg_path.read_text()))
-    else:
-        cfg = RegressorConfig(**(json.loads(args.config.read_text()) if args.config else {}))
-        cfg_path.write_text(json.dumps(asdict(cfg), indent=2))
-    trainer = RegressorTrainer(cfg, load_model(args.model), args.run, device)
+    cfg = run_config(args.run, RegressorConfig, args.config)
+    trainer = RegressorTrainer(cfg, load_model(args.model), args.run, pick_device(args.device))
     (args.run / "regressor.json").write_text(json.dumps(regressor_config(trainer.R), indent=2))
     resumed = trainer.try_resume()
     print(f"{'resumed at step ' + str(trainer.step) if resumed else 'new run'}; "
           f"R {sum(p.numel() for p in trainer.R.parameters()) / 1e6:.2f}M params", flush=True)
-    log = open(args.run / "log.jsonl", "a")
-    start = last_ckpt = t_step = time.time()
-    while trainer.step < cfg.iterations:
-        logs = trainer.train_step()
-        now = time.time()
-        trainer.wall_seconds += now - t_step
-        t_step = now
-        if trainer.step % 100 == 0:
-            logs.update(step=trainer.step, lr=trainer.lr_at(trainer.step), wall_h=trainer.wall_seconds / 3600)
-            log.write(json.dumps(logs) + "\n")
-            log.flush()
-            print(json.dumps(logs), flush=True)
-        if trainer.step % 2000 == 0:
-            trainer.save_reconstructions(args.run / f"recon_{trainer.step:06d}.png")
-        if now - last_ckpt > args.checkpoint_minutes * 60:
-            trainer.save()
-            last_ckpt = now
-        if args.hours and now - start > args.hours * 3600:
-            break
-    trainer.save()
-    trainer.save_reconstructions(args.run / f"recon_{trainer.step:06d}.png")
+
+    def reconstructions():
+        trainer.save_reconstructions(args.run / f"recon_{trainer.step:06d}.png")
+
+    train_loop(trainer, lambda: trainer.step >= cfg.iterations, args.run / "log.jsonl", log_every=100,
+               hours=args.hours, checkpoint_minutes=args.checkpoint_minutes, periodic=[(20, reconstructions)],
+               progress=lambda: {"lr": trainer.lr_at(trainer.step)})
+    reconstructions()
     print(f"stopped at step {trainer.step}", flush=True)
 
 

@@ -1,0 +1,73 @@
+"""What both trainers share: device choice, run folders with a frozen config, atomic checkpoints,
+and the timed loop that logs, checkpoints and stops."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def run_config(run_dir: Path, config_cls, overrides: Path | None, write: bool = True):
+    """The run's frozen config: read back when the run exists, else defaults + JSON overrides."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    path = run_dir / "train_config.json"
+    if path.exists():
+        return config_cls(**json.loads(path.read_text()))
+    cfg = config_cls(**(json.loads(overrides.read_text()) if overrides else {}))
+    if write:
+        path.write_text(json.dumps(asdict(cfg), indent=2))
+    return cfg
+
+
+def save_atomic(state: dict, path: Path):
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict | None:
+    """A run's own checkpoint (tensors and plain data only), or None when there is none yet."""
+    return torch.load(path, map_location=device, weights_only=True) if path.exists() else None
+
+
+def train_loop(trainer, done: Callable[[], bool], log_path: Path, log_every: int, hours: float | None,
+               checkpoint_minutes: float, periodic: list[tuple[float, Callable[[], None]]] = (),
+               progress: Callable[[], dict] = dict):
+    """Step `trainer` until `done()` or `hours` pass; log every `log_every` steps as JSON lines,
+    checkpoint every `checkpoint_minutes`, and call each `(minutes, fn)` of `periodic` that often.
+    `trainer` needs `train_step() -> dict`, `step`, `wall_seconds` and `save()`."""
+    start = t_step = last_ckpt = time.time()
+    last_run = [start] * len(periodic)
+    with open(log_path, "a") as log:
+        while not done():
+            logs = trainer.train_step()
+            now = time.time()
+            trainer.wall_seconds += now - t_step
+            t_step = now
+            if trainer.step % log_every == 0:
+                logs.update(step=trainer.step, wall_h=round(trainer.wall_seconds / 3600, 4), **progress())
+                line = json.dumps(logs)
+                log.write(line + "\n")
+                log.flush()
+                print(line, flush=True)
+            for i, (minutes, fn) in enumerate(periodic):
+                if now - last_run[i] > minutes * 60:
+                    fn()
+                    last_run[i] = now
+            if now - last_ckpt > checkpoint_minutes * 60:
+                trainer.save()
+                last_ckpt = now
+            if hours and now - start > hours * 3600:
+                break
+    trainer.save()
