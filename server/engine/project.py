@@ -1,0 +1,558 @@
+"""Project a partly known image into a generator's latent space.
+
+Methods (`ProjectOptions.method`):
+
+* `regressor`: one forward pass of the latent regressor on `(image * mask, mask)`.
+* `optimize`: gradient descent on the masked losses from `init` (w_avg by default) in Z, W or W+,
+  with Adam and NVIDIA's projector schedule (linear lr warm-up, cosine ramp-down, decaying
+  Gaussian noise on w scaled by the W spread), or with L-BFGS (strong-Wolfe line search, a few
+  iterations per step; the lr schedule and the w noise do not apply: a line search needs a
+  deterministic objective).
+* `hybrid`: the regressor's output as the start, then optimisation in W+ with an extra
+  encoder-consistency term: the regressor applied to the generated image should give the same
+  W+ as the regressor applied to the masked target (In-Domain GAN inversion's idea, with the
+  regressor as the encoder; this keeps the unknown region where the regressor believes it is).
+* `scribble`: the mask holds the painted strokes only, so the constraints are sparse. It starts
+  from the regressor when the model has one (else w_avg), optimises in W for the first half of the
+  steps (a single style vector stays on the learned manifold) and in W+ for the second half, with
+  the W+ deviation prior at least `SCRIBBLE_WPLUS_PRIOR`. It uses the pixel loss only: the features
+  of a mostly blank stroke image say little, and the strokes' colours are the whole request.
+
+`hybrid` always works in W+ and `scribble` follows its own W-then-W+ plan; both ignore `space`.
+An explicit `init` overrides a method's default start.
+
+When `optimize_noise` is set, the noise maps start from the generator's constant noise
+(normalised), so that zero steps reproduce the `const` rendering; they are optimised with the
+latent, penalised by NVIDIA's autocorrelation regulariser and re-normalised after every step. It is
+off by default: per-pixel noise fits the covered pixels and does nothing for the unknown ones.
+
+Restarts: restart r > 0 starts from the init plus Gaussian jitter of `RESTART_JITTER` times the
+per-dimension W spread (in Z space: a new random z, or jitter of the given z), so that restarts
+explore different basins even with a deterministic optimiser; the lowest final loss wins. All
+randomness comes from generators seeded from `(seed, restart)`.
+"""
+from __future__ import annotations
+
+import functools
+import math
+import time
+import weakref
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .errors import InvalidInput, ModelUnavailable, OutOfMemory
+from .losses import (DiscriminatorLoss, ImageLoss, MSSSIMLoss, PixelLoss, masked_psnr, masked_ssim,
+                     noise_regularization, normalize_noise_, wplus_prior)
+from .progress import CancelToken, ProgressCallback, report
+
+METHODS = ("regressor", "optimize", "hybrid", "scribble")
+SPACES = ("z", "w", "w+")
+INITS = ("w_avg", "regressor", "latent")
+OPTIMIZERS = ("adam", "lbfgs")
+PIXEL_LOSSES = ("l2", "l1")
+PERCEPTUAL_LOSSES = ("discriminator", "lpips", "ms-ssim", "none")
+MAX_STEPS = 10_000
+MAX_RESTARTS = 16
+SCRIBBLE_WPLUS_PRIOR = 1.0
+RESTART_JITTER = 0.5
+W_STD_SAMPLES = 10_000
+
+
+@dataclass
+class ProjectOptions:
+    method: str = "optimize"
+    steps: int = 200
+    space: str = "w+"
+    init: str | None = None  # None: the method's default (see the module docstring)
+    init_latent: Tensor | None = None  # W+ [1, num_ws, w_dim], or z [1, z_dim] in Z space
+    optimizer: str = "adam"
+    lr: float = 0.1  # Adam's peak learning rate
+    lr_rampup: float = 0.05  # fraction of the steps for the linear warm-up
+    lr_rampdown: float = 0.25  # fraction of the steps for the cosine ramp-down
+    lbfgs_iterations: int = 4  # L-BFGS iterations per step
+    initial_noise_factor: float = 0.05  # w noise at step 0, in units of the W spread
+    noise_ramp_length: float = 0.75  # fraction of the steps over which the w noise decays to 0
+    pixel_loss: str = "l2"
+    pixel_weight: float = 1.0
+    perceptual: str | None = None  # None: 'discriminator' when the model has a D, else 'ms-ssim'
+    perceptual_weight: float = 1.0
+    style_weight: float = 0.0  # Gram matrices of D features
+    noise_reg_weight: float = 1e5
+    optimize_noise: bool = False
+    wplus_prior_weight: float = 0.0
+    encoder_consistency_weight: float = 1.0  # hybrid only
+    restarts: int = 1
+    seed: int = 0
+    preview_every: int = 0  # 0: no previews
+    preview_size: int = 64
+
+    def validate(self) -> None:
+        """Raise InvalidInput naming the first bad field (`options.<name>`)."""
+        _choice("method", self.method, METHODS)
+        _integer("steps", self.steps, 1, MAX_STEPS)
+        _choice("space", self.space, SPACES)
+        if self.init is not None:
+            _choice("init", self.init, INITS)
+        if self.init_latent is not None or self.init == "latent":
+            t = self.init_latent
+            if not isinstance(t, Tensor) or not t.is_floating_point() or not bool(torch.isfinite(t).all()):
+                raise InvalidInput("options.init_latent", "must be a finite floating-point tensor "
+                                   "(required when init is 'latent')")
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _number("lr", self.lr, 0.0, 10.0, low_open=True)
+        _number("lr_rampup", self.lr_rampup, 0.0, 1.0)
+        _number("lr_rampdown", self.lr_rampdown, 0.0, 1.0)
+        _integer("lbfgs_iterations", self.lbfgs_iterations, 1, 100)
+        _number("initial_noise_factor", self.initial_noise_factor, 0.0, 10.0)
+        _number("noise_ramp_length", self.noise_ramp_length, 0.0, 1.0, low_open=True)
+        _choice("pixel_loss", self.pixel_loss, PIXEL_LOSSES)
+        if self.perceptual is not None:
+            _choice("perceptual", self.perceptual, PERCEPTUAL_LOSSES)
+        for name in ("pixel_weight", "perceptual_weight", "style_weight", "noise_reg_weight",
+                     "wplus_prior_weight", "encoder_consistency_weight"):
+            _number(name, getattr(self, name), 0.0, math.inf)
+        if not isinstance(self.optimize_noise, bool):
+            raise InvalidInput("options.optimize_noise", f"must be a bool, got {self.optimize_noise!r}")
+        _integer("restarts", self.restarts, 1, MAX_RESTARTS)
+        _integer("seed", self.seed, 0, 2 ** 63 - 1)
+        _integer("preview_every", self.preview_every, 0, MAX_STEPS)
+        _integer("preview_size", self.preview_size, 8, 1024)
+        no_perceptual = self.perceptual == "none" or self.perceptual_weight == 0
+        if self.method != "regressor" and self.pixel_weight == 0 and no_perceptual and self.style_weight == 0:
+            raise InvalidInput("options.pixel_weight", "every image loss has weight 0: nothing to fit")
+
+
+def _choice(name: str, value, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InvalidInput(f"options.{name}", f"must be one of {list(allowed)}, got {value!r}")
+
+
+def _integer(name: str, value, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInput(f"options.{name}", f"must be an integer in [{low}, {high}], got {value!r}")
+
+
+def _number(name: str, value, low: float, high: float, low_open: bool = False) -> None:
+    ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+          and (value > low if low_open else value >= low) and value <= high)
+    if not ok:
+        interval = f"{'(' if low_open else '['}{low}, {high}]"
+        raise InvalidInput(f"options.{name}", f"must be a finite number in {interval}, got {value!r}")
+
+
+@dataclass
+class Projection:
+    latent: Tensor  # W+ [1, num_ws, w_dim], detached, CPU
+    noise: list[Tensor] | None  # optimised noise maps [1, 1, r, r] (CPU), None when not optimised
+    image: Tensor  # generated [1, 3, R, R], CPU
+    metrics: dict = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- out of memory
+
+
+def _is_oom(exc: BaseException) -> bool:
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def translate_oom(fn):
+    """Re-raise a device OOM from `fn` as OutOfMemory, after the failed call's tensors are released."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except RuntimeError as exc:
+            if not _is_oom(exc):
+                raise
+            message = str(exc).splitlines()[0] if str(exc) else "out of memory"
+        # Outside the except block the traceback (and the tensors its frames hold) is gone.
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        raise OutOfMemory(f"the device ran out of memory: {message}")
+
+    return wrapper
+
+
+# ----------------------------------------------------------------------------- schedules
+
+
+def learning_rate(options: ProjectOptions, t: float) -> float:
+    """NVIDIA's projector schedule at progress t in [0, 1): linear warm-up, cosine ramp-down."""
+    ramp = min(1.0, (1.0 - t) / options.lr_rampdown) if options.lr_rampdown > 0 else 1.0
+    ramp = 0.5 - 0.5 * math.cos(ramp * math.pi)
+    if options.lr_rampup > 0:
+        ramp *= min(1.0, t / options.lr_rampup)
+    return options.lr * ramp
+
+
+def w_noise_scale(options: ProjectOptions, spread: float, t: float) -> float:
+    return spread * options.initial_noise_factor * max(0.0, 1.0 - t / options.noise_ramp_length) ** 2
+
+
+_W_STD_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@torch.no_grad()
+def w_spread(g) -> float:
+    """NVIDIA's `w_std`: sqrt(E ||w - w_avg||^2) over seeded mapping samples (cached per generator)."""
+    if g not in _W_STD_CACHE:
+        gen = torch.Generator().manual_seed(0)
+        device = g.w_avg.device
+        total, batch = 0.0, 1000
+        for _ in range(W_STD_SAMPLES // batch):
+            z = torch.randn(batch, g.z_dim, generator=gen).to(device)
+            c = None
+            if g.c_dim:
+                labels = torch.randint(g.c_dim, (batch,), generator=gen)
+                c = F.one_hot(labels, g.c_dim).float().to(device)
+            w = g.mapping(z, c)[:, 0]
+            total += float((w - g.w_avg).double().square().sum())
+        _W_STD_CACHE[g] = math.sqrt(total / W_STD_SAMPLES)
+    return _W_STD_CACHE[g]
+
+
+# ----------------------------------------------------------------------------- plan
+
+
+@dataclass
+class _Plan:
+    stage: str
+    phases: list[tuple[str, int]]  # (space, steps)
+    init: str | None  # None in Z space: a seeded random z
+    init_latent: Tensor | None  # the checked `options.init_latent` when init is 'latent'
+    wplus_prior_weight: float
+    image_losses: list[tuple[float, ImageLoss]]
+    consistency_weight: float
+
+
+def _part(model: dict, name: str, why: str):
+    part = model.get(name) if isinstance(model, dict) else None
+    if part is None:
+        raise ModelUnavailable(f"this model has no {name}; {why}")
+    return part
+
+
+def resolve_perceptual(model: dict, options: ProjectOptions) -> str:
+    if options.perceptual is not None:
+        return options.perceptual
+    return "discriminator" if model.get("discriminator") is not None else "ms-ssim"
+
+
+def _image_losses(model: dict, options: ProjectOptions, lpips, device, pixel_only: bool):
+    losses: list[tuple[float, ImageLoss]] = []
+    if options.pixel_weight:
+        losses.append((options.pixel_weight, PixelLoss(options.pixel_loss)))
+    if pixel_only:
+        return losses
+    name = resolve_perceptual(model, options)
+    weight = 0.0 if name == "none" else options.perceptual_weight
+    d_weight = weight if name == "discriminator" else 0.0
+    if d_weight or options.style_weight:
+        d = _part(model, "discriminator", "discriminator features and the style loss need one")
+        losses.append((1.0, DiscriminatorLoss(d, d_weight, options.style_weight)))
+    if weight and name == "lpips":
+        if lpips is None:
+            raise ModelUnavailable("the LPIPS loss needs VGG16 weights, and none were supplied")
+        losses.append((weight, lpips.to(device)))
+    elif weight and name == "ms-ssim":
+        losses.append((weight, MSSSIMLoss()))
+    return losses
+
+
+def _plan(model: dict, g, options: ProjectOptions, lpips, device) -> _Plan:
+    method, steps = options.method, options.steps
+    has_regressor = model.get("regressor") is not None
+    consistency = 0.0
+    prior = options.wplus_prior_weight
+    if method == "regressor":
+        _part(model, "regressor", "the 'regressor' method needs one")
+        phases, init = [], "regressor"
+    elif method == "scribble":
+        phases = [(space, n) for space, n in (("w", steps // 2), ("w+", steps - steps // 2)) if n]
+        init = options.init or ("regressor" if has_regressor else "w_avg")
+        prior = max(prior, SCRIBBLE_WPLUS_PRIOR)
+    elif method == "hybrid":
+        _part(model, "regressor", "the 'hybrid' method starts from it")
+        phases, init = [("w+", steps)], options.init or "regressor"
+        consistency = options.encoder_consistency_weight
+    else:
+        phases, init = [(options.space, steps)], options.init
+        if options.space == "z":
+            if g.c_dim:
+                raise InvalidInput("options.space", "Z space is not supported for conditional models")
+            if init not in (None, "latent"):
+                raise InvalidInput("options.init", "Z space starts from a seeded random z or a given "
+                                   "z (init 'latent'), not from a W latent")
+        else:
+            init = init or "w_avg"
+    if init == "regressor":
+        _part(model, "regressor", "init 'regressor' needs one")
+    given = _check_init_latent(g, options.init_latent, phases[0][0], device) if init == "latent" else None
+    losses = _image_losses(model, options, lpips, device, pixel_only=method == "scribble")
+    return _Plan(method, phases, init, given, prior, losses, consistency)
+
+
+# ----------------------------------------------------------------------------- inputs
+
+
+def _check_inputs(g, image, mask, device) -> tuple[Tensor, Tensor]:
+    r = g.resolution
+    if not isinstance(image, Tensor) or not image.is_floating_point() or tuple(image.shape) != (1, 3, r, r):
+        got = tuple(image.shape) if isinstance(image, Tensor) else type(image).__name__
+        raise InvalidInput("image", f"must be a float tensor of shape (1, 3, {r}, {r}) at the generator's "
+                           f"resolution, got {got}")
+    if not isinstance(mask, Tensor) or not mask.is_floating_point() or tuple(mask.shape) != (1, 1, r, r):
+        got = tuple(mask.shape) if isinstance(mask, Tensor) else type(mask).__name__
+        raise InvalidInput("mask", f"must be a float tensor of shape (1, 1, {r}, {r}), got {got}")
+    if not bool(torch.isfinite(image).all()):
+        raise InvalidInput("image", "holds NaN or infinite values")
+    if not bool(((mask >= 0) & (mask <= 1)).all()):
+        raise InvalidInput("mask", "values must lie in [0, 1]")
+    if float(mask.sum()) <= 0:
+        raise InvalidInput("mask", "covers no pixel: there is nothing to project")
+    return image.to(device, torch.float32), mask.to(device, torch.float32)
+
+
+def _check_init_latent(g, latent: Tensor, space: str, device) -> Tensor:
+    shape = (1, g.z_dim) if space == "z" else (1, g.num_ws, g.w_dim)
+    if tuple(latent.shape) != shape:
+        raise InvalidInput("options.init_latent", f"must have shape {shape} here, got {tuple(latent.shape)}")
+    return latent.to(device, torch.float32)
+
+
+# ----------------------------------------------------------------------------- optimisation
+
+
+class _Latent:
+    """The optimised variable and how it becomes W+."""
+
+    def __init__(self, g, space: str, start: Tensor):
+        self.g, self.space = g, space
+        if space == "w":
+            start = start.mean(dim=1, keepdim=True)
+        self.param = start.detach().clone().requires_grad_(True)
+
+    def ws(self, offset: Tensor | None = None) -> Tensor:
+        p = self.param if offset is None else self.param + offset
+        if self.space == "z":
+            return self.g.mapping(p, None)
+        return p.expand(-1, self.g.num_ws, -1)
+
+
+class _Objective:
+    """Weighted image terms (target side precomputed) plus the latent and noise priors."""
+
+    def __init__(self, terms, wplus_weight: float, noise_weight: float):
+        self.terms, self.wplus_weight, self.noise_weight = terms, wplus_weight, noise_weight
+
+    def __call__(self, img: Tensor, ws: Tensor, noises: list[Tensor] | None) -> Tensor:
+        loss = sum(weight * term(img) for weight, term in self.terms)
+        if self.wplus_weight:
+            loss = loss + self.wplus_weight * wplus_prior(ws)
+        if noises and self.noise_weight:
+            loss = loss + self.noise_weight * noise_regularization(noises)
+        return loss
+
+
+def _preview(img: Tensor, size: int) -> np.ndarray:
+    x = img[:1].detach().float()
+    if x.shape[-1] > size:
+        x = F.interpolate(x, size=(size, size), mode="area")
+    x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+    return x[0].permute(1, 2, 0).cpu().numpy()
+
+
+def _restart_seed(seed: int, restart: int) -> int:
+    return int(np.random.SeedSequence([seed, restart]).generate_state(1, dtype=np.uint64)[0])
+
+
+class _Run:
+    """One projection request: the bound objective, progress counting, and the optimisation runs."""
+
+    def __init__(self, model, g, target, mask, options, plan, device, progress, cancel):
+        self.model, self.g, self.options, self.plan = model, g, options, plan
+        self.target, self.mask = target, mask
+        self.device = device
+        self.progress, self.cancel = progress, cancel
+        self.total = options.steps * options.restarts
+        self.done = 0
+        self._regressed: Tensor | None = None
+        self.objective = self._objective()
+
+    def regressed(self) -> Tensor:
+        """The regressor's W+ for the masked target (one forward pass, reused)."""
+        if self._regressed is None:
+            r = _part(self.model, "regressor", "this method needs one")
+            with torch.no_grad():
+                self._regressed = r(self.target * self.mask, self.mask).float()
+        return self._regressed
+
+    def _objective(self) -> _Objective:
+        terms = [(w, loss.bind(self.target, self.mask)) for w, loss in self.plan.image_losses]
+        if self.plan.consistency_weight:
+            r, goal = self.model["regressor"], self.regressed()
+            terms.append((self.plan.consistency_weight, lambda img: (r(img) - goal).square().mean()))
+        noise_weight = self.options.noise_reg_weight if self.options.optimize_noise else 0.0
+        return _Objective(terms, self.plan.wplus_prior_weight, noise_weight)
+
+    def check_cancel(self):
+        if self.cancel is not None:
+            self.cancel.check()
+
+    def evaluate(self, ws: Tensor, noises: list[Tensor] | None) -> tuple[Tensor, float]:
+        with torch.no_grad():
+            img = self.g.synthesis(ws, noise_mode="const", noise=noises)
+            return img, float(self.objective(img, ws, noises))
+
+    # -- one optimisation run
+
+    def _start(self, restart: int, gen: torch.Generator) -> Tensor:
+        """The plan's start (z in Z space, else W+), jittered for restarts after the first."""
+        g, plan = self.g, self.plan
+        if plan.phases[0][0] == "z":
+            if plan.init != "latent":
+                return torch.randn(1, g.z_dim, generator=gen, device=self.device)
+            start, per_dim = plan.init_latent, 1.0
+        else:
+            if plan.init == "latent":
+                start = plan.init_latent
+            elif plan.init == "regressor":
+                start = self.regressed()
+            else:
+                start = g.w_avg.detach().float().view(1, 1, -1).expand(1, g.num_ws, -1)
+            per_dim = w_spread(g) / math.sqrt(g.w_dim) if restart else 0.0
+        if restart:
+            jitter = torch.randn(start.shape, generator=gen, device=self.device)
+            start = start + RESTART_JITTER * per_dim * jitter
+        return start
+
+    def _initial_noise(self) -> list[Tensor] | None:
+        if not self.options.optimize_noise:
+            return None
+        noises = [layer.noise_const.detach().float().clone().view(1, 1, *layer.noise_const.shape[-2:])
+                  for layer in self.g.synthesis.noise_layers]
+        normalize_noise_(noises)
+        return [n.requires_grad_(True) for n in noises]
+
+    def _optimizer(self, params):
+        if self.options.optimizer == "lbfgs":
+            return torch.optim.LBFGS(params, lr=1.0, max_iter=self.options.lbfgs_iterations,
+                                     line_search_fn="strong_wolfe")
+        return torch.optim.Adam(params, lr=self.options.lr, betas=(0.9, 0.999))
+
+    def optimize(self, restart: int) -> tuple[Tensor, list[Tensor] | None, Tensor, float]:
+        """One run through the plan's phases; returns (W+, noise maps, image, final loss)."""
+        o = self.options
+        gen = torch.Generator(device=self.device).manual_seed(_restart_seed(o.seed, restart))
+        start = self._start(restart, gen)
+        noises = self._initial_noise()
+        spread = w_spread(self.g) if o.optimizer == "adam" and o.initial_noise_factor > 0 else 0.0
+        step = 0
+        for space, n in self.plan.phases:
+            start = self._phase(_Latent(self.g, space, start), range(step, step + n), noises, gen, spread)
+            step += n
+        img, loss = self.evaluate(start, noises)
+        return start, noises, img, loss
+
+    def _phase(self, latent: _Latent, steps: range, noises, gen: torch.Generator, spread: float) -> Tensor:
+        """Optimise `latent` (and `noises`) over the global step indices `steps`; return the final W+."""
+        o, g = self.options, self.g
+        params = [latent.param] + (noises or [])
+        opt = self._optimizer(params)
+        noisy = spread > 0 and latent.space != "z"
+        buffer = torch.empty_like(latent.param) if noisy else None
+        state: dict[str, Tensor | None] = {"offset": None, "image": None}
+
+        def closure():
+            opt.zero_grad(set_to_none=True)
+            ws = latent.ws(state["offset"])
+            img = g.synthesis(ws, noise_mode="const", noise=noises)
+            loss = self.objective(img, ws, noises)
+            loss.backward(inputs=params)
+            state["image"] = img
+            return loss
+
+        for step in steps:
+            self.check_cancel()
+            t = step / o.steps
+            if o.optimizer == "adam":
+                for group in opt.param_groups:
+                    group["lr"] = learning_rate(o, t)
+            scale = w_noise_scale(o, spread, t) if noisy else 0.0
+            state["offset"] = buffer.normal_(0.0, scale, generator=gen) if scale > 0 else None
+            opt.step(closure)
+            if noises:
+                normalize_noise_(noises)
+            self._report(state["image"])
+        return latent.ws().detach()
+
+    def _report(self, img: Tensor):
+        self.done += 1
+        every = self.options.preview_every
+        preview = None
+        if every and (self.done % every == 0 or self.done == self.total):
+            preview = _preview(img, self.options.preview_size)
+        report(self.progress, self.plan.stage, self.done, self.total, preview)
+
+
+def project(model: dict, image: Tensor, mask: Tensor, options: ProjectOptions | None = None,
+            progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+            lpips=None) -> Projection:
+    """Find a W+ latent whose image matches `image` on the covered pixels of `mask`.
+
+    `model` is `{generator, discriminator, regressor, ...}` as `server.models.load_model` returns;
+    `image` [1, 3, R, R] in [-1, 1] and `mask` [1, 1, R, R] in [0, 1] at the generator's resolution R;
+    `lpips` an optional `losses.LPIPS` (needed for `perceptual='lpips'`).
+    Raises InvalidInput, ModelUnavailable, Cancelled, OutOfMemory.
+    """
+    if options is None:
+        options = ProjectOptions()
+    if not isinstance(options, ProjectOptions):
+        raise InvalidInput("options", f"must be ProjectOptions, got {type(options).__name__}")
+    options.validate()
+    return _project(model, image, mask, options, progress, cancel, lpips)
+
+
+@translate_oom
+def _project(model, image, mask, options, progress, cancel, lpips) -> Projection:
+    started = time.perf_counter()
+    g = _part(model, "generator", "projection needs one")
+    device = g.w_avg.device
+    target, mask = _check_inputs(g, image, mask, device)
+    plan = _plan(model, g, options, lpips, device)
+    run = _Run(model, g, target, mask, options, plan, device, progress, cancel)
+    if options.method == "regressor":
+        run.check_cancel()
+        ws, noises = run.regressed(), None
+        img, loss = run.evaluate(ws, None)
+        preview = _preview(img, options.preview_size) if options.preview_every else None
+        report(progress, "regressor", 1, 1, preview)
+        steps, restarts = 0, 1
+    else:
+        best = None
+        for restart in range(options.restarts):
+            result = run.optimize(restart)
+            if best is None or result[3] < best[3]:
+                best = result
+        ws, noises, img, loss = best
+        steps, restarts = options.steps, options.restarts
+    metrics = {
+        "masked_psnr": masked_psnr(img, target, mask),
+        "masked_ssim": masked_ssim(img, target, mask),
+        "steps": steps,
+        "seconds": time.perf_counter() - started,
+        "loss": loss,
+        "method": options.method,
+        "restarts": restarts,
+    }
+    return Projection(
+        latent=ws.detach().to("cpu", copy=True),
+        noise=None if noises is None else [n.detach().to("cpu", copy=True) for n in noises],
+        image=img.detach().to("cpu", copy=True),
+        metrics=metrics,
+    )
