@@ -14,7 +14,6 @@ import torch
 from server.models import Discriminator, DiscriminatorConfig, load_discriminator, load_generator, load_model
 from server.models import load_regressor
 from server.models.generator import normalize_2nd_moment
-from server.models.regressor import read_latentcomp_checkpoint
 from tests import fixtures_nvidia as fx
 from tests.conftest import REPO, conformance_file
 

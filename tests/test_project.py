@@ -166,7 +166,6 @@ def test_invalid_options_name_the_field(tiny_model, target, full_mask, field, va
 
 
 def test_invalid_inputs(tiny_model, target, full_mask):
-    g = tiny_model["generator"]
     cases = [
         ("image", dict(image=torch.zeros(1, 3, 16, 16))),
         ("image", dict(image=target.clone().fill_(float("nan")))),

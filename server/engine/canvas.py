@@ -6,14 +6,13 @@ bottom-to-top list.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
-from numbers import Integral
 from typing import Optional
 
 import numpy as np
 
 from .errors import InvalidInput
+from .validation import check_int, check_number
 
 
 @dataclass
@@ -71,21 +70,10 @@ def selection_bbox(selection: np.ndarray) -> tuple[int, int, int, int]:
     return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
 
 
-def _is_int(value) -> bool:
-    return isinstance(value, Integral) and not isinstance(value, bool)
-
-
 def _describe(array) -> str:
     if not isinstance(array, np.ndarray):
         return type(array).__name__
     return f"dtype {array.dtype}, shape {array.shape}"
-
-
-def check_int(name: str, value, minimum: int, maximum: int) -> int:
-    """`value` as an int if it is an integer in [minimum, maximum], else `InvalidInput` on `name`."""
-    if not _is_int(value) or not minimum <= value <= maximum:
-        raise InvalidInput(name, f"must be an integer in [{minimum}, {maximum}], got {value!r}")
-    return int(value)
 
 
 def _check_layer(layer, where: str, max_side: int):
@@ -97,8 +85,7 @@ def _check_layer(layer, where: str, max_side: int):
         raise InvalidInput(f"{where}.pixels", f"must be uint8 (h, w, 4) with sides in [1, {max_side}], "
                                               f"got {_describe(pixels)}")
     for name in ("x", "y"):
-        if not _is_int(getattr(layer, name)):
-            raise InvalidInput(f"{where}.{name}", f"must be an integer, got {getattr(layer, name)!r}")
+        check_int(f"{where}.{name}", getattr(layer, name), -2 ** 31, 2 ** 31 - 1)
     check_number(f"{where}.opacity", layer.opacity, 0.0, 1.0)
     if not isinstance(layer.visible, (bool, np.bool_)):
         raise InvalidInput(f"{where}.visible", f"must be a bool, got {layer.visible!r}")
@@ -127,10 +114,3 @@ def validate_canvas(canvas: Canvas, max_side: int = 16384, max_layers: int = 256
         raise InvalidInput("selection", f"must be uint8 (height, width) = {(canvas.height, canvas.width)}, "
                                         f"got {_describe(selection)}")
 
-
-def check_number(name: str, value, minimum: float = 0.0, maximum: float = math.inf) -> float:
-    """`value` as a float if it is a finite number in [minimum, maximum], else `InvalidInput` on `name`."""
-    if isinstance(value, bool) or not isinstance(value, (Integral, float, np.floating)) \
-            or not math.isfinite(value) or not minimum <= value <= maximum:
-        raise InvalidInput(name, f"must be a finite number in [{minimum:g}, {maximum:g}], got {value!r}")
-    return float(value)

@@ -27,7 +27,8 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
-from .canvas import Canvas, Layer, Square, check_int, check_number, selection_bbox, validate_canvas
+from .canvas import Canvas, Layer, Square, selection_bbox, validate_canvas
+from .validation import check_int, check_number
 
 
 @dataclass

@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .errors import InvalidInput
-from .project import translate_oom
+from .errors import InvalidInput, translate_oom
+from .validation import check_int
 
 INTERPOLATION_MODES = ("linear", "slerp")
 MAX_INTERPOLATION_STEPS = 1000
@@ -44,12 +44,6 @@ def _check_pair(g, w_a, w_b) -> tuple[Tensor, Tensor]:
     return w_a, w_b.to(w_a.device)
 
 
-def _check_int(name: str, value, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidInput(name, f"must be an integer in [{low}, {high}], got {value!r}")
-    return value
-
-
 def _slerp(a: Tensor, b: Tensor, t: float) -> Tensor:
     """Per-row spherical interpolation of directions, with the norms interpolated linearly."""
     na, nb = a.norm(dim=-1, keepdim=True), b.norm(dim=-1, keepdim=True)
@@ -70,7 +64,7 @@ def interpolate(g, w_a: Tensor, w_b: Tensor, n: int, mode: str = "linear") -> li
     as the ends are.
     """
     w_a, w_b = _check_pair(g, w_a, w_b)
-    _check_int("n", n, 2, MAX_INTERPOLATION_STEPS)
+    check_int("n", n, 2, MAX_INTERPOLATION_STEPS)
     if mode not in INTERPOLATION_MODES:
         raise InvalidInput("mode", f"must be one of {list(INTERPOLATION_MODES)}, got {mode!r}")
     w_avg = g.w_avg.to(w_a)
@@ -91,7 +85,7 @@ def style_mix(w_a: Tensor, w_b: Tensor, split: int) -> Tensor:
             raise InvalidInput(name, "must be a float W+ tensor [N, num_ws, w_dim]")
     if w_a.shape != w_b.shape:
         raise InvalidInput("w_b", f"must have the shape of w_a {tuple(w_a.shape)}, got {tuple(w_b.shape)}")
-    _check_int("split", split, 0, w_a.shape[1])
+    check_int("split", split, 0, w_a.shape[1])
     return torch.cat([w_a[:, :split], w_b[:, split:].to(w_a.device)], dim=1)
 
 
@@ -100,7 +94,7 @@ def truncate(g, w: Tensor, psi: float, cutoff: int | None = None) -> Tensor:
     w = _check_latent(g, "w", w)
     if isinstance(psi, bool) or not isinstance(psi, (int, float)) or not math.isfinite(psi):
         raise InvalidInput("psi", f"must be a finite number, got {psi!r}")
-    rows = g.num_ws if cutoff is None else _check_int("cutoff", cutoff, 0, g.num_ws)
+    rows = g.num_ws if cutoff is None else check_int("cutoff", cutoff, 0, g.num_ws)
     out = w.clone()
     out[:, :rows] = torch.lerp(g.w_avg.to(w), w[:, :rows], float(psi))
     return out
@@ -134,10 +128,10 @@ def local_blend(g, w_a: Tensor, w_b: Tensor, mask: Tensor, start_layer: int,
     `seed` draws the shared noise when `noise_mode` is 'random'."""
     w_a, w_b = _check_pair(g, w_a, w_b)
     mask = _check_mask(mask, w_a.shape[0])
-    _check_int("start_layer", start_layer, 0, g.num_ws)
+    check_int("start_layer", start_layer, 0, g.num_ws)
     if noise_mode not in ("const", "none", "random"):
         raise InvalidInput("noise_mode", f"must be 'const', 'none' or 'random', got {noise_mode!r}")
-    _check_int("seed", seed, 0, 2 ** 63 - 1)
+    check_int("seed", seed, 0, 2 ** 63 - 1)
     device = g.w_avg.device
     w_a, w_b, mask = (t.to(device, torch.float32) for t in (w_a, w_b, mask))
     noises = _block_noise(g, w_a.shape[0], noise_mode, seed, device)

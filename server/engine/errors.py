@@ -1,6 +1,8 @@
 """Typed engine errors; the rpc layer maps each to one gRPC status code."""
 from __future__ import annotations
 
+import functools
+
 
 class EngineError(Exception):
     """Base class of every error the engine raises on purpose."""
@@ -24,3 +26,30 @@ class OutOfMemory(EngineError):
 
 class ModelUnavailable(EngineError):
     """The model cannot be loaded or lacks a part the request needs (FAILED_PRECONDITION)."""
+
+
+def _is_oom(exc: BaseException) -> bool:
+    import torch
+
+    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
+
+
+def translate_oom(fn):
+    """Re-raise a device OOM from `fn` as OutOfMemory, after the failed call's tensors are released."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except RuntimeError as exc:
+            if not _is_oom(exc):
+                raise
+            message = str(exc).splitlines()[0] if str(exc) else "out of memory"
+        # Outside the except block the traceback (and the tensors its frames hold) is gone.
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        raise OutOfMemory(f"the device ran out of memory: {message}")
+
+    return wrapper

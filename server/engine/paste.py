@@ -27,9 +27,10 @@ from typing import Optional
 import numpy as np
 from PIL import Image
 
-from .canvas import Canvas, Layer, check_number, selection_bbox
+from .canvas import Canvas, Layer, selection_bbox
 from .compose import Composite, composite as composite_canvas, resize_planes, round_half_up
 from .errors import InvalidInput
+from .validation import check_number
 
 Box = tuple[int, int, int, int]  # x0, y0, x1, y1 on the canvas, ends exclusive
 

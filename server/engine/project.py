@@ -33,7 +33,6 @@ randomness comes from generators seeded from `(seed, restart)`.
 """
 from __future__ import annotations
 
-import functools
 import math
 import time
 import weakref
@@ -44,10 +43,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .errors import InvalidInput, ModelUnavailable, OutOfMemory
+from .errors import InvalidInput, ModelUnavailable, translate_oom
 from .losses import (DiscriminatorLoss, ImageLoss, MSSSIMLoss, PixelLoss, masked_psnr, masked_ssim,
                      noise_regularization, normalize_noise_, wplus_prior)
 from .progress import CancelToken, ProgressCallback, report
+from .validation import check_choice, check_int, check_number
 
 METHODS = ("regressor", "optimize", "hybrid", "scribble")
 SPACES = ("z", "w", "w+")
@@ -92,56 +92,38 @@ class ProjectOptions:
 
     def validate(self) -> None:
         """Raise InvalidInput naming the first bad field (`options.<name>`)."""
-        _choice("method", self.method, METHODS)
-        _integer("steps", self.steps, 1, MAX_STEPS)
-        _choice("space", self.space, SPACES)
+        check_choice("options.method", self.method, METHODS)
+        check_int("options.steps", self.steps, 1, MAX_STEPS)
+        check_choice("options.space", self.space, SPACES)
         if self.init is not None:
-            _choice("init", self.init, INITS)
+            check_choice("options.init", self.init, INITS)
         if self.init_latent is not None or self.init == "latent":
             t = self.init_latent
             if not isinstance(t, Tensor) or not t.is_floating_point() or not bool(torch.isfinite(t).all()):
                 raise InvalidInput("options.init_latent", "must be a finite floating-point tensor "
                                    "(required when init is 'latent')")
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _number("lr", self.lr, 0.0, 10.0, low_open=True)
-        _number("lr_rampup", self.lr_rampup, 0.0, 1.0)
-        _number("lr_rampdown", self.lr_rampdown, 0.0, 1.0)
-        _integer("lbfgs_iterations", self.lbfgs_iterations, 1, 100)
-        _number("initial_noise_factor", self.initial_noise_factor, 0.0, 10.0)
-        _number("noise_ramp_length", self.noise_ramp_length, 0.0, 1.0, low_open=True)
-        _choice("pixel_loss", self.pixel_loss, PIXEL_LOSSES)
+        check_choice("options.optimizer", self.optimizer, OPTIMIZERS)
+        check_number("options.lr", self.lr, 0.0, 10.0, low_open=True)
+        check_number("options.lr_rampup", self.lr_rampup, 0.0, 1.0)
+        check_number("options.lr_rampdown", self.lr_rampdown, 0.0, 1.0)
+        check_int("options.lbfgs_iterations", self.lbfgs_iterations, 1, 100)
+        check_number("options.initial_noise_factor", self.initial_noise_factor, 0.0, 10.0)
+        check_number("options.noise_ramp_length", self.noise_ramp_length, 0.0, 1.0, low_open=True)
+        check_choice("options.pixel_loss", self.pixel_loss, PIXEL_LOSSES)
         if self.perceptual is not None:
-            _choice("perceptual", self.perceptual, PERCEPTUAL_LOSSES)
+            check_choice("options.perceptual", self.perceptual, PERCEPTUAL_LOSSES)
         for name in ("pixel_weight", "perceptual_weight", "style_weight", "noise_reg_weight",
                      "wplus_prior_weight", "encoder_consistency_weight"):
-            _number(name, getattr(self, name), 0.0, math.inf)
+            check_number(f"options.{name}", getattr(self, name), 0.0, math.inf)
         if not isinstance(self.optimize_noise, bool):
             raise InvalidInput("options.optimize_noise", f"must be a bool, got {self.optimize_noise!r}")
-        _integer("restarts", self.restarts, 1, MAX_RESTARTS)
-        _integer("seed", self.seed, 0, 2 ** 63 - 1)
-        _integer("preview_every", self.preview_every, 0, MAX_STEPS)
-        _integer("preview_size", self.preview_size, 8, 1024)
+        check_int("options.restarts", self.restarts, 1, MAX_RESTARTS)
+        check_int("options.seed", self.seed, 0, 2 ** 63 - 1)
+        check_int("options.preview_every", self.preview_every, 0, MAX_STEPS)
+        check_int("options.preview_size", self.preview_size, 8, 1024)
         no_perceptual = self.perceptual == "none" or self.perceptual_weight == 0
         if self.method != "regressor" and self.pixel_weight == 0 and no_perceptual and self.style_weight == 0:
             raise InvalidInput("options.pixel_weight", "every image loss has weight 0: nothing to fit")
-
-
-def _choice(name: str, value, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise InvalidInput(f"options.{name}", f"must be one of {list(allowed)}, got {value!r}")
-
-
-def _integer(name: str, value, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidInput(f"options.{name}", f"must be an integer in [{low}, {high}], got {value!r}")
-
-
-def _number(name: str, value, low: float, high: float, low_open: bool = False) -> None:
-    ok = (not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
-          and (value > low if low_open else value >= low) and value <= high)
-    if not ok:
-        interval = f"{'(' if low_open else '['}{low}, {high}]"
-        raise InvalidInput(f"options.{name}", f"must be a finite number in {interval}, got {value!r}")
 
 
 @dataclass
@@ -150,32 +132,6 @@ class Projection:
     noise: list[Tensor] | None  # optimised noise maps [1, 1, r, r] (CPU), None when not optimised
     image: Tensor  # generated [1, 3, R, R], CPU
     metrics: dict = field(default_factory=dict)
-
-
-# ----------------------------------------------------------------------------- out of memory
-
-
-def _is_oom(exc: BaseException) -> bool:
-    return isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower()
-
-
-def translate_oom(fn):
-    """Re-raise a device OOM from `fn` as OutOfMemory, after the failed call's tensors are released."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except RuntimeError as exc:
-            if not _is_oom(exc):
-                raise
-            message = str(exc).splitlines()[0] if str(exc) else "out of memory"
-        # Outside the except block the traceback (and the tensors its frames hold) is gone.
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-        raise OutOfMemory(f"the device ran out of memory: {message}")
-
-    return wrapper
 
 
 # ----------------------------------------------------------------------------- schedules

@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from server.models import load_model
 from server.models.regressor import LatentRegressor, build_regressor, regressor_config
