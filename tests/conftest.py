@@ -48,3 +48,14 @@ def make_tiny_model(resolution: int = 32, seed: int = 0) -> dict:
 @pytest.fixture(scope="session")
 def tiny_model() -> dict:
     return make_tiny_model()
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Tiny tensors: extra threads only add contention (badly so on a loaded 2-core machine)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -26,13 +26,7 @@ def _scramble_uncovered(x: torch.Tensor, mask: torch.Tensor, seed: int) -> torch
     return torch.where(mask > 0, x, _image(seed, x.shape[-1]) * 5)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny tensors: extra threads only add contention (badly so on a loaded 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -15,13 +15,7 @@ from server.engine.project import ProjectOptions, project
 METRIC_KEYS = {"masked_psnr", "masked_ssim", "steps", "seconds", "loss", "method", "restarts"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny tensors: extra threads only add contention (badly so on a loaded 2-core machine)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _sample(g, seed: int) -> torch.Tensor:
