@@ -199,3 +199,21 @@ def test_out_of_memory_is_translated(tiny_model, target, full_mask, monkeypatch)
     monkeypatch.setattr(tiny_model["generator"].synthesis, "forward", boom)
     with pytest.raises(OutOfMemory):
         project(tiny_model, target, full_mask, ProjectOptions(steps=1))
+
+
+def test_a_batch_is_independent_projections(tiny_model):
+    g = tiny_model["generator"]
+    with torch.no_grad():
+        targets = g.synthesis(g.mapping(torch.randn(2, g.z_dim, generator=torch.Generator().manual_seed(5))))
+    masks = torch.ones(2, 1, g.resolution, g.resolution)
+    masks[1, :, :, :10] = 0
+    opts = ProjectOptions(steps=8, initial_noise_factor=0.0, perceptual="none")
+    batch = project(tiny_model, targets, masks, opts)
+    assert batch.latent.shape == (2, g.num_ws, g.w_dim) and batch.image.shape[0] == 2
+    for i in range(2):
+        single = project(tiny_model, targets[i:i + 1], masks[i:i + 1], opts)
+        # Adam is invariant to the per-image gradient scale that batch averaging introduces.
+        assert (batch.latent[i] - single.latent[0]).abs().max() < 1e-3
+    with pytest.raises(InvalidInput) as info:
+        project(tiny_model, targets, masks, ProjectOptions(steps=2, restarts=2))
+    assert info.value.field == "options.restarts"

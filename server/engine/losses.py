@@ -382,12 +382,14 @@ class MSSSIMLoss(ImageLoss):
 
 def noise_regularization(noises: Sequence[Tensor]) -> Tensor:
     """NVIDIA's projector penalty: squared autocorrelation at shift 1 (both axes) of each noise map,
-    repeated on 2x average-pooled copies down to 8x8, summed. Pushes noise maps towards white noise."""
+    repeated on 2x average-pooled copies down to 8x8, summed (and summed over a batch of [N, 1, r, r]
+    maps, one per image). Pushes noise maps towards white noise."""
     total = []
     for noise in noises:
-        x = noise.reshape(1, 1, *noise.shape[-2:])
+        x = noise.reshape(-1, 1, *noise.shape[-2:])
         while True:
-            total.append((x * x.roll(1, dims=3)).mean().square() + (x * x.roll(1, dims=2)).mean().square())
+            total.append((x * x.roll(1, dims=3)).mean(dim=[1, 2, 3]).square().sum()
+                         + (x * x.roll(1, dims=2)).mean(dim=[1, 2, 3]).square().sum())
             if x.shape[-1] <= 8 or x.shape[-2] <= 8:
                 break
             x = F.avg_pool2d(x, 2)
@@ -396,10 +398,11 @@ def noise_regularization(noises: Sequence[Tensor]) -> Tensor:
 
 @torch.no_grad()
 def normalize_noise_(noises: Sequence[Tensor]) -> None:
-    """In place: zero mean, unit variance per noise map (run after each optimizer step)."""
+    """In place: zero mean, unit variance per noise map of each image (run after each optimizer step)."""
     for noise in noises:
-        noise.sub_(noise.mean())
-        noise.mul_(noise.square().mean().rsqrt())
+        dims = list(range(1, noise.ndim))
+        noise.sub_(noise.mean(dim=dims, keepdim=True))
+        noise.mul_(noise.square().mean(dim=dims, keepdim=True).rsqrt())
 
 
 def wplus_prior(ws: Tensor) -> Tensor:

@@ -68,7 +68,7 @@ class ProjectOptions:
     steps: int = 200
     space: str = "w+"
     init: str | None = None  # None: the method's default (see the module docstring)
-    init_latent: Tensor | None = None  # W+ [1, num_ws, w_dim], or z [1, z_dim] in Z space
+    init_latent: Tensor | None = None  # W+ [N, num_ws, w_dim], or z [N, z_dim] in Z space
     optimizer: str = "adam"
     lr: float = 0.1  # Adam's peak learning rate
     lr_rampup: float = 0.05  # fraction of the steps for the linear warm-up
@@ -128,9 +128,9 @@ class ProjectOptions:
 
 @dataclass
 class Projection:
-    latent: Tensor  # W+ [1, num_ws, w_dim], detached, CPU
-    noise: list[Tensor] | None  # optimised noise maps [1, 1, r, r] (CPU), None when not optimised
-    image: Tensor  # generated [1, 3, R, R], CPU
+    latent: Tensor  # W+ [N, num_ws, w_dim], detached, CPU
+    noise: list[Tensor] | None  # optimised noise maps [N, 1, r, r] (CPU), None when not optimised
+    image: Tensor  # generated [N, 3, R, R], CPU
     metrics: dict = field(default_factory=dict)
 
 
@@ -220,7 +220,7 @@ def _image_losses(model: dict, options: ProjectOptions, lpips, device, pixel_onl
     return losses
 
 
-def _plan(model: dict, g, options: ProjectOptions, lpips, device) -> _Plan:
+def _plan(model: dict, g, options: ProjectOptions, lpips, device, n: int) -> _Plan:
     method, steps = options.method, options.steps
     has_regressor = model.get("regressor") is not None
     consistency = 0.0
@@ -248,7 +248,7 @@ def _plan(model: dict, g, options: ProjectOptions, lpips, device) -> _Plan:
             init = init or "w_avg"
     if init == "regressor":
         _part(model, "regressor", "init 'regressor' needs one")
-    given = _check_init_latent(g, options.init_latent, phases[0][0], device) if init == "latent" else None
+    given = _check_init_latent(g, options.init_latent, phases[0][0], device, n) if init == "latent" else None
     losses = _image_losses(model, options, lpips, device, pixel_only=method == "scribble")
     return _Plan(method, phases, init, given, prior, losses, consistency)
 
@@ -258,13 +258,15 @@ def _plan(model: dict, g, options: ProjectOptions, lpips, device) -> _Plan:
 
 def _check_inputs(g, image, mask, device) -> tuple[Tensor, Tensor]:
     r = g.resolution
-    if not isinstance(image, Tensor) or not image.is_floating_point() or tuple(image.shape) != (1, 3, r, r):
+    if not (isinstance(image, Tensor) and image.is_floating_point() and image.ndim == 4
+            and image.shape[0] >= 1 and tuple(image.shape[1:]) == (3, r, r)):
         got = tuple(image.shape) if isinstance(image, Tensor) else type(image).__name__
-        raise InvalidInput("image", f"must be a float tensor of shape (1, 3, {r}, {r}) at the generator's "
+        raise InvalidInput("image", f"must be a float tensor of shape (N, 3, {r}, {r}) at the generator's "
                            f"resolution, got {got}")
-    if not isinstance(mask, Tensor) or not mask.is_floating_point() or tuple(mask.shape) != (1, 1, r, r):
+    n = image.shape[0]
+    if not isinstance(mask, Tensor) or not mask.is_floating_point() or tuple(mask.shape) != (n, 1, r, r):
         got = tuple(mask.shape) if isinstance(mask, Tensor) else type(mask).__name__
-        raise InvalidInput("mask", f"must be a float tensor of shape (1, 1, {r}, {r}), got {got}")
+        raise InvalidInput("mask", f"must be a float tensor of shape ({n}, 1, {r}, {r}), got {got}")
     if not bool(torch.isfinite(image).all()):
         raise InvalidInput("image", "holds NaN or infinite values")
     if not bool(((mask >= 0) & (mask <= 1)).all()):
@@ -274,8 +276,8 @@ def _check_inputs(g, image, mask, device) -> tuple[Tensor, Tensor]:
     return image.to(device, torch.float32), mask.to(device, torch.float32)
 
 
-def _check_init_latent(g, latent: Tensor, space: str, device) -> Tensor:
-    shape = (1, g.z_dim) if space == "z" else (1, g.num_ws, g.w_dim)
+def _check_init_latent(g, latent: Tensor, space: str, device, n: int) -> Tensor:
+    shape = (n, g.z_dim) if space == "z" else (n, g.num_ws, g.w_dim)
     if tuple(latent.shape) != shape:
         raise InvalidInput("options.init_latent", f"must have shape {shape} here, got {tuple(latent.shape)}")
     return latent.to(device, torch.float32)
@@ -333,6 +335,7 @@ class _Run:
     def __init__(self, model, g, target, mask, options, plan, device, progress, cancel):
         self.model, self.g, self.options, self.plan = model, g, options, plan
         self.target, self.mask = target, mask
+        self.batch = target.shape[0]
         self.device = device
         self.progress, self.cancel = progress, cancel
         self.total = options.steps * options.restarts
@@ -372,7 +375,7 @@ class _Run:
         g, plan = self.g, self.plan
         if plan.phases[0][0] == "z":
             if plan.init != "latent":
-                return torch.randn(1, g.z_dim, generator=gen, device=self.device)
+                return torch.randn(self.batch, g.z_dim, generator=gen, device=self.device)
             start, per_dim = plan.init_latent, 1.0
         else:
             if plan.init == "latent":
@@ -380,7 +383,7 @@ class _Run:
             elif plan.init == "regressor":
                 start = self.regressed()
             else:
-                start = g.w_avg.detach().float().view(1, 1, -1).expand(1, g.num_ws, -1)
+                start = g.w_avg.detach().float().view(1, 1, -1).expand(self.batch, g.num_ws, -1)
             per_dim = w_spread(g) / math.sqrt(g.w_dim) if restart else 0.0
         if restart:
             jitter = torch.randn(start.shape, generator=gen, device=self.device)
@@ -390,8 +393,8 @@ class _Run:
     def _initial_noise(self) -> list[Tensor] | None:
         if not self.options.optimize_noise:
             return None
-        noises = [layer.noise_const.detach().float().clone().view(1, 1, *layer.noise_const.shape[-2:])
-                  for layer in self.g.synthesis.noise_layers]
+        noises = [layer.noise_const.detach().float().view(1, 1, *layer.noise_const.shape[-2:])
+                  .repeat(self.batch, 1, 1, 1) for layer in self.g.synthesis.noise_layers]
         normalize_noise_(noises)
         return [n.requires_grad_(True) for n in noises]
 
@@ -462,7 +465,9 @@ def project(model: dict, image: Tensor, mask: Tensor, options: ProjectOptions | 
     """Find a W+ latent whose image matches `image` on the covered pixels of `mask`.
 
     `model` is `{generator, discriminator, regressor, ...}` as `server.models.load_model` returns;
-    `image` [1, 3, R, R] in [-1, 1] and `mask` [1, 1, R, R] in [0, 1] at the generator's resolution R;
+    `image` [N, 3, R, R] in [-1, 1] and `mask` [N, 1, R, R] in [0, 1] at the generator's resolution R
+    (a batch is N independent projections sharing one schedule; the server sends N = 1, evaluation
+    scripts more; restarts need N = 1, and the metrics pool the batch);
     `lpips` an optional `losses.LPIPS` (needed for `perceptual='lpips'`).
     Raises InvalidInput, ModelUnavailable, Cancelled, OutOfMemory.
     """
@@ -480,7 +485,9 @@ def _project(model, image, mask, options, progress, cancel, lpips) -> Projection
     g = _part(model, "generator", "projection needs one")
     device = g.w_avg.device
     target, mask = _check_inputs(g, image, mask, device)
-    plan = _plan(model, g, options, lpips, device)
+    if options.restarts > 1 and target.shape[0] > 1:
+        raise InvalidInput("options.restarts", "best-of-N restarts need a single image, not a batch")
+    plan = _plan(model, g, options, lpips, device, target.shape[0])
     run = _Run(model, g, target, mask, options, plan, device, progress, cancel)
     if options.method == "regressor":
         run.check_cancel()
