@@ -23,3 +23,14 @@ def random_masks(n: int, size: int, gen: torch.Generator, full_fraction: float =
     full = torch.rand(n, generator=gen) < full_fraction
     masks[full] = 1.0
     return masks
+
+
+def masks_with_fraction(n: int, size: int, fraction: float, gen: torch.Generator) -> torch.Tensor:
+    """Blob masks like `random_masks`, each thresholded at its own quantile so that exactly
+    `fraction` of the pixels (up to ties) is visible."""
+    if fraction >= 1.0:
+        return torch.ones(n, 1, size, size)
+    grid = torch.rand(n, 1, GRID, GRID, generator=gen)
+    field = F.interpolate(grid, size=(size, size), mode="bilinear", align_corners=False)
+    cutoff = torch.quantile(field.reshape(n, -1), fraction, dim=1).reshape(n, 1, 1, 1)
+    return (field < cutoff).float()

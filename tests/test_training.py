@@ -1,0 +1,78 @@
+"""The training scripts run, checkpoint, resume, and ship a loadable model (tiny configurations)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from server.models import load_model
+from server.training import ship, train_gan, train_regressor
+from server.training.masks import masks_with_fraction, random_masks
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TINY_GAN = {"resolution": 16, "z_dim": 16, "w_dim": 16, "mapping_layers": 2, "batch": 4, "dataset_size": 8,
+            "g_channels": {"4": 16, "8": 16, "16": 16}, "d_channels": {"4": 16, "8": 16, "16": 16}}
+
+
+def log_steps(run) -> list[int]:
+    return [json.loads(line)["step"] for line in (run / "log.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def gan_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    (root / "gan.json").write_text(json.dumps(TINY_GAN))
+    run = root / "gan"
+    train_gan.main(["--run", str(run), "--config", str(root / "gan.json"), "--kimg", "0.008"])
+    return run
+
+
+def test_gan_training_resumes_where_it_stopped(gan_run):
+    first = torch.load(gan_run / "checkpoint.pt", weights_only=True)
+    assert first["step"] == 2 and first["images_seen"] == 8
+    train_gan.main(["--run", str(gan_run), "--kimg", "0.016"])
+    second = torch.load(gan_run / "checkpoint.pt", weights_only=True)
+    assert second["step"] == 4 and second["images_seen"] == 16
+    assert not torch.equal(first["G"]["synthesis.b16.conv1.weight"], second["G"]["synthesis.b16.conv1.weight"])
+    assert list((gan_run.parent / "datasets").glob("portraits_16px_8.npy"))
+    assert list(gan_run.glob("samples_*.png"))
+
+
+def test_regressor_training_resumes_and_ships(gan_run, tmp_path):
+    ship.main(["--gan", str(gan_run), "--out", str(tmp_path / "model")])
+    assert load_model(tmp_path / "model")["regressor"] is None
+    (tmp_path / "r.json").write_text(json.dumps({"iterations": 2, "batch": 2, "widths": [8, 8, 16, 16]}))
+    run = tmp_path / "reg"
+    args = ["--model", str(tmp_path / "model"), "--run", str(run)]
+    train_regressor.main(args + ["--config", str(tmp_path / "r.json")])
+    config = json.loads((run / "train_config.json").read_text())
+    config["iterations"] = 3
+    (run / "train_config.json").write_text(json.dumps(config))
+    train_regressor.main(args)
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 3
+    ship.main(["--gan", str(gan_run), "--regressor", str(run), "--out", str(tmp_path / "shipped")])
+    model = load_model(tmp_path / "shipped")
+    g, r = model["generator"], model["regressor"]
+    assert model["discriminator"] is not None and r is not None
+    gan_steps = torch.load(gan_run / "checkpoint.pt", weights_only=True)["step"]
+    assert model["card"]["training"]["gan"]["iterations"] == gan_steps
+    assert model["card"]["training"]["regressor"]["iterations"] == 3
+    assert torch.equal(r.w_avg, g.w_avg)
+    img = torch.zeros(1, 3, 16, 16)
+    with torch.no_grad():
+        out = g.synthesis(r(img, torch.ones(1, 1, 16, 16)))
+    assert torch.isfinite(out).all()
+
+
+def test_training_masks():
+    gen = torch.Generator().manual_seed(0)
+    masks = random_masks(200, 32, gen, full_fraction=0.25)
+    visible = masks.mean(dim=[1, 2, 3])
+    assert set(masks.unique().tolist()) <= {0.0, 1.0}
+    assert 0.1 < (visible == 1).float().mean() < 0.45  # the full masks, plus a few all-visible draws
+    assert visible.min() > 0 and visible.mean() > 0.5
+    for fraction in (0.5, 0.25):
+        m = masks_with_fraction(20, 64, fraction, gen)
+        assert (m.mean(dim=[1, 2, 3]) - fraction).abs().max() < 0.01
