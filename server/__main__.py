@@ -1,0 +1,138 @@
+"""Run the GAN Collage server.
+
+    python -m server [--host 127.0.0.1] [--port 50051] [--model PATH] [--models-dir DIR] ...
+
+Prints `listening on HOST:PORT` on stdout once it serves (with the actual port when --port is 0),
+logs one line per call on stderr, and stops gracefully on SIGINT or SIGTERM. Binding to anything but
+loopback needs a token (--token, or the GANCOLLAGE_TOKEN environment variable); clients then send
+metadata `authorization: Bearer <token>`. Exit codes: 0 after a clean stop, 2 bad flags, 1 when it
+cannot start (port taken, the --model checkpoint unreadable).
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+log = logging.getLogger("server")
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    from server.rpc.network import DEFAULT_PORT, is_loopback  # light: torch is imported after the checks
+
+    parser = argparse.ArgumentParser(prog="python -m server", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help="port, 0 = any free one (default: %(default)s)")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default: %(default)s)")
+    parser.add_argument("--model", default="default",
+                        help="the default model: a model folder, .pt or .pkl (default: the embedded model)")
+    parser.add_argument("--models-dir", type=Path,
+                        help="more models: each model folder, .pt or .pkl inside is served under its name")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="CPU threads for torch, 0 = torch's default (default: %(default)s)")
+    parser.add_argument("--max-queue", type=int, default=8,
+                        help="jobs that may wait behind the running one; more are refused (default: %(default)s)")
+    parser.add_argument("--token", default=os.environ.get("GANCOLLAGE_TOKEN"),
+                        help="require 'authorization: Bearer TOKEN' (default: $GANCOLLAGE_TOKEN); "
+                             "required when --host is not loopback")
+    parser.add_argument("--tls-cert", type=Path, help="PEM certificate chain, with --tls-key")
+    parser.add_argument("--tls-key", type=Path, help="PEM private key, with --tls-cert")
+    parser.add_argument("--max-message-mb", type=int, default=1024,
+                        help="largest request or response in MiB (default: %(default)s, a few 8192x8192 layers)")
+    parser.add_argument("--grace", type=float, default=5.0,
+                        help="seconds running calls get to finish on shutdown (default: %(default)s)")
+    parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    args = parser.parse_args(argv)
+    if not is_loopback(args.host) and not args.token:
+        parser.error(f"--host {args.host} is not loopback: a --token is required")
+    if (args.tls_cert is None) != (args.tls_key is None):
+        parser.error("--tls-cert and --tls-key go together")
+    if args.threads < 0 or args.max_queue < 0 or not 1 <= args.max_message_mb <= 2047:
+        parser.error("--threads and --max-queue must be >= 0, --max-message-mb in [1, 2047]")
+    if args.models_dir is not None and not args.models_dir.is_dir():
+        parser.error(f"--models-dir {args.models_dir}: not a folder")
+    return args
+
+
+def resolve_device(spec: str):
+    """`auto` -> cuda:0 when CUDA is available, else cpu; returns (torch.device, description)."""
+    import torch
+
+    if spec == "auto":
+        spec = "cuda:0" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(spec)
+    except RuntimeError as exc:
+        raise ValueError(f"--device {spec}: {exc}") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {spec}: CUDA is not available on this machine")
+        index = device.index or 0
+        if index >= torch.cuda.device_count():
+            raise ValueError(f"--device {spec}: there are {torch.cuda.device_count()} CUDA devices")
+        device = torch.device("cuda", index)
+        return device, f"{device} ({torch.cuda.get_device_name(index)})"
+    if device.type != "cpu":
+        raise ValueError(f"--device {spec}: expected auto, cpu, cuda or cuda:N")
+    return device, "cpu"
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from server.models import DEFAULT_NAME
+    from server.rpc.catalog import Catalog
+    from server.rpc.network import address
+    from server.rpc.server import ServerOptions, start_server
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    try:
+        device, description = resolve_device(args.device)
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 2
+    catalog = Catalog.load(args.model, args.models_dir, device)
+    default = catalog.entries[DEFAULT_NAME]
+    if default.model is None and args.model != DEFAULT_NAME:
+        log.error("cannot load --model %s: %s", args.model, default.error)
+        return 1
+    options = ServerOptions(
+        host=args.host, port=args.port, token=args.token, max_queue=args.max_queue, device=description,
+        tls_cert=args.tls_cert.read_bytes() if args.tls_cert else None,
+        tls_key=args.tls_key.read_bytes() if args.tls_key else None,
+        max_message_bytes=args.max_message_mb << 20)
+    try:
+        running = start_server(catalog, options)
+    except (OSError, ValueError) as exc:
+        log.error("%s", exc)
+        return 1
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda number, frame: stop.set())
+    where = address(args.host, running.port)
+    log.info("serving on %s (%s, %s)", where, description, "token required" if args.token else "no token")
+    print(f"listening on {where}", flush=True)
+    while not stop.wait(1.0):
+        pass
+    log.info("shutting down (up to %.0f s for running calls)", args.grace)
+    if not running.stop(args.grace):
+        # Interpreter shutdown under a thread still inside torch can abort the process: skip it.
+        log.warning("stopped; the worker was still busy, leaving without waiting for it")
+        logging.shutdown()
+        os._exit(0)
+    log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""A gRPC client with the bridge's interface: plain-dict requests in, plain-dict events out.
+
+The CLI, the bridge process, and the plug-in (when GIMP's Python has grpc and protobuf) all use it,
+so `DirectClient.call` and `bridge_protocol.BridgeClient.call` are interchangeable.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Iterator
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
+
+from . import messages
+from .bridge_protocol import CallError
+
+DEFAULT_SERVER = "127.0.0.1:50051"  # the server's default --host and --port
+MAX_MESSAGE_BYTES = 1 << 30  # like the server's default limit
+
+
+class DirectClient:
+    """One channel to a server; `call` runs one method, `cancel` stops the call in progress."""
+
+    def __init__(self, server: str = DEFAULT_SERVER, token: str | None = None, tls_ca: bytes | None = None):
+        limits = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                  ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
+        if tls_ca is not None:
+            self.channel = grpc.secure_channel(server, grpc.ssl_channel_credentials(tls_ca), options=limits)
+        else:
+            self.channel = grpc.insecure_channel(server, options=limits)
+        self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self.stub = pb_grpc.GanCollageStub(self.channel)
+        self._current = None
+        self._lock = threading.Lock()
+
+    def call(self, name: str, request: dict, timeout: float | None = None) -> Iterator[dict]:
+        """Yield the call's events (see bridge_protocol); raise CallError when it fails.
+
+        A malformed request dict raises CallError INVALID_ARGUMENT before anything is sent; leaving
+        the loop early cancels the call.
+        """
+        try:
+            message = messages.request(name, request)
+        except ValueError as exc:
+            raise CallError("INVALID_ARGUMENT", f"bad request: {exc}") from None
+        method = getattr(self.stub, name)
+        streaming = messages.SERVICE.methods_by_name[name].server_streaming
+        try:
+            if streaming:
+                call = method(message, timeout=timeout, metadata=self.metadata)
+                with self._lock:
+                    self._current = call
+                for answer in call:
+                    yield messages.event(answer)
+            else:
+                future = method.future(message, timeout=timeout, metadata=self.metadata)
+                with self._lock:
+                    self._current = future
+                yield messages.event(future.result())
+        except grpc.RpcError as exc:
+            raise CallError(exc.code().name, exc.details() or "") from None
+        except grpc.FutureCancelledError:
+            raise CallError("CANCELLED", "cancelled by the client") from None
+        finally:
+            with self._lock:
+                if self._current is not None:
+                    self._current.cancel()  # a no-op once the call has ended
+                self._current = None
+
+    def cancel(self) -> None:
+        """Cancel the call in progress (from any thread); it then raises CallError CANCELLED."""
+        with self._lock:
+            if self._current is not None:
+                self._current.cancel()
+
+    def health(self, service: str = "", timeout: float | None = 10.0) -> str:
+        """The grpc.health.v1 status name, e.g. SERVING; CallError when unreachable."""
+        stub = health_pb2_grpc.HealthStub(self.channel)
+        try:
+            answer = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout,
+                                metadata=self.metadata)
+        except grpc.RpcError as exc:
+            raise CallError(exc.code().name, exc.details() or "") from None
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self) -> "DirectClient":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()

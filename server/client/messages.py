@@ -1,0 +1,95 @@
+"""Plain dicts <-> gancollage.v1 messages, so the CLI, the bridge and the plug-in's direct transport
+build requests and read answers the same way (see bridge_protocol.py for the dict conventions).
+"""
+from __future__ import annotations
+
+from google.protobuf.message import Message
+
+from server.api.gancollage.v1 import gancollage_pb2 as pb
+
+SERVICE = pb.DESCRIPTOR.services_by_name["GanCollage"]
+
+
+def _enum_number(enum_type, value, path: str) -> int:
+    """An enum value from its number, its name, or its name without the type prefix, any case."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    prefix = enum_type.values[0].name.rsplit("_", 1)[0] + "_"  # METHOD_UNSPECIFIED -> METHOD_
+    if isinstance(value, str):
+        for name in (value, prefix + value.upper()):
+            if name in enum_type.values_by_name:
+                return enum_type.values_by_name[name].number
+    choices = [v.name.removeprefix(prefix).lower() for v in enum_type.values]
+    raise ValueError(f"{path}: unknown {enum_type.name} {value!r}; expected one of {choices}")
+
+
+def _enum_name(enum_type, number: int) -> str | int:
+    value = enum_type.values_by_number.get(number)
+    return value.name if value is not None else number  # proto3 enums are open: keep unknown numbers
+
+
+def fill(message: Message, data: dict, path: str = "") -> Message:
+    """Set `message`'s fields from `data` (None values are skipped); ValueError names a bad key."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{path or 'request'}: expected an object, got {type(data).__name__}")
+    for key, value in data.items():
+        where = f"{path}.{key}" if path else key
+        field = message.DESCRIPTOR.fields_by_name.get(key)
+        if field is None:
+            raise ValueError(f"{where}: {message.DESCRIPTOR.full_name} has no field {key!r}")
+        if value is None:
+            continue
+        try:
+            if field.message_type is not None:
+                if field.is_repeated:
+                    for index, item in enumerate(value):
+                        fill(getattr(message, key).add(), item, f"{where}[{index}]")
+                else:
+                    fill(getattr(message, key), value, where)
+                    getattr(message, key).SetInParent()  # an empty dict still sets the field
+            elif field.enum_type is not None:
+                if field.is_repeated:
+                    getattr(message, key).extend(_enum_number(field.enum_type, v, where) for v in value)
+                else:
+                    setattr(message, key, _enum_number(field.enum_type, value, where))
+            elif field.is_repeated:
+                getattr(message, key).extend(value)
+            else:
+                setattr(message, key, bytes(value) if isinstance(value, (bytearray, memoryview)) else value)
+        except (TypeError, AttributeError) as exc:
+            raise ValueError(f"{where}: {exc}") from None
+    return message
+
+
+def to_dict(message: Message) -> dict:
+    """Every scalar field (unset ones at their default), message fields only when set; enums by name."""
+    out = {}
+    for field in message.DESCRIPTOR.fields:
+        value = getattr(message, field.name)
+        if field.message_type is not None:
+            if field.is_repeated:
+                out[field.name] = [to_dict(item) for item in value]
+            elif message.HasField(field.name):
+                out[field.name] = to_dict(value)
+        elif field.enum_type is not None:
+            out[field.name] = ([_enum_name(field.enum_type, v) for v in value] if field.is_repeated
+                               else _enum_name(field.enum_type, value))
+        else:
+            out[field.name] = list(value) if field.is_repeated else value
+    return out
+
+
+def request(call: str, data: dict) -> Message:
+    """The request message of GanCollage method `call`, filled from `data`."""
+    method = SERVICE.methods_by_name.get(call)
+    if method is None:
+        raise ValueError(f"unknown call {call!r}; expected one of {sorted(SERVICE.methods_by_name)}")
+    return fill(getattr(pb, method.input_type.name)(), data or {})
+
+
+def event(message: Message) -> dict:
+    """An answer as a bridge event: the set member of a streamed `event` oneof, else a result."""
+    if "event" in message.DESCRIPTOR.oneofs_by_name:
+        kind = message.WhichOneof("event")
+        return {"event": kind, kind: to_dict(getattr(message, kind))}
+    return {"event": "result", "result": to_dict(message)}

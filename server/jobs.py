@@ -1,0 +1,208 @@
+"""Run engine calls one at a time on a device's worker thread, behind a bounded wait queue.
+
+A job is a callable `work(progress, cancel)`; the worker thread runs it with a progress callback and
+the engine's `CancelToken`, so only that thread touches the models on its device. The caller iterates
+`job.events()` (`Queued` positions while waiting, then whatever `work` reports) and then reads
+`job.result()`, which returns the value of `work` or raises its error.
+
+Cancelling a waiting job removes it from the queue at once; cancelling the running one sets its token,
+and the engine stops at its next step check. A job whose deadline passes is cancelled the same way
+and ends with `DeadlineExceeded`. Nothing here knows about message formats.
+"""
+from __future__ import annotations
+
+import collections
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator
+
+from server.engine.errors import Cancelled
+from server.engine.progress import CancelToken
+
+
+Work = Callable[[Callable[[Any], None], CancelToken], Any]
+
+
+class QueueFull(Exception):
+    """The queue already holds `max_waiting` waiting jobs."""
+
+
+class DeadlineExceeded(Cancelled):
+    """The job's deadline passed before it finished."""
+
+
+@dataclass(frozen=True)
+class Queued:
+    position: int  # jobs running or waiting ahead of this one (0: it starts next)
+
+
+@dataclass(frozen=True)
+class _Done:
+    value: Any = None
+    error: BaseException | None = None
+
+
+class Job:
+    """One queued call of `work`; created by `JobQueue.submit`."""
+
+    def __init__(self, work: Work, deadline: float | None, owner: "JobQueue"):
+        self.work = work
+        self.deadline = deadline  # time.monotonic() value, or None
+        self.token = CancelToken()
+        self.submitted = time.monotonic()
+        self.started: float | None = None
+        self._owner = owner
+        self._events: queue.SimpleQueue = queue.SimpleQueue()
+        self._position: int | None = None
+        self._reason: Cancelled | None = None  # why it was cancelled
+        self._done: _Done | None = None  # set by the consumer on the first _Done it reads
+
+    @property
+    def queue_seconds(self) -> float:
+        return (self.started or time.monotonic()) - self.submitted
+
+    def cancel(self, reason: Cancelled | None = None) -> None:
+        """Stop the job (no-op once it has ended). Safe from any thread, e.g. a gRPC callback."""
+        self._owner._cancel(self, reason or Cancelled("cancelled by the caller"))
+
+    def events(self) -> Iterator[Any]:
+        """Queued and progress events until the job ends; enforces the deadline while it waits."""
+        while self._done is None:
+            timeout = None
+            if self.deadline is not None and self._reason is None:
+                timeout = max(self.deadline - time.monotonic(), 0.0)
+            try:
+                item = self._events.get(timeout=timeout)
+            except queue.Empty:
+                self.cancel(DeadlineExceeded("the deadline passed before the job finished"))
+                continue
+            if isinstance(item, _Done):
+                self._done = item
+            else:
+                yield item
+
+    def result(self) -> Any:
+        """The value of `work` once the job has ended (draining the events), or raise its error."""
+        for _ in self.events():
+            pass
+        if self._done.error is not None:
+            raise self._done.error
+        return self._done.value
+
+    # ---------------------------------------------------------------- called by the owner
+
+    def _announce(self, position: int) -> None:
+        if position != self._position:
+            self._position = position
+            self._events.put(Queued(position))
+
+    def _finish(self, value=None, error: BaseException | None = None) -> None:
+        self._events.put(_Done(value, error))
+
+    def _run(self) -> None:
+        self.started = time.monotonic()
+        try:
+            if self.deadline is not None and self.started >= self.deadline:
+                raise DeadlineExceeded("the deadline passed while the job waited in the queue")
+            value = self.work(self._events.put, self.token)
+        except Cancelled as exc:
+            self._finish(error=self._reason or exc)
+        except Exception as exc:  # reported to the caller; the worker carries on
+            self._finish(error=exc)
+        else:
+            self._finish(value)
+
+
+class JobQueue:
+    """One worker thread (for one device) and at most `max_waiting` jobs waiting behind it."""
+
+    def __init__(self, max_waiting: int, name: str = "worker"):
+        if max_waiting < 0:
+            raise ValueError(f"max_waiting must be >= 0, got {max_waiting}")
+        self.max_waiting = max_waiting
+        self._cond = threading.Condition()
+        self._waiting: collections.deque[Job] = collections.deque()
+        self._running: Job | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._serve, name=f"jobs-{name}", daemon=True)
+        self._thread.start()
+
+    def submit(self, work: Work, deadline: float | None = None) -> Job:
+        """Queue `work`; raises QueueFull when `max_waiting` jobs already wait (running one excluded)."""
+        with self._cond:
+            if self._closed:
+                raise Cancelled("the server is shutting down")
+            busy = self._running is not None or bool(self._waiting)
+            if busy and len(self._waiting) >= self.max_waiting:
+                raise QueueFull(f"the job queue is full ({len(self._waiting)} jobs waiting, "
+                                f"queue size {self.max_waiting}); try again later")
+            job = Job(work, deadline, self)
+            self._waiting.append(job)
+            self._announce_positions()
+            self._cond.notify_all()
+            return job
+
+    @property
+    def running(self) -> bool:
+        """Whether the worker is running a job now."""
+        with self._cond:
+            return self._running is not None
+
+    @property
+    def length(self) -> int:
+        """Jobs running or waiting."""
+        with self._cond:
+            return len(self._waiting) + (self._running is not None)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no job runs or waits; False on timeout."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._running is None and not self._waiting, timeout)
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Refuse new jobs, cancel every job, wait up to `timeout` s for the worker; True if it stopped."""
+        with self._cond:
+            self._closed = True
+            jobs = [*self._waiting, *([self._running] if self._running else [])]
+        for job in jobs:
+            job.cancel(Cancelled("the server is shutting down"))
+        with self._cond:
+            self._cond.notify_all()
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    # ---------------------------------------------------------------- internals
+
+    def _announce_positions(self) -> None:
+        ahead = 1 if self._running is not None else 0
+        for index, job in enumerate(self._waiting):
+            job._announce(ahead + index)
+
+    def _cancel(self, job: Job, reason: Cancelled) -> None:
+        with self._cond:
+            if job._reason is not None:
+                return
+            if job in self._waiting:
+                job._reason = reason
+                self._waiting.remove(job)
+                self._announce_positions()
+                self._cond.notify_all()
+                job._finish(error=reason)
+            elif job is self._running:
+                job._reason = reason
+                job.token.cancel()
+
+    def _serve(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._waiting or self._closed)
+                if not self._waiting:
+                    return
+                job = self._running = self._waiting.popleft()
+                self._announce_positions()
+            job._run()
+            with self._cond:
+                self._running = None
+                self._cond.notify_all()

@@ -1,0 +1,191 @@
+"""Load test: N concurrent clients for T seconds against a server this script starts on loopback.
+
+    python -m server.loadtest --model MODEL [--clients 4] [--seconds 20] [--json OUT.json]
+
+Each client loops over a seeded mix of Realize calls: regressor, short optimisations, and long
+optimisations it cancels after their first step. After a warm-up at the same concurrency, it reports
+throughput, p50/p99 latency per kind, errors by status code, and the server's RSS (VmRSS from
+/proc/PID/status) before and after the run, and writes it all as JSON. Bounded: at most 32 clients,
+300 seconds, and a 120-second deadline per call; the server listens on 127.0.0.1 only.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from server.client.bridge_protocol import CallError
+from server.client.direct import DirectClient
+
+MAX_CLIENTS, MAX_SECONDS, CALL_DEADLINE, STARTUP_SECONDS = 32, 300.0, 120.0, 120.0
+KINDS = ("regressor", "optimize", "cancel")
+
+
+def canvas_request(method: str, steps: int, seed: int) -> dict:
+    """A 64x48 two-layer canvas with a selection, as plain dicts."""
+    rng = random.Random(seed)
+    width, height = 64, 48
+    bottom = bytes(rng.getrandbits(8) if i % 4 != 3 else 255 for i in range(width * height * 4))
+    top = bytes(rng.getrandbits(8) for _ in range(20 * 16 * 4))
+    selection = bytearray(width * height)
+    for y in range(8, 40):
+        selection[y * width + 12:y * width + 52] = b"\xff" * 40
+    return {"canvas": {"width": width, "height": height,
+                       "layers": [{"image": {"width": width, "height": height, "rgba": bottom}},
+                                  {"image": {"width": 20, "height": 16, "rgba": top}, "x": 30, "y": 20,
+                                   "opacity": 0.7}],
+                       "selection": {"width": width, "height": height, "data": bytes(selection)}},
+            "options": {"method": method, "steps": steps, "seed": seed}}
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for process {pid}")
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))], 4)
+
+
+class Stats:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.latencies: dict[str, list[float]] = defaultdict(list)
+        self.outcomes: Counter = Counter()  # (kind, status code name)
+
+    def record(self, kind: str, code: str, seconds: float) -> None:
+        with self.lock:
+            self.outcomes[kind, code] += 1
+            if code == "OK":
+                self.latencies[kind].append(seconds)
+
+
+def one_call(client: DirectClient, kind: str, requests: dict) -> str:
+    """Run one call of `kind`; its status code name (a cancel that cancelled counts as OK)."""
+    try:
+        for event in client.call("Realize", requests[kind], timeout=CALL_DEADLINE):
+            if kind == "cancel" and event["event"] == "progress" and event["progress"]["stage"] == "optimize":
+                client.cancel()
+    except CallError as exc:
+        return "OK" if kind == "cancel" and exc.code == "CANCELLED" else exc.code
+    return "OK" if kind != "cancel" else "NOT_CANCELLED"
+
+
+def run_clients(address: str, clients: int, seconds: float, weights: list[float], requests: dict, seed: int,
+                stats: Stats) -> float:
+    stop_at = time.monotonic() + seconds
+
+    def loop(index: int):
+        rng = random.Random(seed * 1000 + index)
+        with DirectClient(address) as client:
+            while time.monotonic() < stop_at:
+                kind = rng.choices(KINDS, weights)[0]
+                started = time.monotonic()
+                code = one_call(client, kind, requests)
+                stats.record(kind, code, time.monotonic() - started)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=loop, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(seconds + CALL_DEADLINE + 10)
+    return time.monotonic() - started
+
+
+def start_server(model: str, threads: int, max_queue: int) -> tuple[subprocess.Popen, str]:
+    command = [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", "0", "--model", model,
+               "--threads", str(threads), "--max-queue", str(max_queue), "--log-level", "WARNING"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    watchdog = threading.Timer(STARTUP_SECONDS, process.kill)  # a server that never listens is killed
+    watchdog.start()
+    line = process.stdout.readline()
+    watchdog.cancel()
+    if not line.startswith("listening on "):
+        process.kill()
+        raise RuntimeError(f"the server did not start (exit code {process.wait()})")
+    return process, line.removeprefix("listening on ").strip()
+
+
+def wait_idle(address: str, timeout: float = 30.0) -> None:
+    with DirectClient(address) as client:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            (event,) = client.call("GetServerInfo", {}, timeout=10)
+            if event["result"]["queue_length"] == 0:
+                return
+            time.sleep(0.1)
+
+
+def summarise(stats: Stats, elapsed: float) -> dict:
+    ok = {kind: len(stats.latencies[kind]) for kind in KINDS}
+    errors = Counter()
+    for (kind, code), count in stats.outcomes.items():
+        if code != "OK":
+            errors[code] += count
+    everything = [s for kind in ("regressor", "optimize") for s in stats.latencies[kind]]
+    return {
+        "seconds": round(elapsed, 2),
+        "calls": sum(stats.outcomes.values()),
+        "completed": ok,
+        "throughput_per_s": round(sum(ok.values()) / elapsed, 3),  # calls that ended as intended
+        "latency_s": {kind: {"p50": percentile(values, 0.5), "p99": percentile(values, 0.99)}
+                      for kind, values in [*((k, stats.latencies[k]) for k in KINDS), ("completed", everything)]},
+        "errors_by_code": dict(errors),
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m server.loadtest", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True, help="model folder / .pt / .pkl (or 'default') to serve")
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load before the RSS baseline")
+    parser.add_argument("--optimize-steps", type=int, default=10)
+    parser.add_argument("--mix", type=float, nargs=3, default=(0.6, 0.3, 0.1),
+                        metavar=("REGRESSOR", "OPTIMIZE", "CANCEL"), help="weights of the three kinds of call (default: %(default)s)")
+    parser.add_argument("--threads", type=int, default=1, help="the server's torch threads")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args(argv)
+    if not (1 <= args.clients <= MAX_CLIENTS and 0 < args.seconds <= MAX_SECONDS and 0 <= args.warmup <= MAX_SECONDS):
+        parser.error(f"--clients must be in [1, {MAX_CLIENTS}], --seconds and --warmup in (0, {MAX_SECONDS}]")
+
+    requests = {"regressor": canvas_request("regressor", 0, args.seed),
+                "optimize": canvas_request("optimize", args.optimize_steps, args.seed),
+                "cancel": canvas_request("optimize", 10_000, args.seed)}
+    process, address = start_server(args.model, args.threads, max_queue=args.clients)
+    try:
+        run_clients(address, args.clients, args.warmup, list(args.mix), requests, args.seed + 1, Stats())
+        wait_idle(address)
+        rss_before = rss_kb(process.pid)
+        stats = Stats()
+        elapsed = run_clients(address, args.clients, args.seconds, list(args.mix), requests, args.seed, stats)
+        wait_idle(address)
+        rss_after = rss_kb(process.pid)
+    finally:
+        process.terminate()
+        process.wait(30)
+    report = {"config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+              **summarise(stats, elapsed),
+              "server_rss_kb": {"before": rss_before, "after": rss_after, "growth": rss_after - rss_before}}
+    print(json.dumps(report, indent=2))
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

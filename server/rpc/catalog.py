@@ -1,0 +1,92 @@
+"""The models a server serves, by name, loaded once at startup onto the worker's device.
+
+`default` is the `--model` checkpoint (the embedded model unless given); each model folder, `.pt` or
+`.pkl` in `--models-dir` is served under its folder name or file stem. A model that fails to load
+stays listed with its error, and requests naming it get FAILED_PRECONDITION; the server still starts.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from server.engine.errors import InvalidInput, ModelUnavailable
+from server.models import DEFAULT_NAME, load_model
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_SUFFIXES = (".pt", ".pkl")
+
+
+@dataclass
+class ModelEntry:
+    name: str
+    source: str  # the path it was loaded from, or "default"
+    model: dict | None  # {generator, discriminator, regressor, card} on the device, or None
+    error: str = ""  # why `model` is None
+
+    @property
+    def card(self) -> dict:
+        return (self.model or {}).get("card") or {}
+
+
+def find_checkpoints(folder: Path) -> dict[str, Path]:
+    """Model folders (with model.json) and .pt/.pkl files directly inside `folder`, by name."""
+    found: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.is_dir() and (path / "model.json").is_file():
+            name = path.name
+        elif path.is_file() and path.suffix in CHECKPOINT_SUFFIXES:
+            name = path.stem
+        else:
+            continue
+        if name == DEFAULT_NAME or name in found:
+            log.warning("skipping %s: the name %r is already taken", path, name)
+            continue
+        found[name] = path
+    return found
+
+
+def _prepare(model: dict, device) -> dict:
+    """Move every network to the device for inference: eval mode, no parameter gradients."""
+    for part in ("generator", "discriminator", "regressor"):
+        module = model.get(part)
+        if module is not None:
+            model[part] = module.to(device).eval().requires_grad_(False)
+    return model
+
+
+class Catalog:
+    def __init__(self, entries: list[ModelEntry]):
+        self.entries = {entry.name: entry for entry in entries}
+
+    @classmethod
+    def load(cls, default: str | Path, models_dir: Path | None, device,
+             loader: Callable[[str | Path], dict] = load_model) -> "Catalog":
+        sources: dict[str, str | Path] = {DEFAULT_NAME: default}
+        if models_dir is not None:
+            sources.update(find_checkpoints(models_dir))
+        entries = []
+        for name, source in sources.items():
+            started = time.perf_counter()
+            try:
+                model = _prepare(loader(source), device)
+            except Exception as exc:  # any unreadable file: listed with its error, never fatal here
+                log.warning("model %r from %s is unavailable: %s", name, source, exc)
+                entries.append(ModelEntry(name, str(source), None, f"{type(exc).__name__}: {exc}"))
+                continue
+            log.info("model %r from %s loaded in %.1f s", name, source, time.perf_counter() - started)
+            entries.append(ModelEntry(name, str(source), model))
+        return cls(entries)
+
+    def get(self, name: str, field: str = "model") -> tuple[str, dict]:
+        """(name, model) for a request's model field ("" = the default); InvalidInput or ModelUnavailable."""
+        name = name or DEFAULT_NAME
+        entry = self.entries.get(name)
+        if entry is None:
+            raise InvalidInput(field, f"unknown model {name!r}; this server has {sorted(self.entries)}")
+        if entry.model is None:
+            raise ModelUnavailable(f"model {name!r} ({entry.source}) cannot be used: {entry.error}")
+        return name, entry.model

@@ -1,0 +1,285 @@
+"""Proto messages <-> engine types: requests in (checked, errors naming the request path), results out.
+
+Pixels arrive as raw RGBA / mask bytes (or PNG files) and leave as raw RGBA; raw pixels reach the
+engine as read-only numpy views of the request's bytes, without a copy.
+"""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import torch
+from PIL import Image as PILImage
+
+from server.api.gancollage.v1 import gancollage_pb2 as pb
+from server.engine.canvas import Canvas, Layer
+from server.engine.edits import INTERPOLATION_MODES
+from server.engine.errors import InvalidInput
+from server.engine.progress import ProgressEvent
+from server.engine.project import Projection, ProjectOptions
+from server.engine.realize import RealizeOptions, RealizeResult
+from server.engine.validation import check_choice, check_int, check_number
+from server.jobs import Queued
+
+from .catalog import ModelEntry
+
+MAX_CANVAS_SIDE = 16384  # also the engine's own limit (validate_canvas)
+MAX_LAYERS = 256
+MAX_FRAMES = 256
+METHODS = {pb.METHOD_REGRESSOR: "regressor", pb.METHOD_OPTIMIZE: "optimize",
+           pb.METHOD_HYBRID: "hybrid", pb.METHOD_SCRIBBLE: "scribble"}
+_STRING_OPTIONS = ("space", "init", "optimizer", "pixel_loss", "perceptual")
+_WEIGHT_OPTIONS = ("perceptual_weight", "style_weight", "noise_reg_weight", "wplus_prior_weight",
+                   "encoder_consistency_weight")
+
+# ------------------------------------------------------------------------------------- pixels in
+
+
+def _decode_png(data: bytes, mode: str, path: str) -> np.ndarray:
+    try:
+        with PILImage.open(io.BytesIO(data), formats=["PNG"]) as image:
+            width, height = image.size
+            if max(width, height) > MAX_CANVAS_SIDE:
+                raise InvalidInput(path, f"the PNG is {width}x{height}; sides are limited to {MAX_CANVAS_SIDE}")
+            return np.asarray(image.convert(mode))
+    except InvalidInput:
+        raise
+    except PILImage.UnidentifiedImageError:
+        raise InvalidInput(path, "is not a PNG file") from None
+    except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError) as exc:
+        raise InvalidInput(path, f"is not a readable PNG file ({exc})") from None
+
+
+def _pixels(message, path: str, raw: str, mode: str, channels: int) -> np.ndarray:
+    """An Image (raw = 'rgba') or Mask (raw = 'data') as uint8 (h, w, 4) or (h, w)."""
+    kind = message.WhichOneof(message.DESCRIPTOR.oneofs[0].name)
+    if kind is None:
+        raise InvalidInput(path, f"holds no pixels: set {raw} (with width and height) or png")
+    if kind == "png":
+        array = _decode_png(message.png, mode, f"{path}.png")
+        height, width = array.shape[:2]
+        for name, given, actual in (("width", message.width, width), ("height", message.height, height)):
+            if given and given != actual:
+                raise InvalidInput(f"{path}.{name}", f"is {given} but the PNG is {width}x{height}")
+        return array
+    width = check_int(f"{path}.width", message.width, 1, MAX_CANVAS_SIDE)
+    height = check_int(f"{path}.height", message.height, 1, MAX_CANVAS_SIDE)
+    data = getattr(message, raw)
+    expected = width * height * channels
+    if len(data) != expected:
+        raise InvalidInput(f"{path}.{raw}", f"must hold width x height x {channels} = {expected} bytes "
+                                            f"for {width}x{height}, got {len(data)}")
+    shape = (height, width, channels) if channels > 1 else (height, width)
+    return np.frombuffer(data, np.uint8).reshape(shape)
+
+
+def image_from_proto(message: pb.Image, path: str) -> np.ndarray:
+    return _pixels(message, path, "rgba", "RGBA", 4)
+
+
+def mask_from_proto(message: pb.Mask, path: str, shape: tuple[int, int] | None = None,
+                    like: str = "") -> np.ndarray:
+    """A mask, which must be (height, width) = `shape` (the size of `like`) when given."""
+    mask = _pixels(message, path, "data", "L", 1)
+    if shape is not None and mask.shape != shape:
+        raise InvalidInput(path, f"must be {shape[1]}x{shape[0]} like {like}, got {mask.shape[1]}x{mask.shape[0]}")
+    return mask
+
+
+def _layer(message: pb.Layer, path: str) -> Layer:
+    if not message.HasField("image"):
+        raise InvalidInput(f"{path}.image", "is missing")
+    pixels = image_from_proto(message.image, f"{path}.image")
+    mask = None
+    if message.HasField("mask"):
+        mask = mask_from_proto(message.mask, f"{path}.mask", pixels.shape[:2], "the layer's image")
+    opacity = check_number(f"{path}.opacity", message.opacity, 0.0, 1.0) if message.HasField("opacity") else 1.0
+    return Layer(pixels, message.x, message.y, opacity, not message.hidden, mask, message.name)
+
+
+def canvas_from_proto(message: pb.Canvas, path: str = "canvas") -> Canvas:
+    width = check_int(f"{path}.width", message.width, 1, MAX_CANVAS_SIDE)
+    height = check_int(f"{path}.height", message.height, 1, MAX_CANVAS_SIDE)
+    count = len(message.layers)
+    if not 1 <= count <= MAX_LAYERS:
+        raise InvalidInput(f"{path}.layers", f"must hold 1 to {MAX_LAYERS} layers, got {count}")
+    layers = [_layer(layer, f"{path}.layers[{i}]") for i, layer in enumerate(message.layers)]
+    selection = None
+    if message.HasField("selection"):
+        selection = mask_from_proto(message.selection, f"{path}.selection", (height, width), "the canvas")
+    return Canvas(width, height, layers, selection)
+
+
+# ------------------------------------------------------------------------------------- latents
+
+
+def latent_from_proto(message: pb.Latent, path: str, model_name: str,
+                      shape: tuple[int, int] | None = None) -> torch.Tensor:
+    """[1, num_ws, w_dim]; (num_ws, w_dim) must be `shape` when given."""
+    if message.model and message.model != model_name:
+        raise InvalidInput(f"{path}.model", f"the latent comes from model {message.model!r}, "
+                                            f"but this request uses {model_name!r}")
+    num_ws = check_int(f"{path}.num_ws", message.num_ws, 1, 1 << 16)
+    w_dim = check_int(f"{path}.w_dim", message.w_dim, 1, 1 << 16)
+    if shape is not None and (num_ws, w_dim) != shape:
+        raise InvalidInput(path, f"must have num_ws x w_dim = {shape[0]} x {shape[1]} for model {model_name!r}, "
+                                 f"got {num_ws} x {w_dim}")
+    if len(message.values) != num_ws * w_dim:
+        raise InvalidInput(f"{path}.values", f"must hold num_ws x w_dim = {num_ws * w_dim} numbers, "
+                                             f"got {len(message.values)}")
+    values = torch.tensor(message.values, dtype=torch.float32)
+    if not bool(torch.isfinite(values).all()):
+        raise InvalidInput(f"{path}.values", "holds NaN or infinite numbers")
+    return values.view(1, num_ws, w_dim)
+
+
+def _required_latent(request, field: str, model: dict, model_name: str) -> torch.Tensor:
+    """A W+ latent field of an edit request, shaped for the model."""
+    if not request.HasField(field):
+        raise InvalidInput(field, "is missing")
+    g = model["generator"]
+    return latent_from_proto(getattr(request, field), field, model_name, (g.num_ws, g.w_dim))
+
+
+def latent_to_proto(latent: torch.Tensor, model_name: str) -> pb.Latent:
+    values = latent.detach().to("cpu", torch.float32)
+    _, num_ws, w_dim = values.shape
+    return pb.Latent(num_ws=num_ws, w_dim=w_dim, values=values.flatten().tolist(), model=model_name)
+
+
+# ------------------------------------------------------------------------------------- options
+
+
+def options_from_proto(message: pb.ProjectionOptions, model: dict, model_name: str,
+                       path: str = "options") -> ProjectOptions:
+    """ProjectOptions with the proto's defaults resolved, validated (so a bad one never waits in the queue)."""
+    options = ProjectOptions()
+    if message.method == pb.METHOD_UNSPECIFIED:
+        options.method = "regressor" if model.get("regressor") is not None else "optimize"
+    elif message.method in METHODS:
+        options.method = METHODS[message.method]
+    else:
+        raise InvalidInput(f"{path}.method", f"unknown method {message.method}; expected one of "
+                                             f"{[pb.Method.Name(m) for m in METHODS]}")
+    for name in _STRING_OPTIONS:
+        if getattr(message, name):
+            setattr(options, name, getattr(message, name))
+    for name in ("steps", "lr", "restarts", "preview_every", "preview_size"):
+        if getattr(message, name):
+            setattr(options, name, getattr(message, name))
+    for name in _WEIGHT_OPTIONS:
+        if message.HasField(name):
+            setattr(options, name, getattr(message, name))
+    options.optimize_noise = message.optimize_noise
+    options.seed = message.seed
+    if message.HasField("init_latent"):
+        latent = latent_from_proto(message.init_latent, f"{path}.init_latent", model_name)
+        options.init_latent = latent[:, 0] if options.space == "z" else latent
+    options.validate()
+    return options
+
+
+def realize_from_proto(request: pb.RealizeRequest, model: dict, model_name: str) -> tuple[Canvas, RealizeOptions]:
+    if not request.HasField("canvas"):
+        raise InvalidInput("canvas", "is missing")
+    canvas = canvas_from_proto(request.canvas)
+    options = RealizeOptions(options_from_proto(request.options, model, model_name))
+    if request.HasField("margin"):
+        options.margin = request.margin
+    if request.HasField("feather"):
+        options.feather = request.feather
+    return canvas, options
+
+
+def project_from_proto(request: pb.ProjectRequest, model: dict, model_name: str) -> tuple[Canvas, ProjectOptions]:
+    """The image as a one-layer canvas whose layer mask is the known-pixel mask."""
+    if not request.HasField("image"):
+        raise InvalidInput("image", "is missing")
+    pixels = image_from_proto(request.image, "image")
+    mask = None
+    if request.HasField("mask"):
+        mask = mask_from_proto(request.mask, "mask", pixels.shape[:2], "the image")
+    canvas = Canvas(pixels.shape[1], pixels.shape[0], [Layer(pixels, mask=mask)])
+    return canvas, options_from_proto(request.options, model, model_name)
+
+
+def interpolate_from_proto(request: pb.InterpolateRequest, model: dict, model_name: str):
+    """(a, b, frames, mode)."""
+    return (_required_latent(request, "a", model, model_name), _required_latent(request, "b", model, model_name),
+            check_int("frames", request.frames, 2, MAX_FRAMES),
+            check_choice("mode", request.mode or "linear", INTERPOLATION_MODES))
+
+
+def style_mix_from_proto(request: pb.StyleMixRequest, model: dict, model_name: str):
+    """(content, style, split)."""
+    return (_required_latent(request, "content", model, model_name),
+            _required_latent(request, "style", model, model_name),
+            check_int("split", request.split, 0, model["generator"].num_ws))
+
+
+def local_blend_from_proto(request: pb.LocalBlendRequest, model: dict, model_name: str):
+    """(a, b, mask [1, 1, h, w] in [0, 1], start_layer)."""
+    a = _required_latent(request, "a", model, model_name)
+    b = _required_latent(request, "b", model, model_name)
+    if not request.HasField("mask"):
+        raise InvalidInput("mask", "is missing")
+    mask = torch.from_numpy(mask_from_proto(request.mask, "mask").astype(np.float32) / 255.0)[None, None]
+    return a, b, mask, check_int("start_layer", request.start_layer, 0, model["generator"].num_ws)
+
+
+# ------------------------------------------------------------------------------------- results out
+
+
+def image_to_proto(pixels: np.ndarray) -> pb.Image:
+    """uint8 (h, w, 4) or (h, w, 3) (given alpha 255) -> raw RGBA Image."""
+    if pixels.shape[2] == 3:
+        pixels = np.concatenate([pixels, np.full(pixels.shape[:2] + (1,), 255, np.uint8)], axis=2)
+    return pb.Image(width=pixels.shape[1], height=pixels.shape[0], rgba=np.ascontiguousarray(pixels).tobytes())
+
+
+def progress_to_proto(event: Queued | ProgressEvent) -> pb.Progress:
+    if isinstance(event, Queued):
+        return pb.Progress(stage="queued", queue_position=event.position)
+    progress = pb.Progress(stage=event.stage, step=event.step, total=event.total)
+    if event.preview is not None:
+        progress.preview.CopyFrom(image_to_proto(event.preview))
+    return progress
+
+
+def metrics_to_proto(metrics: dict, queue_seconds: float) -> pb.Metrics:
+    return pb.Metrics(masked_psnr=metrics.get("masked_psnr", 0.0), masked_ssim=metrics.get("masked_ssim", 0.0),
+                      steps=metrics.get("steps", 0), seconds=metrics.get("seconds", 0.0),
+                      queue_seconds=queue_seconds, method=metrics.get("method", ""),
+                      loss=metrics.get("loss", 0.0), restarts=metrics.get("restarts", 0))
+
+
+def realize_result_to_proto(result: RealizeResult, model_name: str, queue_seconds: float) -> pb.RealizeResult:
+    region = result.region
+    return pb.RealizeResult(
+        layer=image_to_proto(result.layer.pixels), x=result.layer.x, y=result.layer.y,
+        latent=latent_to_proto(result.latent, model_name),
+        metrics=metrics_to_proto(result.metrics, queue_seconds),
+        generated=image_to_proto(result.generated),
+        region=pb.Square(x=region.x, y=region.y, size=region.size))
+
+
+def project_result_to_proto(projection: Projection, image: np.ndarray, model_name: str,
+                            queue_seconds: float) -> pb.ProjectResult:
+    return pb.ProjectResult(latent=latent_to_proto(projection.latent, model_name), image=image_to_proto(image),
+                            metrics=metrics_to_proto(projection.metrics, queue_seconds))
+
+
+def frame_to_proto(index: int, latent: torch.Tensor, image: np.ndarray, model_name: str) -> pb.InterpolateFrame:
+    return pb.InterpolateFrame(index=index, image=image_to_proto(image), latent=latent_to_proto(latent, model_name))
+
+
+def model_info_to_proto(entry: ModelEntry, is_default: bool) -> pb.ModelInfo:
+    """A catalog entry; the sizes and parts only when the model is loaded."""
+    info = pb.ModelInfo(name=entry.name, description=entry.card.get("description", ""), is_default=is_default,
+                        available=entry.model is not None, error=entry.error)
+    if entry.model is not None:
+        g = entry.model["generator"]
+        info.resolution, info.num_ws, info.w_dim = g.resolution, g.num_ws, g.w_dim
+        info.has_regressor = entry.model.get("regressor") is not None
+        info.has_discriminator = entry.model.get("discriminator") is not None
+    return info

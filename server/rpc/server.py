@@ -1,0 +1,102 @@
+"""Assemble the gRPC server: the GanCollage service, grpc.health.v1, reflection, interceptors, limits."""
+from __future__ import annotations
+
+import importlib.metadata
+from concurrent import futures
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from server.api.gancollage.v1 import gancollage_pb2 as pb
+from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
+from server.jobs import JobQueue
+from server.models import DEFAULT_NAME
+
+from . import convert
+from .catalog import Catalog
+from .interceptors import RequestLog, TokenAuth
+from .network import DEFAULT_PORT, address, is_loopback
+from .servicer import GanCollageServicer
+
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["GanCollage"].full_name
+SPARE_THREADS = 8  # beyond the queue: info, health, reflection and refused calls never wait
+WORKER_STOP_SECONDS = 10.0
+
+
+@dataclass
+class ServerOptions:
+    host: str = "127.0.0.1"
+    port: int = DEFAULT_PORT  # 0 = any free port
+    token: str | None = None
+    tls_cert: bytes | None = None  # PEM; with tls_key
+    tls_key: bytes | None = None
+    max_queue: int = 8  # jobs waiting behind the running one
+    max_message_bytes: int = 1 << 30
+    device: str = "cpu"  # a description for GetServerInfo
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("gan-collage")
+    except importlib.metadata.PackageNotFoundError:
+        return "dev"
+
+
+@dataclass
+class RunningServer:
+    server: grpc.Server
+    port: int
+    jobs: JobQueue
+    health: health.HealthServicer
+
+    def stop(self, grace: float = 5.0) -> bool:
+        """Stop taking calls, give running ones `grace` seconds, then cancel them and stop the worker.
+
+        True when the worker stopped; it stops at its job's next cancellation check, which a long
+        engine step (or the first call's one-off setup) can delay beyond WORKER_STOP_SECONDS.
+        """
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+        return self.jobs.close(timeout=WORKER_STOP_SECONDS)
+
+
+def start_server(catalog: Catalog, options: ServerOptions) -> RunningServer:
+    """Bind and start; raises ValueError for a non-loopback host without a token or a bad TLS pair."""
+    if not is_loopback(options.host) and not options.token:
+        raise ValueError(f"refusing to listen on {options.host} without a token: anyone who can reach it "
+                         "could use it; pass --token (or bind to 127.0.0.1)")
+    if (options.tls_cert is None) != (options.tls_key is None):
+        raise ValueError("TLS needs both a certificate and its key")
+    jobs = JobQueue(options.max_queue, name=options.device)
+    limits = [("grpc.max_receive_message_length", options.max_message_bytes),
+              ("grpc.max_send_message_length", options.max_message_bytes)]
+    interceptors = [RequestLog()] + ([TokenAuth(options.token)] if options.token else [])
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=options.max_queue + 1 + SPARE_THREADS),
+                         interceptors=interceptors, options=limits)
+
+    info = pb.ServerInfo(version=version(), api_version=pb.DESCRIPTOR.package, device=options.device,
+                         default_model=DEFAULT_NAME, max_queue=options.max_queue,
+                         max_message_bytes=options.max_message_bytes, max_layers=convert.MAX_LAYERS,
+                         max_canvas_side=convert.MAX_CANVAS_SIDE, max_frames=convert.MAX_FRAMES)
+    pb_grpc.add_GanCollageServicer_to_server(GanCollageServicer(catalog, jobs, info), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for service in ("", SERVICE_NAME):
+        health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+
+    where = address(options.host, options.port)
+    try:
+        if options.tls_cert is not None:
+            credentials = grpc.ssl_server_credentials([(options.tls_key, options.tls_cert)])
+            port = server.add_secure_port(where, credentials)
+        else:
+            port = server.add_insecure_port(where)
+    except RuntimeError as exc:  # grpc's way of saying the address is taken or invalid
+        jobs.close()
+        raise OSError(f"cannot listen on {where}: {exc}") from None
+    server.start()
+    return RunningServer(server, port, jobs, health_servicer)

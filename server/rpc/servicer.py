@@ -1,0 +1,143 @@
+"""The GanCollage service: check and convert each request, queue its job, stream its events back.
+
+Every call that touches a model runs as a job on the device's worker (see server/jobs.py); the job is
+cancelled when the RPC ends early (client cancel, client gone, deadline), so the worker is free again
+within one engine step.
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from functools import partial, wraps
+
+import grpc
+
+from server.api.gancollage.v1 import gancollage_pb2 as pb
+from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
+from server.engine.errors import Cancelled
+from server.engine.realize import realize
+from server.jobs import DeadlineExceeded, Job, JobQueue
+
+from . import convert, status, work
+from .catalog import Catalog
+
+log = logging.getLogger(__name__)
+NO_DEADLINE = 1e8  # seconds; grpc reports an "infinite" time remaining when the call has no deadline
+
+
+def _abort(context: grpc.ServicerContext, exc: Exception, renames: status.Renames):
+    mapped = status.status_of(exc, renames)
+    if mapped is None:
+        log.exception("internal error")
+        mapped = grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}"
+    context.abort(*mapped)
+
+
+def maps_errors(renames: status.Renames = ()):
+    """Turn the errors a method raises into status codes, with engine fields renamed to request paths."""
+
+    def decorate(method):
+        if inspect.isgeneratorfunction(method):
+            @wraps(method)
+            def streaming(self, request, context):
+                try:
+                    yield from method(self, request, context)
+                except Exception as exc:
+                    _abort(context, exc, renames)
+            return streaming
+
+        @wraps(method)
+        def unary(self, request, context):
+            try:
+                return method(self, request, context)
+            except Exception as exc:
+                _abort(context, exc, renames)
+        return unary
+
+    return decorate
+
+
+class GanCollageServicer(pb_grpc.GanCollageServicer):
+    def __init__(self, catalog: Catalog, jobs: JobQueue, info: pb.ServerInfo):
+        self._catalog = catalog
+        self._jobs = jobs
+        self._info = info  # the static part of GetServerInfo's answer
+
+    def _submit(self, context: grpc.ServicerContext, job_work) -> Job:
+        """Queue `job_work(progress, cancel)`, tied to the RPC: it ends when the RPC does."""
+        remaining = context.time_remaining()
+        deadline = time.monotonic() + remaining if remaining is not None and remaining < NO_DEADLINE else None
+        job = self._jobs.submit(job_work, deadline)
+
+        def rpc_ended():
+            if deadline is not None and time.monotonic() >= deadline:
+                job.cancel(DeadlineExceeded("the deadline passed before the job finished"))
+            else:
+                job.cancel(Cancelled("the client cancelled or went away"))
+
+        if not context.add_callback(rpc_ended):
+            rpc_ended()
+        return job
+
+    def _progress(self, job: Job, event_class):
+        for event in job.events():
+            yield event_class(progress=convert.progress_to_proto(event))
+
+    # ----------------------------------------------------------------------------- info
+
+    def GetServerInfo(self, request, context):
+        info = pb.ServerInfo()
+        info.CopyFrom(self._info)
+        info.queue_length = self._jobs.length
+        return info
+
+    def ListModels(self, request, context):
+        return pb.ListModelsResponse(models=[
+            convert.model_info_to_proto(entry, entry.name == self._info.default_model)
+            for entry in self._catalog.entries.values()])
+
+    # ----------------------------------------------------------------------------- projection
+
+    @maps_errors(status.REALIZE)
+    def Realize(self, request, context):
+        name, model = self._catalog.get(request.model)
+        canvas, options = convert.realize_from_proto(request, model, name)
+        job = self._submit(context, partial(realize, model, canvas, options))
+        yield from self._progress(job, pb.RealizeEvent)
+        result = convert.realize_result_to_proto(job.result(), name, job.queue_seconds)
+        yield pb.RealizeEvent(result=result)
+
+    @maps_errors(status.PROJECT)
+    def Project(self, request, context):
+        name, model = self._catalog.get(request.model)
+        canvas, options = convert.project_from_proto(request, model, name)
+        job = self._submit(context, partial(work.project_canvas, model, canvas, options))
+        yield from self._progress(job, pb.ProjectEvent)
+        projection, image = job.result()
+        yield pb.ProjectEvent(result=convert.project_result_to_proto(projection, image, name, job.queue_seconds))
+
+    # ----------------------------------------------------------------------------- edits
+
+    @maps_errors(status.INTERPOLATE)
+    def Interpolate(self, request, context):
+        name, model = self._catalog.get(request.model)
+        inputs = convert.interpolate_from_proto(request, model, name)
+        job = self._submit(context, partial(work.interpolate_frames, model, *inputs))
+        yield from self._progress(job, pb.InterpolateEvent)
+        for index, (latent, image) in enumerate(job.result()):
+            yield pb.InterpolateEvent(frame=convert.frame_to_proto(index, latent, image, name))
+
+    @maps_errors(status.STYLE_MIX)
+    def StyleMix(self, request, context):
+        name, model = self._catalog.get(request.model)
+        inputs = convert.style_mix_from_proto(request, model, name)
+        latent, image = self._submit(context, partial(work.style_mix_image, model, *inputs)).result()
+        return pb.ImageResponse(image=convert.image_to_proto(image), latent=convert.latent_to_proto(latent, name))
+
+    @maps_errors(status.LOCAL_BLEND)
+    def LocalBlend(self, request, context):
+        name, model = self._catalog.get(request.model)
+        inputs = convert.local_blend_from_proto(request, model, name)
+        image = self._submit(context, partial(work.local_blend_image, model, *inputs)).result()
+        return pb.ImageResponse(image=convert.image_to_proto(image))

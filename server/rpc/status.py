@@ -1,0 +1,51 @@
+"""Engine and job errors -> gRPC status codes; engine field names -> request paths."""
+from __future__ import annotations
+
+import re
+
+import grpc
+
+from server.engine.errors import Cancelled, InvalidInput, ModelUnavailable, OutOfMemory
+from server.jobs import DeadlineExceeded, QueueFull
+
+# (engine error, code), most specific first
+CODES = (
+    (InvalidInput, grpc.StatusCode.INVALID_ARGUMENT),
+    (ModelUnavailable, grpc.StatusCode.FAILED_PRECONDITION),
+    (OutOfMemory, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (QueueFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (Cancelled, grpc.StatusCode.CANCELLED),
+)
+
+Renames = tuple[tuple[str, str], ...]  # (pattern matching an engine field's head, request path)
+
+# How each call's engine fields map to its request's paths; fields not matched keep their name
+# (options.*, margin, feather, mask, split, start_layer, mode are the same in both).
+REALIZE = ((r"layers\[(\d+)\]\.pixels", r"canvas.layers[\1].image"),
+           (r"layers\[(\d+)\]\.visible", r"canvas.layers[\1].hidden"),
+           (r"(width|height|layers|selection)", r"canvas.\1"))
+PROJECT = ((r"layers\[0\]\.pixels", "image"), (r"layers\[0\]\.mask", "mask"), (r"layers", "image"))
+INTERPOLATE = ((r"w_a", "a"), (r"w_b", "b"), (r"n", "frames"))
+STYLE_MIX = ((r"w_a", "content"), (r"w_b", "style"))
+LOCAL_BLEND = ((r"w_a", "a"), (r"w_b", "b"))
+
+
+def request_path(field: str, renames: Renames) -> str:
+    """Rewrite the head of an engine field (up to a '.' or '[' boundary) by the first matching rule."""
+    for pattern, replacement in renames:
+        match = re.match(rf"{pattern}(?=$|[.\[])", field)
+        if match:
+            return match.expand(replacement) + field[match.end():]
+    return field
+
+
+def status_of(exc: BaseException, renames: Renames = ()) -> tuple[grpc.StatusCode, str] | None:
+    """The status for an expected error, or None for anything else (a bug: INTERNAL)."""
+    for kind, code in CODES:
+        if isinstance(exc, kind):
+            if isinstance(exc, InvalidInput):
+                message = str(exc).removeprefix(f"{exc.field}: ")
+                return code, f"{request_path(exc.field, renames)}: {message}"
+            return code, str(exc)
+    return None

@@ -1,0 +1,147 @@
+"""Each malformed request gets INVALID_ARGUMENT naming the field; model and memory problems their codes."""
+from __future__ import annotations
+
+import math
+
+import grpc
+import pytest
+
+from server.api.gancollage.v1 import gancollage_pb2 as pb
+from test_server_fixtures import image, latent, realize_request, serving
+
+pytest_plugins = ("test_server_fixtures",)  # its fixtures: model_paths, catalog, served
+
+NUM_WS, W_DIM = 8, 32
+
+
+def call(served, method: str, request):
+    """Run a call to its end; the RpcError it raised (fails when it succeeded)."""
+    with pytest.raises(grpc.RpcError) as info:
+        answer = getattr(served.stub, method)(request)
+        if not isinstance(answer, pb.ImageResponse):
+            list(answer)
+    return info.value
+
+
+def realize_with(edit) -> pb.RealizeRequest:
+    request = realize_request()
+    edit(request)
+    return request
+
+
+def edit_request(kind, **fields):
+    """An edit request with two valid latents."""
+    names = ("content", "style") if kind is pb.StyleMixRequest else ("a", "b")
+    return kind(**{names[0]: latent(NUM_WS, W_DIM, 1), names[1]: latent(NUM_WS, W_DIM, 2)}, **fields)
+
+
+def short_rgba(r):
+    r.canvas.layers[1].image.rgba = r.canvas.layers[1].image.rgba[:-1]
+
+
+def many_layers(r):
+    del r.canvas.layers[:]
+    r.canvas.layers.extend(pb.Layer(image=image(1, 1)) for _ in range(257))
+
+
+def nan_latent() -> pb.StyleMixRequest:
+    request = edit_request(pb.StyleMixRequest, split=1)
+    request.content.values[5] = math.nan
+    return request
+
+
+INVALID = [
+    ("Realize", realize_with(short_rgba), "canvas.layers[1].image.rgba"),
+    ("Realize", realize_with(lambda r: r.canvas.layers[1].mask.CopyFrom(pb.Mask(width=3, height=3, data=b"\0" * 9))),
+     "canvas.layers[1].mask"),
+    ("Realize", realize_with(lambda r: r.canvas.selection.CopyFrom(pb.Mask(width=5, height=5, data=b"\xff" * 25))),
+     "canvas.selection"),
+    ("Realize", realize_with(lambda r: setattr(r.canvas, "width", 0)), "canvas.width"),
+    ("Realize", realize_with(lambda r: setattr(r.canvas, "height", 100_000)), "canvas.height"),
+    ("Realize", realize_with(many_layers), "canvas.layers"),
+    ("Realize", realize_with(lambda r: r.canvas.ClearField("layers")), "canvas.layers"),
+    ("Realize", realize_with(lambda r: r.canvas.layers[0].image.ClearField("rgba")), "canvas.layers[0].image"),
+    ("Realize", realize_with(lambda r: setattr(r.canvas.layers[0].image, "png", b"\x89PNG nonsense")),
+     "canvas.layers[0].image.png"),
+    ("Realize", realize_with(lambda r: setattr(r.canvas.layers[0], "opacity", math.nan)), "canvas.layers[0].opacity"),
+    ("Realize", realize_with(lambda r: setattr(r, "model", "nonexistent")), "model"),
+    ("Realize", realize_with(lambda r: setattr(r.options, "method", 99)), "options.method"),
+    ("Realize", realize_with(lambda r: setattr(r.options, "lr", math.nan)), "options.lr"),
+    ("Realize", realize_with(lambda r: setattr(r.options, "steps", 20_000)), "options.steps"),
+    ("Realize", realize_with(lambda r: setattr(r.options, "space", "q")), "options.space"),
+    ("Realize", realize_with(lambda r: setattr(r, "margin", -1)), "margin"),
+    ("Realize", realize_with(lambda r: setattr(r, "feather", math.inf)), "feather"),
+    ("Realize", pb.RealizeRequest(), "canvas"),
+    ("Project", pb.ProjectRequest(), "image"),
+    ("Project", pb.ProjectRequest(image=image(4, 4), mask=pb.Mask(width=2, height=2, data=b"\xff" * 4)), "mask"),
+    ("Interpolate", edit_request(pb.InterpolateRequest, frames=1), "frames"),
+    ("Interpolate", edit_request(pb.InterpolateRequest, frames=3, mode="cubic"), "mode"),
+    ("Interpolate", pb.InterpolateRequest(a=latent(NUM_WS, W_DIM), b=latent(NUM_WS, W_DIM + 1), frames=3), "b"),
+    ("Interpolate", pb.InterpolateRequest(a=pb.Latent(num_ws=NUM_WS, w_dim=W_DIM, values=[0.0]),
+                                          b=latent(NUM_WS, W_DIM), frames=3), "a.values"),
+    ("Interpolate", pb.InterpolateRequest(b=latent(NUM_WS, W_DIM), frames=3), "a"),
+    ("StyleMix", edit_request(pb.StyleMixRequest, split=NUM_WS + 1), "split"),
+    ("StyleMix", nan_latent(), "content.values"),
+    ("LocalBlend", edit_request(pb.LocalBlendRequest, start_layer=1), "mask"),
+    ("LocalBlend", edit_request(pb.LocalBlendRequest, start_layer=99, mask=pb.Mask(width=1, height=1, data=b"\xff")),
+     "start_layer"),
+]
+
+
+@pytest.mark.parametrize("method, request_, field", INVALID, ids=[f"{m}-{f}" for m, _, f in INVALID])
+def test_invalid_argument_names_the_field(served, method, request_, field):
+    error = call(served, method, request_)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+    assert error.details().startswith(f"{field}: "), error.details()
+
+
+def test_latent_from_another_model_is_refused(served):
+    a = latent(NUM_WS, W_DIM)
+    a.model = "bare"
+    error = call(served, "StyleMix", pb.StyleMixRequest(content=a, style=latent(NUM_WS, W_DIM), split=1))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and error.details().startswith("content.model: ")
+
+
+def test_unreadable_model_is_a_failed_precondition(served):
+    error = call(served, "Realize", realize_with(lambda r: setattr(r, "model", "broken")))
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "broken" in error.details()
+
+
+def test_method_needing_a_missing_part_is_a_failed_precondition(served):
+    request = realize_request(pb.METHOD_HYBRID, steps=2)
+    request.model = "bare"
+    error = call(served, "Realize", request)
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "regressor" in error.details()
+
+
+def test_missing_embedded_model_is_a_failed_precondition(monkeypatch, tmp_path):
+    from server.models import loading
+    from server.rpc.catalog import Catalog
+
+    monkeypatch.setattr(loading, "EMBEDDED_DIR", tmp_path / "no-embedded-model")
+    with serving(Catalog.load("default", None, "cpu")) as server:
+        models = server.stub.ListModels(pb.ListModelsRequest()).models
+        assert len(models) == 1 and not models[0].available and "embedded" in models[0].error
+        error = call(server, "Realize", realize_request())
+        assert error.code() == grpc.StatusCode.FAILED_PRECONDITION and "embedded" in error.details()
+
+
+@pytest.mark.parametrize("failure, code, words", [
+    (RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"), grpc.StatusCode.RESOURCE_EXHAUSTED,
+     "out of memory"),
+    (RuntimeError("a bug"), grpc.StatusCode.INTERNAL, "a bug"),
+])
+def test_engine_failure_maps_to_its_code_and_the_server_carries_on(served, catalog, monkeypatch, failure, code,
+                                                                   words):
+    _, model = catalog.get("default")
+    synthesis = model["generator"].synthesis
+
+    def failing(*args, **kwargs):
+        raise failure
+
+    with monkeypatch.context() as patch:
+        patch.setattr(synthesis, "forward", failing)
+        error = call(served, "Realize", realize_request(pb.METHOD_OPTIMIZE, steps=2))
+    assert error.code() == code and words in error.details()
+    events = served.realize(realize_request())
+    assert events[-1].HasField("result")

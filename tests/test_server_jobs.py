@@ -1,0 +1,148 @@
+"""server.jobs without gRPC: order, queue positions, a full queue, cancellation, deadlines."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from server.engine.errors import Cancelled
+from server.jobs import DeadlineExceeded, JobQueue, Queued, QueueFull
+
+
+class Gate:
+    """A job body that reports `started`, then steps until released or cancelled."""
+
+    def __init__(self, value=None):
+        self.value = value
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.steps = 0
+
+    def __call__(self, progress, cancel):
+        self.started.set()
+        while not self.release.wait(0.005):
+            cancel.check()
+            self.steps += 1
+            progress(("step", self.steps))
+        return self.value
+
+
+@pytest.fixture
+def jobs():
+    queue = JobQueue(max_waiting=2, name="test")
+    yield queue
+    queue.close(timeout=5)
+
+
+def test_runs_jobs_in_order_and_reports_positions(jobs):
+    first = Gate("a")
+    job_a = jobs.submit(first)
+    assert first.started.wait(5)
+    job_b = jobs.submit(lambda progress, cancel: "b")
+    job_c = jobs.submit(lambda progress, cancel: "c")
+    first.release.set()
+    assert job_a.result() == "a"
+    events_b = list(job_b.events())
+    assert job_b.result() == "b" and job_c.result() == "c"
+    assert events_b[0] == Queued(1)  # the running job was ahead
+    assert jobs.wait_idle(5) and jobs.length == 0 and not jobs.running
+    assert job_b.queue_seconds >= 0
+
+
+def test_full_queue_is_refused_with_its_size(jobs):
+    gate = Gate()
+    running = jobs.submit(gate)
+    assert gate.started.wait(5)
+    waiting = [jobs.submit(Gate()) for _ in range(2)]
+    with pytest.raises(QueueFull, match=r"queue is full.*queue size 2"):
+        jobs.submit(Gate())
+    for job in [running, *waiting]:
+        job.cancel()
+    assert jobs.wait_idle(5)
+
+
+def test_cancel_waiting_job_moves_the_others_up(jobs):
+    gate = Gate()
+    running = jobs.submit(gate)
+    assert gate.started.wait(5)
+    second, third = jobs.submit(Gate()), jobs.submit(Gate())
+    second.cancel()
+    with pytest.raises(Cancelled):
+        second.result()
+    positions = []
+    for event in third.events():
+        if isinstance(event, Queued):
+            positions.append(event.position)
+            if event.position == 1:
+                break
+    assert positions == [2, 1]
+    running.cancel()
+    third.cancel()
+    assert jobs.wait_idle(5)
+
+
+def test_cancel_running_job_stops_it_and_frees_the_worker(jobs):
+    gate = Gate()
+    job = jobs.submit(gate)
+    assert gate.started.wait(5)
+    job.cancel()
+    with pytest.raises(Cancelled):
+        job.result()
+    assert jobs.wait_idle(1)
+    assert jobs.submit(lambda progress, cancel: 42).result() == 42
+
+
+def test_deadline_while_running(jobs):
+    gate = Gate()
+    job = jobs.submit(gate, deadline=time.monotonic() + 0.2)
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceeded):
+        job.result()
+    assert time.monotonic() - started < 2
+    assert jobs.wait_idle(1)
+
+
+def test_deadline_while_waiting(jobs):
+    gate = Gate()
+    running = jobs.submit(gate)
+    assert gate.started.wait(5)
+    waiting = jobs.submit(Gate(), deadline=time.monotonic() + 0.1)
+    with pytest.raises(DeadlineExceeded):
+        waiting.result()
+    assert jobs.length == 1  # it left the queue
+    running.cancel()
+
+
+def test_errors_reach_the_caller_and_the_worker_survives(jobs):
+    def broken(progress, cancel):
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        jobs.submit(broken).result()
+    assert jobs.submit(lambda progress, cancel: "fine").result() == "fine"
+
+
+def test_progress_events_pass_through(jobs):
+    def work(progress, cancel):
+        for step in range(3):
+            progress(step)
+        return "done"
+
+    job = jobs.submit(work)
+    events = [e for e in job.events() if not isinstance(e, Queued)]
+    assert events == [0, 1, 2] and job.result() == "done"
+
+
+def test_close_cancels_everything():
+    queue = JobQueue(max_waiting=1)
+    gate = Gate()
+    running = queue.submit(gate)
+    assert gate.started.wait(5)
+    waiting = queue.submit(Gate())
+    queue.close(timeout=5)
+    for job in (running, waiting):
+        with pytest.raises(Cancelled, match="shutting down"):
+            job.result()
+    with pytest.raises(Cancelled):
+        queue.submit(Gate())
