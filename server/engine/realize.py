@@ -27,6 +27,12 @@ class RealizeOptions:
     margin: float = 0.125  # region margin, a fraction of the selection's longer side
     feather: float = 8.0  # paste-back edge width in canvas pixels; 0 = hard edge
 
+    def validate(self) -> None:
+        """Raise InvalidInput naming the first bad field."""
+        check_number("margin", self.margin, 0.0, 4.0)
+        check_number("feather", self.feather, 0.0, 1024.0)
+        self.projection.validate()
+
 
 @dataclass
 class RealizeResult:
@@ -48,9 +54,7 @@ def realize(model: dict, canvas: Canvas, options: RealizeOptions | None = None,
     """Raises InvalidInput, ModelUnavailable, Cancelled, OutOfMemory (see errors.py)."""
     options = options or RealizeOptions()
     started = time.perf_counter()
-    check_number("margin", options.margin, 0.0, 4.0)
-    check_number("feather", options.feather, 0.0, 1024.0)
-    options.projection.validate()
+    options.validate()
     validate_canvas(canvas)
     g = model["generator"]
     report(progress, "compose", 0, 1)

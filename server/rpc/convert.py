@@ -188,6 +188,7 @@ def realize_from_proto(request: pb.RealizeRequest, model: dict, model_name: str)
         options.margin = request.margin
     if request.HasField("feather"):
         options.feather = request.feather
+    options.validate()
     return canvas, options
 
 
