@@ -1,0 +1,172 @@
+"""GIMP image <-> plain data (actions.LayerData, CanvasData, NewLayer). Only GEGL reads and writes here:
+GIMP converts every layer to RGBA u8 and the selection to Y u8; no pixel is computed in Python.
+
+The user's layers and selection are only read. Results become new layers above the active layer,
+all in one undo group; GIMP itself scales and crops them (see actions.NewLayer).
+
+Not carried over to the server: blend modes other than normal (every layer is composited "over"),
+and layer masks of groups (a group's opacity and visibility are).
+"""
+from __future__ import annotations
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("Gegl", "0.4")
+from gi.repository import Gegl, Gimp  # noqa: E402
+
+from actions import Box, CanvasData, LayerData, NewLayer, UserError  # noqa: E402
+
+RGBA = "R'G'B'A u8"
+GREY = "Y u8"
+
+
+def _read(drawable, fmt: str, box: Box | None = None) -> bytes:
+    """Pixels of `box` (drawable coordinates; the whole drawable by default), zeros outside it."""
+    if box is None:
+        box = Box(0, 0, drawable.get_width(), drawable.get_height())
+    rect = Gegl.Rectangle.new(box.x, box.y, box.width, box.height)
+    return bytes(drawable.get_buffer().get(rect, 1.0, fmt, Gegl.AbyssPolicy.NONE))
+
+
+def read_layer(layer, opacity: float | None = None) -> LayerData:
+    """A layer's pixels, offsets, opacity (0..1, or `opacity` when given) and applied layer mask."""
+    _, x, y = layer.get_offsets()
+    mask = layer.get_mask()
+    return LayerData(
+        name=layer.get_name(), width=layer.get_width(), height=layer.get_height(), rgba=_read(layer, RGBA),
+        x=x, y=y, opacity=layer.get_opacity() / 100.0 if opacity is None else opacity,
+        mask=_read(mask, GREY) if mask is not None and layer.get_apply_mask() else None)
+
+
+def _ids(items) -> set:
+    return {item.get_id() for item in items}
+
+
+def _leaves(items, selected: set | None, opacity: float = 1.0, inside: bool = False):
+    """(layer, opacity) of the layers to send under `items` (top first), top to bottom, with each
+    group's opacity multiplied in.
+
+    `selected` None: the visible layers. Else (layer ids): the selected layers, visible or not, and the
+    visible layers inside selected groups (`inside`); groups around them only pass their opacity on.
+    """
+    for item in items:
+        picked = inside or (selected is not None and item.get_id() in selected)
+        if (selected is None or inside) and not item.get_visible():
+            continue
+        alpha = opacity * item.get_opacity() / 100.0
+        if item.is_group():
+            yield from _leaves(item.get_children(), selected, alpha, picked)
+        elif selected is None or picked:
+            yield item, alpha
+
+
+def read_selection(image, box: Box | None = None) -> bytes | None:
+    """The selection mask over `box` (canvas coordinates; the canvas by default), None when nothing is
+    selected. Outside the canvas it is 0."""
+    _, non_empty, *_ = Gimp.Selection.bounds(image)
+    if not non_empty:
+        return None
+    return _read(image.get_selection(), GREY, box or Box(0, 0, image.get_width(), image.get_height()))
+
+
+def read_canvas(image, selected_only: bool = False) -> CanvasData:
+    """The visible layers (or only the selected ones) bottom to top, groups flattened, and the selection."""
+    selected = _ids(image.get_selected_layers()) if selected_only else None
+    leaves = list(_leaves(image.get_layers(), selected))
+    return CanvasData(width=image.get_width(), height=image.get_height(),
+                      layers=[read_layer(layer, opacity) for layer, opacity in reversed(leaves)],
+                      selection=read_selection(image))
+
+
+def _stacking(items):
+    """Every layer and group under `items`, top to bottom."""
+    for item in items:
+        yield item
+        if item.is_group():
+            yield from _stacking(item.get_children())
+
+
+def chosen_layers(image, drawables) -> list:
+    """The layers the procedure runs on (else the image's selected layers), bottom first."""
+    chosen = _ids(drawables or image.get_selected_layers())
+    in_order = [item for item in _stacking(image.get_layers()) if item.get_id() in chosen]
+    return list(reversed(in_order))
+
+
+def one_layer(image, drawables) -> LayerData:
+    layers = chosen_layers(image, drawables)
+    if len(layers) != 1:
+        raise UserError(f"Select one layer (there are {len(layers)} selected).")
+    return read_layer(layers[0])
+
+
+def two_layers(image, drawables) -> tuple[LayerData, LayerData]:
+    """(lower, upper) of exactly two chosen layers."""
+    layers = chosen_layers(image, drawables)
+    if len(layers) != 2:
+        raise UserError(f"Select exactly two layers in the Layers dialog (Ctrl-click); there are {len(layers)}.")
+    return read_layer(layers[0]), read_layer(layers[1])
+
+
+# ------------------------------------------------------------------------------------ writing
+
+
+def _insertion_point(image, drawables) -> tuple:
+    """(parent, position) just above the topmost of `drawables` (else of the selected layers); the top of
+    the image when there is none."""
+    anchors = _ids(drawables or image.get_selected_layers())
+    for item in _stacking(image.get_layers()):
+        if item.get_id() in anchors:
+            return item.get_parent(), image.get_item_position(item)
+    return None, 0
+
+
+def _layer_type(image):
+    return Gimp.ImageType.GRAYA_IMAGE if image.get_base_type() == Gimp.ImageBaseType.GRAY else Gimp.ImageType.RGBA_IMAGE
+
+
+def _insert(image, new: NewLayer, parent, position: int):
+    width, height = new.image["width"], new.image["height"]
+    layer = Gimp.Layer.new(image, new.name, width, height, _layer_type(image), 100.0, Gimp.LayerMode.NORMAL)
+    image.insert_layer(layer, parent, position)
+    buffer = layer.get_buffer()
+    buffer.set(Gegl.Rectangle.new(0, 0, width, height), RGBA, new.image["rgba"])
+    buffer.flush()
+    layer.update(0, 0, width, height)
+    if (width, height) != (new.box.width, new.box.height):
+        layer.scale(new.box.width, new.box.height, False)
+    layer.set_offsets(new.box.x, new.box.y)
+    if new.crop is not None:
+        layer.resize(new.crop.width, new.crop.height, new.box.x - new.crop.x, new.box.y - new.crop.y)
+    return layer
+
+
+def insert_layers(image, drawables, layers: list) -> list:
+    """Add the NewLayers above the layers the procedure ran on (the active ones), the first lowest, as one
+    undo step; the GIMP layers."""
+    parent, position = _insertion_point(image, drawables)
+    image.undo_group_start()
+    Gimp.context_push()
+    try:
+        Gimp.context_set_interpolation(Gimp.InterpolationType.CUBIC)
+        added = [_insert(image, new, parent, position) for new in layers]
+    finally:
+        Gimp.context_pop()
+        image.undo_group_end()
+    Gimp.displays_flush()
+    return added
+
+
+class Progress:
+    """GIMP's progress bar as an actions.Report."""
+
+    def __init__(self, title: str):
+        Gimp.progress_init(title)
+
+    def __call__(self, text: str, fraction: float) -> None:
+        Gimp.progress_set_text(text)
+        Gimp.progress_update(min(max(fraction, 0.0), 1.0))
+
+    def end(self) -> None:
+        Gimp.progress_end()

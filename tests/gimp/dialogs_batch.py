@@ -1,0 +1,42 @@
+# Run by python-fu-eval inside a real GIMP 3 with an X display (tests/test_gimp_e2e.py): every GAN Collage
+# procedure in interactive mode. The test confirms each dialog as it appears (Return = OK); this records
+# what each call returned in $OUT_DIR/dialogs.json.
+import json
+import os
+
+from gi.repository import Gimp
+
+PARAMS = json.load(open(os.path.join(os.environ["IN_DIR"], "params.json")))
+settings_file = os.path.join(str(Gimp.directory()), "gan-collage.json")
+with open(settings_file, "w") as out:  # as install.py leaves it; the settings dialog must show these values
+    json.dump({"server": PARAMS["server"], "bridge_python": PARAMS["bridge_python"]}, out)
+
+image = Gimp.Image.new(48, 32, Gimp.ImageBaseType.RGB)
+layers = []
+for name, fill in (("lower", Gimp.FillType.WHITE), ("upper", Gimp.FillType.FOREGROUND)):
+    layer = Gimp.Layer.new(image, name, 24, 32, Gimp.ImageType.RGBA_IMAGE, 100.0, Gimp.LayerMode.NORMAL)
+    image.insert_layer(layer, None, 0)
+    layer.fill(fill)
+    layers.append(layer)
+image.select_rectangle(Gimp.ChannelOps.REPLACE, 4, 4, 16, 16)
+
+report = {}
+for name, drawables in (("settings", None), ("realize", layers[:1]), ("refine", layers[:1]),
+                        ("project", layers[:1]), ("interpolate", layers), ("style-mix", layers),
+                        ("local-blend", layers)):
+    procedure = Gimp.get_pdb().lookup_procedure("python-fu-gan-collage-" + name)
+    config = procedure.create_config()
+    config.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
+    if drawables is not None:
+        config.set_property("image", image)
+        config.set_core_object_array("drawables", drawables)
+    result = procedure.run(config)
+    status = result.index(0)
+    report[name] = {"status": status.value_nick,
+                    "message": result.index(1) if status != Gimp.PDBStatusType.SUCCESS and result.length() > 1
+                    else None}
+report["settings_file"] = json.load(open(settings_file))
+report["layers"] = [layer.get_name() for layer in image.get_layers()]
+with open(os.path.join(os.environ["OUT_DIR"], "dialogs.json"), "w") as out:
+    json.dump(report, out, indent=1)
+image.delete()

@@ -1,0 +1,190 @@
+"""A small stand-in for the parts of GIMP 3's Python API that gimp_io uses, so the plug-in's reading and
+writing logic is tested without GIMP (the real thing is covered by test_gimp_e2e.py).
+
+`install(monkeypatch)` puts fake `gi` and `gi.repository` modules (with `Gimp` and `Gegl`) in sys.modules.
+Layers hold raw bytes; GEGL reads return zeros outside a buffer, like `Gegl.AbyssPolicy.NONE`.
+"""
+from __future__ import annotations
+
+import itertools
+import sys
+import types
+from dataclasses import dataclass, field
+
+FORMATS = {"R'G'B'A u8": 4, "Y u8": 1}
+_ids = itertools.count(1)
+
+
+@dataclass
+class Rectangle:
+    x: int
+    y: int
+    width: int
+    height: int
+
+
+class Buffer:
+    def __init__(self, width: int, height: int, channels: int, data: bytes | None = None):
+        self.width, self.height, self.channels = width, height, channels
+        self.data = bytearray(data if data is not None else bytes(width * height * channels))
+        self.flushed = False
+
+    def get(self, rect: Rectangle, scale: float, fmt: str, abyss) -> bytes:
+        assert scale == 1.0 and FORMATS[fmt] == self.channels
+        out = bytearray(rect.width * rect.height * self.channels)
+        for row in range(rect.height):
+            y = rect.y + row
+            if not 0 <= y < self.height:
+                continue
+            for col in range(rect.width):
+                x = rect.x + col
+                if 0 <= x < self.width:
+                    src, dst = (y * self.width + x) * self.channels, (row * rect.width + col) * self.channels
+                    out[dst:dst + self.channels] = self.data[src:src + self.channels]
+        return bytes(out)
+
+    def set(self, rect: Rectangle, fmt: str, data: bytes) -> None:
+        assert (rect.x, rect.y, rect.width, rect.height) == (0, 0, self.width, self.height)
+        assert FORMATS[fmt] == self.channels and len(data) == len(self.data)
+        self.data[:] = data
+
+    def flush(self) -> None:
+        self.flushed = True
+
+
+class Channel:
+    def __init__(self, width: int, height: int, data: bytes | None = None):
+        self.buffer = Buffer(width, height, 1, data)
+
+    def get_width(self): return self.buffer.width
+    def get_height(self): return self.buffer.height
+    def get_buffer(self): return self.buffer
+
+
+@dataclass(eq=False)
+class Layer:
+    name: str
+    width: int = 0
+    height: int = 0
+    x: int = 0
+    y: int = 0
+    opacity: float = 100.0
+    visible: bool = True
+    rgba: bytes | None = None
+    mask: Channel | None = None
+    apply_mask: bool = True
+    children: list | None = None  # a group's layers, top first
+    parent: "Layer | None" = None
+    ops: list = field(default_factory=list)  # scale/resize/update calls, in order
+
+    def __post_init__(self):
+        self.id = next(_ids)
+        self.buffer = Buffer(self.width, self.height, 4, self.rgba)
+        for child in self.children or []:
+            child.parent = self
+
+    def get_id(self): return self.id
+    def get_name(self): return self.name
+    def get_width(self): return self.width
+    def get_height(self): return self.height
+    def get_offsets(self): return True, self.x, self.y
+    def get_opacity(self): return self.opacity
+    def get_visible(self): return self.visible
+    def is_group(self): return self.children is not None
+    def get_children(self): return list(self.children)
+    def get_parent(self): return self.parent
+    def get_mask(self): return self.mask
+    def get_apply_mask(self): return self.apply_mask
+    def get_buffer(self): return self.buffer
+
+    def set_offsets(self, x, y):
+        self.x, self.y = x, y
+
+    def scale(self, width, height, local_origin):
+        self.ops.append(("scale", width, height))
+        self.width, self.height = width, height
+
+    def resize(self, width, height, offx, offy):
+        self.ops.append(("resize", width, height, offx, offy))
+        self.width, self.height, self.x, self.y = width, height, self.x - offx, self.y - offy
+
+    def update(self, x, y, width, height):
+        self.ops.append(("update", x, y, width, height))
+
+
+class Image:
+    def __init__(self, width, height, layers, selection: bytes | None = None, selected=(), base_type="RGB"):
+        self.width, self.height, self.layers = width, height, layers
+        self.selection = Channel(width, height, selection)
+        self.has_selection = selection is not None and any(selection)
+        self.selected = list(selected)
+        self.base_type = base_type
+        self.undo_depth, self.undo_groups = 0, 0
+
+    def get_width(self): return self.width
+    def get_height(self): return self.height
+    def get_layers(self): return list(self.layers)
+    def get_selected_layers(self): return list(self.selected)
+    def get_selection(self): return self.selection
+    def get_base_type(self): return self.base_type
+
+    def siblings(self, parent):
+        return self.layers if parent is None else parent.children
+
+    def get_item_position(self, item):
+        return self.siblings(item.parent).index(item)
+
+    def insert_layer(self, layer, parent, position):
+        assert self.undo_depth > 0, "layers are added inside an undo group"
+        layer.parent = parent
+        self.siblings(parent).insert(position, layer)
+        self.selected = [layer]  # like GIMP: the new layer becomes the active one
+
+    def undo_group_start(self):
+        self.undo_depth += 1
+
+    def undo_group_end(self):
+        assert self.undo_depth > 0
+        self.undo_depth -= 1
+        self.undo_groups += 1
+
+
+def _gimp_module(log: list) -> types.SimpleNamespace:
+    def new_layer(image, name, width, height, image_type, opacity, mode):
+        log.append(("new", name, image_type))
+        return Layer(name, width, height, opacity=opacity)
+
+    def bounds(image):
+        return True, image.has_selection, 0, 0, image.width, image.height
+
+    return types.SimpleNamespace(
+        Layer=types.SimpleNamespace(new=new_layer),
+        Selection=types.SimpleNamespace(bounds=bounds),
+        ImageType=types.SimpleNamespace(RGBA_IMAGE="RGBA", GRAYA_IMAGE="GRAYA"),
+        ImageBaseType=types.SimpleNamespace(RGB="RGB", GRAY="GRAY"),
+        LayerMode=types.SimpleNamespace(NORMAL="normal"),
+        InterpolationType=types.SimpleNamespace(CUBIC="cubic"),
+        context_push=lambda: log.append(("context", "push")),
+        context_pop=lambda: log.append(("context", "pop")),
+        context_set_interpolation=lambda kind: log.append(("interpolation", kind)),
+        displays_flush=lambda: log.append(("flush",)),
+        progress_init=lambda text: log.append(("progress", text)),
+        progress_set_text=lambda text: log.append(("progress", text)),
+        progress_update=lambda fraction: log.append(("progress", fraction)),
+        progress_end=lambda: log.append(("progress", "end")),
+    )
+
+
+def install(monkeypatch) -> list:
+    """Fake gi, gi.repository.Gimp and .Gegl for this test; returns the log of Gimp calls."""
+    log: list = []
+    gi = types.ModuleType("gi")
+    gi.require_version = lambda name, version: None
+    repository = types.ModuleType("gi.repository")
+    repository.Gimp = _gimp_module(log)
+    repository.Gegl = types.SimpleNamespace(Rectangle=types.SimpleNamespace(new=Rectangle),
+                                            AbyssPolicy=types.SimpleNamespace(NONE="none"))
+    gi.repository = repository
+    monkeypatch.setitem(sys.modules, "gi", gi)
+    monkeypatch.setitem(sys.modules, "gi.repository", repository)
+    return log

@@ -1,0 +1,161 @@
+"""The plug-in's actions on plain data: requests built from layer data, result placement, names, progress."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
+import actions  # noqa: E402
+from actions import Box, CanvasData, LayerData, Options, Session, UserError  # noqa: E402
+
+
+class FakeClient:
+    """Answers each call with canned events; records (name, request, timeout)."""
+
+    def __init__(self, **answers):
+        self.answers = answers
+        self.calls = []
+
+    def call(self, name, request, timeout=None):
+        self.calls.append((name, request, timeout))
+        yield from self.answers[name](request)
+
+
+def image(width, height, fill=b"\x01\x02\x03\xff"):
+    return {"width": width, "height": height, "rgba": fill * (width * height)}
+
+
+def latent(model="default", value=0.5):
+    return {"num_ws": 2, "w_dim": 2, "values": [value] * 4, "model": model}
+
+
+def progress(stage, step, total, queue_position=0):
+    return {"event": "progress", "progress": {"stage": stage, "step": step, "total": total,
+                                              "queue_position": queue_position}}
+
+
+def projected(request):
+    yield progress("queued", 0, 0, 1)
+    yield progress("regressor", 1, 1)
+    yield {"event": "result", "result": {"latent": latent(), "image": image(8, 8),
+                                         "metrics": {"method": request["options"]["method"], "steps": 0}}}
+
+
+def session(client, reports=None):
+    return Session(client, model="", timeout=60.0,
+                   report=(lambda text, fraction: reports.append((text, fraction))) if reports is not None
+                   else (lambda text, fraction: None))
+
+
+LOWER = LayerData("lower", 6, 4, b"\x00" * 96, x=10, y=20, opacity=0.5, mask=b"\xff" * 24)
+UPPER = LayerData("upper", 3, 5, b"\x10" * 60, x=-2, y=1)
+
+
+def test_canvas_request_keeps_order_opacity_masks_and_selection():
+    canvas = CanvasData(8, 6, [LOWER, UPPER], selection=b"\x00" * 47 + b"\xff")
+    request = actions.canvas_request(canvas)
+    assert (request["width"], request["height"]) == (8, 6)
+    assert [layer["name"] for layer in request["layers"]] == ["lower", "upper"]
+    first, second = request["layers"]
+    assert first == {"image": {"width": 6, "height": 4, "rgba": LOWER.rgba}, "x": 10, "y": 20, "opacity": 0.5,
+                     "name": "lower", "mask": {"width": 6, "height": 4, "data": LOWER.mask}}
+    assert "mask" not in second and second["x"] == -2
+    assert request["selection"] == {"width": 8, "height": 6, "data": canvas.selection}
+    assert "selection" not in actions.canvas_request(CanvasData(8, 6, [UPPER]))
+
+
+def test_an_empty_canvas_is_the_artists_error_before_any_call():
+    client = FakeClient()
+    with pytest.raises(UserError, match="nothing to realize"):
+        actions.realize(session(client), CanvasData(8, 6, []), Options())
+    assert client.calls == []
+
+
+def test_realize_sends_the_options_and_names_the_layer():
+    def realized(request):
+        yield progress("optimize", 5, 10)
+        yield {"event": "result", "result": {"layer": image(4, 3), "x": 2, "y": 1, "latent": latent("faces"),
+                                             "metrics": {"method": "hybrid", "steps": 10}}}
+
+    client = FakeClient(Realize=realized)
+    (layer,) = actions.realize(session(client), CanvasData(8, 6, [LOWER]), Options("hybrid", 10, 7))
+    (name, request, timeout), = client.calls
+    assert name == "Realize" and timeout == 60.0
+    assert request["options"] == {"method": "hybrid", "steps": 10, "seed": 7} and request["model"] == ""
+    assert layer.name == "Realized (hybrid, faces, seed 7, 10 steps)"
+    assert (layer.box, layer.crop) == (Box(2, 1, 4, 3), None)
+
+
+def test_project_places_the_model_square_over_the_layer():
+    client = FakeClient(Project=projected)
+    (layer,) = actions.project(session(client), LOWER, Options("regressor", 0, 3))
+    (_, request, _), = client.calls
+    assert request["image"] == {"width": 6, "height": 4, "rgba": LOWER.rgba}
+    assert request["mask"] == {"width": 6, "height": 4, "data": LOWER.mask}
+    assert layer.name == "Projection of lower (regressor, default, seed 3)"
+    # 6x4 at (10, 20): the server centres it in a 6x6 square, one row of padding above and below
+    assert layer.box == Box(10, 19, 6, 6) and layer.crop == Box(10, 20, 6, 4)
+
+
+@pytest.mark.parametrize("width,height", [(6, 4), (5, 2), (3, 8), (7, 7), (1, 6)])
+def test_square_matches_the_servers_padding(width, height):
+    import numpy as np
+
+    from server.engine.canvas import Canvas, Layer
+    from server.engine.compose import region_of_interest
+
+    region = region_of_interest(Canvas(width, height, [Layer(np.zeros((height, width, 4), np.uint8))]), margin=0.0)
+    assert Box(0, 0, width, height).square() == Box(region.x, region.y, region.size, region.size)
+
+
+def test_interpolate_projects_both_layers_then_names_frames_bottom_first():
+    def frames(request):
+        yield progress("render", 1, 2)
+        for index in range(request["frames"]):
+            yield {"event": "frame", "frame": {"index": index, "image": image(8, 8), "latent": latent()}}
+
+    reports = []
+    client = FakeClient(Project=projected, Interpolate=frames)
+    layers = actions.interpolate(session(client, reports), LOWER, UPPER, Options(), 3, "slerp", 120)
+    assert [call[0] for call in client.calls] == ["Project", "Project", "Interpolate"]
+    assert client.calls[0][1]["image"]["rgba"] == LOWER.rgba and client.calls[1][1]["image"]["rgba"] == UPPER.rgba
+    request = client.calls[2][1]
+    assert request["a"] == latent() and request["frames"] == 3 and request["mode"] == "slerp"
+    assert [layer.name for layer in layers] == ["Frame 1 (120ms)", "Frame 2 (120ms)", "Frame 3 (120ms)"]
+    assert all(layer.crop == LOWER.box for layer in layers)
+    fractions = [fraction for _, fraction in reports]
+    assert fractions == sorted(fractions) and 0 <= fractions[0] and fractions[-1] <= 1
+    assert ("Projecting lower: waiting for the server (1 job ahead)", 0.0) in reports
+
+
+def test_style_mix_and_local_blend_requests():
+    def mixed(request):
+        yield {"event": "result", "result": {"image": image(8, 8), "latent": latent()}}
+
+    client = FakeClient(Project=projected, StyleMix=mixed, LocalBlend=mixed)
+    (mix,) = actions.style_mix(session(client), LOWER, UPPER, Options(), 3)
+    assert client.calls[-1][1] == {"model": "", "content": latent(), "style": latent(), "split": 3}
+    assert mix.name == "Style mix of lower + upper (split 3, default)" and mix.crop == LOWER.box
+
+    mask = b"\xff" * 36
+    (blend,) = actions.local_blend(session(client), LOWER, UPPER, mask, Options(), 2)
+    assert client.calls[-1][1]["mask"] == {"width": 6, "height": 6, "data": mask}
+    assert client.calls[-1][1]["start_layer"] == 2
+    assert blend.name == "Local blend of lower + upper (from layer 2, default)"
+
+
+def test_local_blend_without_a_selection_asks_for_one_before_any_call():
+    client = FakeClient()
+    with pytest.raises(UserError, match="needs a selection"):
+        actions.local_blend(session(client), LOWER, UPPER, None, Options(), 0)
+    assert client.calls == []
+
+
+def test_progress_text():
+    assert actions.describe("Realizing", progress("queued", 0, 0, 2)["progress"]) == \
+        ("Realizing: waiting for the server (2 jobs ahead)", 0.0)
+    assert actions.describe("Realizing", progress("optimize", 3, 12)["progress"]) == ("Realizing: optimize 3/12", 0.25)
+    assert actions.describe("Realizing", progress("compose", 0, 0)["progress"]) == ("Realizing: compose 0/0", 0.0)

@@ -1,0 +1,67 @@
+"""The plug-in's settings file: defaults without one, round trip, clear errors for a damaged one."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import pytest
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
+import config  # noqa: E402
+from config import Config, ConfigError  # noqa: E402
+
+
+def test_no_file_means_direct_grpc_to_the_default_address(tmp_path):
+    loaded = config.load(config.path_in(tmp_path))
+    assert loaded == Config() and loaded.server == "127.0.0.1:50051" and loaded.transport == "auto"
+    assert config.path_in(tmp_path) == tmp_path / "gan-collage.json"
+
+
+def test_round_trip_is_private_to_the_user(tmp_path):
+    path = tmp_path / "profile" / "gan-collage.json"
+    wanted = Config(server="[::1]:6000", token="secret", model="faces", transport="bridge",
+                    bridge_python="/x/.venv/bin/python", project_root="/x", timeout=90)
+    config.save(path, wanted)
+    assert config.load(path) == wanted
+    assert json.loads(path.read_text())["token"] == "secret"
+    if os.name != "nt":
+        assert path.stat().st_mode & 0o777 == 0o600
+    assert not path.with_name(path.name + ".tmp").exists()
+
+
+def test_unknown_keys_are_ignored_missing_ones_default(tmp_path):
+    path = tmp_path / "gan-collage.json"
+    path.write_text(json.dumps({"server": "host:1", "from_a_newer_version": 1}))
+    assert config.load(path) == Config(server="host:1")
+
+
+@pytest.mark.parametrize("text,message", [
+    ("{not json", "is not valid JSON"),
+    ("[1, 2]", "must hold a JSON object"),
+    ('{"transport": "pigeon"}', "transport: 'pigeon' is not one of auto, direct, bridge"),
+    ('{"timeout": "soon"}', "timeout: expected a number"),
+    ('{"timeout": 0}', "timeout: 0 is not a positive number"),
+    ('{"server": 50051}', "server: expected text"),
+    ('{"server": " "}', "server: the address is empty"),
+])
+def test_a_damaged_file_names_itself_and_the_problem(tmp_path, text, message):
+    path = tmp_path / "gan-collage.json"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        config.load(path)
+    assert str(path) in str(error.value) and message in str(error.value)
+
+
+def test_save_refuses_bad_values(tmp_path):
+    with pytest.raises(ConfigError, match="transport"):
+        config.save(tmp_path / "gan-collage.json", Config(transport="carrier"))
+    assert not (tmp_path / "gan-collage.json").exists()
+
+
+def test_server_command():
+    assert Config(bridge_python="/v/bin/python").server_command() == "/v/bin/python -m server"
+    assert Config(server="0.0.0.0:7000").server_command() == \
+        "<GAN Collage folder>/.venv/bin/python -m server --host 0.0.0.0 --port 7000"
