@@ -9,7 +9,6 @@ import threading
 from typing import Iterator
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
 
@@ -77,6 +76,9 @@ class DirectClient:
 
     def health(self, service: str = "", timeout: float | None = 10.0) -> str:
         """The grpc.health.v1 status name, e.g. SERVING; CallError when unreachable."""
+        # Imported here: GIMP's Python may have grpcio without grpcio-health-checking.
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
         stub = health_pb2_grpc.HealthStub(self.channel)
         try:
             answer = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout,
