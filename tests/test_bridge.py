@@ -108,7 +108,11 @@ def test_closing_stdin_cancels_the_call(served):
 
 
 def test_bridge_that_cannot_run_is_reported_as_unavailable(served, tmp_path):
-    client = BridgeClient(sys.executable, served.address, root=str(tmp_path))  # no `server` package there
+    # A Python that cannot import the project: without site-packages, where an editable install lives.
+    python = tmp_path / "python-without-site"
+    python.write_text(f"#!/bin/sh\nexec {sys.executable} -S \"$@\"\n")
+    python.chmod(0o755)
+    client = BridgeClient(str(python), served.address, root=str(tmp_path))
     with pytest.raises(CallError) as error:
         list(client.call("GetServerInfo", {}))
     assert error.value.code == "UNAVAILABLE" and "No module named" in error.value.message
