@@ -1,0 +1,58 @@
+"""The shipped default model: loads through the public API, is small, and gives sane outputs.
+
+CI never retrains; these are quick forward checks of the weights in `server/models/embedded/`.
+"""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from server.engine.project import ProjectOptions, project
+from server.models import load_discriminator, load_generator, load_model, load_regressor
+from server.models.loading import EMBEDDED_DIR
+from server.training.collages import heldout_seeds
+from server.training.portraits import render_batch
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+MAX_BYTES = 30 * 1000 * 1000
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model("default")
+
+
+def test_the_shipped_files_are_small_and_described(model):
+    size = sum(p.stat().st_size for p in EMBEDDED_DIR.iterdir())
+    assert size <= MAX_BYTES
+    card = model["card"]
+    gan = card["training"]["gan"]
+    assert gan["iterations"] > 0 and gan["kimg"] > 0 and gan["wall_hours"] > 0 and card["training"]["hardware"]
+    assert card["training"]["regressor"]["iterations"] > 0
+    assert all(model[part] is not None for part in ("generator", "discriminator", "regressor"))
+
+
+@torch.no_grad()
+def test_samples_are_finite_images_in_range():
+    g = load_generator("default")
+    assert (g.resolution, g.c_dim) == (64, 0)
+    z = torch.randn(4, g.z_dim, generator=torch.Generator().manual_seed(0))
+    img = g.synthesis(g.mapping(z, truncation_psi=0.7))
+    assert img.shape == (4, 3, 64, 64) and torch.isfinite(img).all()
+    assert img.abs().max() < 2.0 and (img.abs() <= 1).float().mean() > 0.98
+    assert img.std(dim=0).mean() > 0.05, "different z must give different images"
+    d = load_discriminator("default")
+    assert torch.isfinite(d(img)).all()
+
+
+@torch.no_grad()
+def test_regressor_reconstructs_a_generated_face():
+    g, r = load_generator("default"), load_regressor("default")
+    z = torch.randn(2, g.z_dim, generator=torch.Generator().manual_seed(1))
+    target = g.synthesis(g.mapping(z)).clamp(-1, 1)
+    mask = torch.ones(2, 1, 64, 64)
+    ws = r(target * mask, mask)
+    recon = g.synthesis(ws)
+    assert ws.shape == (2, g.num_ws, g.w_dim) and torch.isfinite(recon).all()
+    far = g.synthesis(ws.flip(0))  # the other sample's latent
+    assert (recon - target).square().mean() < (far - target).square().mean()
