@@ -144,14 +144,19 @@ def cmd_realize(client, args) -> int:
     return 0
 
 
-def cmd_project(client, args) -> int:
-    request = {"model": args.model, "image": images.read_image(args.image),
-               "mask": images.read_mask(args.mask) if args.mask else None, "options": projection_options(args)}
-    (result,) = run(client, args, "Project", request)
+def save_image_and_latent(result: dict, args) -> int:
+    """Write the result image to -o and, when --latent was given, its latent."""
     save(images.write_image, result["image"], args.output)
     if args.latent:
         save(images.write_latent, result["latent"], args.latent)
     return 0
+
+
+def cmd_project(client, args) -> int:
+    request = {"model": args.model, "image": images.read_image(args.image),
+               "mask": images.read_mask(args.mask) if args.mask else None, "options": projection_options(args)}
+    (result,) = run(client, args, "Project", request)
+    return save_image_and_latent(result, args)
 
 
 def cmd_interpolate(client, args) -> int:
@@ -172,10 +177,7 @@ def cmd_mix(client, args) -> int:
     request = {"model": args.model, "content": images.read_latent(args.content),
                "style": images.read_latent(args.style), "split": args.split}
     (result,) = run(client, args, "StyleMix", request)
-    save(images.write_image, result["image"], args.output)
-    if args.latent:
-        save(images.write_latent, result["latent"], args.latent)
-    return 0
+    return save_image_and_latent(result, args)
 
 
 def cmd_blend(client, args) -> int:
