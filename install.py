@@ -29,6 +29,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 TORCH_VERSION = "2.13.0"
+CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 MIN_PYTHON = (3, 11)
 PLUGIN = ROOT / "gimp_plugin" / "gan_collage"
 PLUGIN_NAME = PLUGIN.name
@@ -104,11 +105,21 @@ class Installer:
         return self.args.torch if self.args.torch != "auto" else ("cuda" if has_nvidia_gpu() else "cpu")
 
     def install_torch(self):
+        """PyPI's Linux torch wheel bundles CUDA (several GB). For the CPU build on Linux, a CPU wheel
+        already on disk (pip's find-links, e.g. an offline mirror) is used when there is one, with its
+        dependencies from the usual index; otherwise the wheel comes from PyTorch's CPU-only index."""
         build = self.torch_build()
         cmd = [self.python, "-m", "pip", "install", f"torch=={TORCH_VERSION}"]
+        what = f"PyTorch {TORCH_VERSION} ({build} build)"
         if self.args.torch_index_url:
-            cmd += ["--index-url", self.args.torch_index_url]
-        self.run(cmd, f"PyTorch {TORCH_VERSION} ({build} build)")
+            self.run(cmd + ["--index-url", self.args.torch_index_url], what)
+        elif build == "cuda" or not sys.platform.startswith("linux"):
+            self.run(cmd, what)
+        elif not self.args.dry_run and subprocess.run([str(c) for c in cmd + ["--no-index", "--no-deps"]],
+                                                      capture_output=True).returncode == 0:
+            self.run(cmd, what + ": the wheel on disk, then its dependencies")
+        else:
+            self.run(cmd + ["--index-url", CPU_TORCH_INDEX], what)
 
     def install_project(self):
         target = f"{ROOT}[dev]" if self.args.dev else str(ROOT)

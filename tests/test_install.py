@@ -113,6 +113,10 @@ def test_full_dry_run_keeps_the_server_steps(tmp_path):
     assert f"torch=={install.TORCH_VERSION}" in out and "pip install -e" in out
     assert "no GIMP 3 profile found" in out and "--gimp-profile DIR" in out
     assert not (tmp_path / "venv").exists()
+    if sys.platform.startswith("linux"):  # the CPU build never comes from PyPI's CUDA-bundled wheel
+        assert install.CPU_TORCH_INDEX in out
+    cuda = run_install("--dry-run", "--torch", "cuda", "--venv", str(tmp_path / "venv"), home=tmp_path).stdout
+    assert install.CPU_TORCH_INDEX not in cuda and f"torch=={install.TORCH_VERSION}" in cuda
 
 
 @pytest.mark.parametrize("flags", [["--no-plugin", "--plugin-only"], ["--plugin-only", "--uninstall"]])
