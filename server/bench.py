@@ -134,7 +134,7 @@ def quality_targets(kind: str, count: int, resolution: int) -> list[tuple[torch.
     if kind == "heldout":
         for seed in heldout_seeds(count):
             rgb, _ = render_portrait(seed, resolution)
-            img = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1
+            img = torch.tensor(rgb).permute(2, 0, 1)[None].float() / 127.5 - 1  # rgb is read-only
             targets.append((img, torch.ones(1, 1, resolution, resolution)))
     else:
         for seeds in collage_seed_sets(count):

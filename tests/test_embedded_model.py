@@ -7,11 +7,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from server.engine.project import ProjectOptions, project
 from server.models import load_discriminator, load_generator, load_model, load_regressor
 from server.models.loading import EMBEDDED_DIR
-from server.training.collages import heldout_seeds
-from server.training.portraits import render_batch
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 MAX_BYTES = 30 * 1000 * 1000

@@ -47,6 +47,7 @@ from .errors import InvalidInput, ModelUnavailable, translate_oom
 from .losses import (DiscriminatorLoss, ImageLoss, MSSSIMLoss, PixelLoss, masked_psnr, masked_ssim,
                      noise_regularization, normalize_noise_, wplus_prior)
 from .progress import CancelToken, ProgressCallback, report
+from .pixels import to_uint8_hwc
 from .validation import check_choice, check_int, check_number
 
 METHODS = ("regressor", "optimize", "hybrid", "scribble")
@@ -321,8 +322,7 @@ def _preview(img: Tensor, size: int) -> np.ndarray:
     x = img[:1].detach().float()
     if x.shape[-1] > size:
         x = F.interpolate(x, size=(size, size), mode="area")
-    x = ((x.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    return x[0].permute(1, 2, 0).cpu().numpy()
+    return to_uint8_hwc(x)[0]
 
 
 def _restart_seed(seed: int, restart: int) -> int:

@@ -16,6 +16,7 @@ from .canvas import Canvas, Square, validate_canvas
 from .compose import compose, to_tensors
 from .errors import InvalidInput
 from .paste import PastedLayer, paste_back
+from .pixels import to_uint8_hwc
 from .progress import CancelToken, ProgressCallback, report
 from .project import ProjectOptions, project
 from .validation import check_number
@@ -43,12 +44,6 @@ class RealizeResult:
     metrics: dict
 
 
-def to_uint8_rgb(image: torch.Tensor) -> np.ndarray:
-    """[1, 3, R, R] in [-1, 1] -> uint8 (R, R, 3), rounded half up."""
-    x = ((image[0].detach().float().cpu().clamp(-1, 1) + 1) * 127.5).permute(1, 2, 0).numpy()
-    return np.floor(x + 0.5).astype(np.uint8)
-
-
 def realize(model: dict, canvas: Canvas, options: RealizeOptions | None = None,
             progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> RealizeResult:
     """Raises InvalidInput, ModelUnavailable, Cancelled, OutOfMemory (see errors.py)."""
@@ -73,5 +68,5 @@ def realize(model: dict, canvas: Canvas, options: RealizeOptions | None = None,
     report(progress, "paste", 1, 1)
     metrics = dict(projection.metrics, seconds=time.perf_counter() - started,
                    projection_seconds=projection.metrics["seconds"])
-    return RealizeResult(layer=layer, latent=projection.latent, generated=to_uint8_rgb(projection.image),
+    return RealizeResult(layer=layer, latent=projection.latent, generated=to_uint8_hwc(projection.image)[0],
                          region=comp.region, metrics=metrics)

@@ -15,14 +15,14 @@ from server.engine.edits import interpolate, local_blend, style_mix
 from server.engine.errors import translate_oom
 from server.engine.progress import CancelToken, ProgressCallback, report
 from server.engine.project import Projection, ProjectOptions, project
-from server.engine.realize import to_uint8_rgb
+from server.engine.pixels import to_uint8_hwc
 
 
 @translate_oom
 @torch.no_grad()
 def render(g, ws: torch.Tensor) -> np.ndarray:
     """W+ [1, num_ws, w_dim] -> uint8 RGB (R, R, 3), constant noise."""
-    return to_uint8_rgb(g.synthesis(ws.to(g.w_avg.device), noise_mode="const"))
+    return to_uint8_hwc(g.synthesis(ws.to(g.w_avg.device), noise_mode="const"))[0]
 
 
 def project_canvas(model: dict, canvas: Canvas, options: ProjectOptions, progress: ProgressCallback,
@@ -34,7 +34,7 @@ def project_canvas(model: dict, canvas: Canvas, options: ProjectOptions, progres
     report(progress, "compose", 1, 1)
     device = g.w_avg.device
     projection = project(model, image.to(device), mask.to(device), options, progress, cancel)
-    return projection, to_uint8_rgb(projection.image)
+    return projection, to_uint8_hwc(projection.image)[0]
 
 
 def interpolate_frames(model: dict, a: torch.Tensor, b: torch.Tensor, frames: int, mode: str,
@@ -61,6 +61,6 @@ def style_mix_image(model: dict, content: torch.Tensor, style: torch.Tensor, spl
 def local_blend_image(model: dict, a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor, start_layer: int,
                       progress: ProgressCallback, cancel: CancelToken) -> np.ndarray:
     cancel.check()
-    image = to_uint8_rgb(local_blend(model["generator"], a, b, mask, start_layer))
+    image = to_uint8_hwc(local_blend(model["generator"], a, b, mask, start_layer))[0]
     report(progress, "render", 1, 1)
     return image

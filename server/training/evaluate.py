@@ -22,29 +22,20 @@ from PIL import Image
 
 from server.engine.compose import compose, to_tensors
 from server.engine.losses import masked_psnr, masked_ssim
+from server.engine.pixels import to_uint8_hwc
 from server.engine.project import ProjectOptions, project
 from server.models import load_model
 from server.training.collages import collage_canvas, collage_seed_sets, heldout_seeds
 from server.training.masks import masks_with_fraction
-from server.training.portraits import render_batch
+from server.training.portraits import make_grid, render_batch
 
 FRACTIONS = (1.0, 0.5, 0.25)
 GRID_GAP = 2
 
 
-def to_uint8(images: torch.Tensor) -> np.ndarray:
-    """[N, 3, H, W] in [-1, 1] -> uint8 [N, H, W, 3]."""
-    return ((images.detach().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-
-
 def save_rows(rows: list[np.ndarray], path: Path, scale: int = 2):
-    """Each row an [N, H, W, 3] array; tiles separated by white gaps, scaled up for viewing."""
-    n, h, w, _ = rows[0].shape
-    grid = np.full((len(rows) * (h + GRID_GAP) + GRID_GAP, n * (w + GRID_GAP) + GRID_GAP, 3), 255, np.uint8)
-    for r, row in enumerate(rows):
-        for c, tile in enumerate(row):
-            y, x = GRID_GAP + r * (h + GRID_GAP), GRID_GAP + c * (w + GRID_GAP)
-            grid[y:y + h, x:x + w] = tile
+    """Each row an [N, H, W, 3] array of the same N; white gaps, scaled up for viewing."""
+    grid = make_grid(np.concatenate(rows), gap=GRID_GAP, columns=len(rows[0]))
     Image.fromarray(grid).resize((grid.shape[1] * scale, grid.shape[0] * scale), Image.NEAREST).save(path)
 
 
@@ -54,7 +45,7 @@ def sample_grid(g, path: Path, n: int = 8):
     z = torch.randn(n * n // 2, g.z_dim, generator=gen)
     rows = []
     for psi in (1.0, 0.7):
-        images = to_uint8(g.synthesis(g.mapping(z, truncation_psi=psi)))
+        images = to_uint8_hwc(g.synthesis(g.mapping(z, truncation_psi=psi)))
         rows += [images[i * n:(i + 1) * n] for i in range(n // 2)]
     save_rows(rows, path)
 
@@ -68,11 +59,11 @@ def style_mixing_grid(g, path: Path, n: int = 6):
     w_style = g.mapping(torch.randn(n, g.z_dim, generator=gen), truncation_psi=0.8)
     split = g.num_ws // 2
     blank = np.full((1, g.resolution, g.resolution, 3), 255, np.uint8)
-    rows = [np.concatenate([blank, to_uint8(g.synthesis(w_style))])]
-    content_images = to_uint8(g.synthesis(w_content))
+    rows = [np.concatenate([blank, to_uint8_hwc(g.synthesis(w_style))])]
+    content_images = to_uint8_hwc(g.synthesis(w_content))
     for i in range(n):
         mixed = torch.cat([w_content[i:i + 1].expand(n, -1, -1)[:, :split], w_style[:, split:]], dim=1)
-        rows.append(np.concatenate([content_images[i:i + 1], to_uint8(g.synthesis(mixed))]))
+        rows.append(np.concatenate([content_images[i:i + 1], to_uint8_hwc(g.synthesis(mixed))]))
     save_rows(rows, path)
 
 
@@ -102,7 +93,7 @@ def reconstruction_study(model: dict, count: int, opt_steps: int, batch: int, lo
     figures, examples = {}, []
     for fraction in FRACTIONS:
         masks = masks_with_fraction(count, g.resolution, fraction, torch.Generator().manual_seed(7))
-        examples += [to_uint8(images[:8]), to_uint8(images[:8] * masks[:8] + (1 - masks[:8]) * 0.6)]
+        examples += [to_uint8_hwc(images[:8]), to_uint8_hwc(images[:8] * masks[:8] + (1 - masks[:8]) * 0.6)]
         for name, options in methods.items():
             t0 = time.perf_counter()
             recon = reconstruct(model, images, masks, options, batch)
@@ -111,7 +102,7 @@ def reconstruction_study(model: dict, count: int, opt_steps: int, batch: int, lo
             figures[key] = {"masked_psnr": statistics.mean(psnr), "masked_psnr_sd": statistics.stdev(psnr),
                             "masked_ssim": statistics.mean(ssim), "masked_ssim_sd": statistics.stdev(ssim),
                             "images": count, "seconds": time.perf_counter() - t0}
-            examples.append(to_uint8(recon[:8]))
+            examples.append(to_uint8_hwc(recon[:8]))
             log(f"{key}: PSNR {figures[key]['masked_psnr']:.2f} dB, SSIM {figures[key]['masked_ssim']:.3f}")
     return figures, examples
 
@@ -122,14 +113,14 @@ def collage_study(model: dict, count: int, hybrid_steps: int) -> tuple[dict, lis
                for seeds in collage_seed_sets(count)]
     images = torch.cat([t[0] for t in targets])
     masks = torch.cat([t[1] for t in targets])
-    rows, figures = [to_uint8(images)], {}
+    rows, figures = [to_uint8_hwc(images)], {}
     for name, options in (("regressor", ProjectOptions(method="regressor")),
                           (f"hybrid {hybrid_steps} steps", ProjectOptions(method="hybrid", steps=hybrid_steps))):
         recon = reconstruct(model, images, masks, options, len(images))
         psnr, ssim = per_image_metrics(recon, images, masks)
         figures[name] = {"masked_psnr": statistics.mean(psnr), "masked_ssim": statistics.mean(ssim),
                          "images": count}
-        rows.append(to_uint8(recon))
+        rows.append(to_uint8_hwc(recon))
     return figures, rows
 
 

@@ -953,10 +953,10 @@ def is_heldout(seed: int) -> bool:
     return seed in HELDOUT_SEEDS
 
 
-def make_grid(images: np.ndarray, gap: int = 2) -> np.ndarray:
-    """Tile (N, H, W, 3) images into a near-square grid separated by white gaps."""
+def make_grid(images: np.ndarray, gap: int = 2, columns: int | None = None) -> np.ndarray:
+    """Tile (N, H, W, 3) images, `columns` a row (default: a near-square grid), with white gaps."""
     n, h, w, _ = images.shape
-    cols = math.ceil(math.sqrt(n))
+    cols = columns or math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
     grid = np.full((rows * (h + gap) + gap, cols * (w + gap) + gap, 3), 255, np.uint8)
     for i, img in enumerate(images):

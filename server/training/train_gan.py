@@ -9,18 +9,18 @@ running the same command again continues from the newest checkpoint.
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from server.models.discriminator import Discriminator, DiscriminatorConfig
 from server.models.generator import Generator, GeneratorConfig
+from server.engine.pixels import to_uint8_hwc
 from server.training.dataset import load_or_render_dataset
+from server.training.portraits import make_grid
 from server.training.runs import load_checkpoint, pick_device, run_config, save_atomic, train_loop
 
 
@@ -200,18 +200,10 @@ class Trainer:
 
 
 def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None):
-    """[-1, 1] NCHW -> one PNG grid."""
+    """[-1, 1] NCHW -> one PNG grid, `nrow` images a row (default: near-square)."""
     from PIL import Image
 
-    n, c, h, w = images.shape
-    nrow = nrow or int(math.ceil(math.sqrt(n)))
-    ncol = int(math.ceil(n / nrow))
-    arr = ((images.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
-    grid = np.zeros((ncol * h, nrow * w, c), dtype=np.uint8)
-    for i in range(n):
-        r, q = divmod(i, nrow)
-        grid[r * h:(r + 1) * h, q * w:(q + 1) * w] = arr[i]
-    Image.fromarray(grid).save(path)
+    Image.fromarray(make_grid(to_uint8_hwc(images), gap=0, columns=nrow)).save(path)
 
 
 def main(argv=None):
