@@ -105,8 +105,9 @@ def speed_row(name: str, model: dict, device: torch.device, steps: tuple[int, in
     ws0 = g.w_avg.reshape(1, 1, -1).repeat(1, g.num_ws, 1)
 
     def bare():
+        """What any latent optimizer must pay: G forward and the gradient w.r.t. W+ only (no weight grads)."""
         ws = ws0.clone().requires_grad_(True)
-        (g.synthesis(ws) - target).square().mean().backward()
+        (g.synthesis(ws, noise_mode="const") - target).square().mean().backward(inputs=[ws])
 
     def per_step(options: dict) -> float:
         short, long = steps

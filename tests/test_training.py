@@ -76,3 +76,29 @@ def test_training_masks():
     for fraction in (0.5, 0.25):
         m = masks_with_fraction(20, 64, fraction, gen)
         assert (m.mean(dim=[1, 2, 3]) - fraction).abs().max() < 0.01
+
+
+def test_sigterm_ends_the_loop_with_a_checkpoint(tmp_path):
+    import os
+    import signal
+
+    from server.training.runs import train_loop
+
+    class Trainer:
+        step, wall_seconds, saved_at = 0, 0.0, None
+
+        def train_step(self):
+            self.step += 1
+            if self.step == 3:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return {}
+
+        def save(self):
+            self.saved_at = self.step
+
+    trainer = Trainer()
+    previous = signal.getsignal(signal.SIGTERM)
+    train_loop(trainer, lambda: trainer.step >= 1000, tmp_path / "log.jsonl", log_every=1, hours=None,
+               checkpoint_minutes=60)
+    assert trainer.saved_at == 3
+    assert signal.getsignal(signal.SIGTERM) is previous

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
@@ -41,33 +44,58 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict | No
     return torch.load(path, map_location=device, weights_only=True) if path.exists() else None
 
 
+@contextmanager
+def stop_on_sigterm():
+    """Turn SIGTERM into KeyboardInterrupt while training (main thread only), so that `kill` and
+    Ctrl-C both end the loop through the same save-and-exit path."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def train_loop(trainer, done: Callable[[], bool], log_path: Path, log_every: int, hours: float | None,
                checkpoint_minutes: float, periodic: list[tuple[float, Callable[[], None]]] = (),
                progress: Callable[[], dict] = dict):
     """Step `trainer` until `done()` or `hours` pass; log every `log_every` steps as JSON lines,
     checkpoint every `checkpoint_minutes`, and call each `(minutes, fn)` of `periodic` that often.
+    Ctrl-C or SIGTERM saves a checkpoint before returning, so a stopped run loses nothing.
     `trainer` needs `train_step() -> dict`, `step`, `wall_seconds` and `save()`."""
+    try:
+        with stop_on_sigterm(), open(log_path, "a") as log:
+            _steps(trainer, done, log, log_every, hours, checkpoint_minutes, periodic, progress)
+    except KeyboardInterrupt:
+        print(f"interrupted at step {trainer.step}; saving a checkpoint", flush=True)
+    trainer.save()
+
+
+def _steps(trainer, done, log, log_every, hours, checkpoint_minutes, periodic, progress):
     start = t_step = last_ckpt = time.time()
     last_run = [start] * len(periodic)
-    with open(log_path, "a") as log:
-        while not done():
-            logs = trainer.train_step()
-            now = time.time()
-            trainer.wall_seconds += now - t_step
-            t_step = now
-            if trainer.step % log_every == 0:
-                logs.update(step=trainer.step, wall_h=round(trainer.wall_seconds / 3600, 4), **progress())
-                line = json.dumps(logs)
-                log.write(line + "\n")
-                log.flush()
-                print(line, flush=True)
-            for i, (minutes, fn) in enumerate(periodic):
-                if now - last_run[i] > minutes * 60:
-                    fn()
-                    last_run[i] = now
-            if now - last_ckpt > checkpoint_minutes * 60:
-                trainer.save()
-                last_ckpt = now
-            if hours and now - start > hours * 3600:
-                break
-    trainer.save()
+    while not done():
+        logs = trainer.train_step()
+        now = time.time()
+        trainer.wall_seconds += now - t_step
+        t_step = now
+        if trainer.step % log_every == 0:
+            logs.update(step=trainer.step, wall_h=round(trainer.wall_seconds / 3600, 4), **progress())
+            line = json.dumps(logs)
+            log.write(line + "\n")
+            log.flush()
+            print(line, flush=True)
+        for i, (minutes, fn) in enumerate(periodic):
+            if now - last_run[i] > minutes * 60:
+                fn()
+                last_run[i] = now
+        if now - last_ckpt > checkpoint_minutes * 60:
+            trainer.save()
+            last_ckpt = now
+        if hours and now - start > hours * 3600:
+            return
