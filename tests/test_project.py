@@ -217,3 +217,14 @@ def test_a_batch_is_independent_projections(tiny_model):
     with pytest.raises(InvalidInput) as info:
         project(tiny_model, targets, masks, ProjectOptions(steps=2, restarts=2))
     assert info.value.field == "options.restarts"
+
+
+def test_w_noise_defaults_follow_the_start(tiny_model, target, full_mask):
+    """NVIDIA's w noise (0.05) explores from w_avg; a regressed start gets none unless asked."""
+    def latent(**kw):
+        return project(tiny_model, target, full_mask, ProjectOptions(steps=4, perceptual="none", **kw)).latent
+
+    assert torch.equal(latent(method="hybrid"), latent(method="hybrid", initial_noise_factor=0.0))
+    assert not torch.equal(latent(method="hybrid"), latent(method="hybrid", initial_noise_factor=0.05))
+    assert torch.equal(latent(), latent(initial_noise_factor=0.05))
+    assert not torch.equal(latent(), latent(initial_noise_factor=0.0))
