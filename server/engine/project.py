@@ -9,8 +9,8 @@ Methods (`ProjectOptions.method`):
   iterations per step; the lr schedule and the w noise do not apply: a line search needs a
   deterministic objective). The w noise (`initial_noise_factor`) defaults to NVIDIA's 0.05 when
   the start is w_avg or a random z, where it helps to explore, and to 0 from a regressed or given
-  latent, which is already in the right basin (on the embedded model, hybrid-100 gains about 1 dB
-  on held-out renders and collages without it; see docs/benchmark.md).
+  latent, which is already in the right basin (on the interim embedded model, hybrid-100 gained
+  about 1 dB on held-out renders and collages without it: docs/benchmark.md).
 * `hybrid`: the regressor's output as the start, then optimisation in W+ with an extra
   encoder-consistency term: the regressor applied to the generated image should give the same
   W+ as the regressor applied to the masked target (In-Domain GAN inversion's idea, with the
