@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -162,7 +163,7 @@ def main(argv=None):
     collages, rows = collage_study(model, args.collages, args.hybrid_steps)
     save_rows(rows, args.out / "collages.png")
     figures = {"reconstruction": recon, "collages": collages}
-    command = "python -m server.training.evaluate " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
+    command = "python -m server.training.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
     (args.out / "metrics.json").write_text(json.dumps({"command": command, "model": model["card"].get("name"),
                                                        **figures}, indent=2))
     (args.out / "results.md").write_text(results_markdown(model["card"], figures, command))
