@@ -25,7 +25,7 @@ from pathlib import Path
 
 import torch
 
-from server.engine.compose import compose, to_tensors
+from server.engine.compose import compose
 from server.engine.losses import masked_psnr
 from server.engine.project import ProjectOptions, project
 from server.models import Generator, GeneratorConfig, load_model
@@ -140,7 +140,8 @@ def quality_targets(kind: str, count: int, resolution: int) -> list[tuple[torch.
             targets.append((img, torch.ones(1, 1, resolution, resolution)))
     else:
         for seeds in collage_seed_sets(count):
-            targets.append(to_tensors(compose(collage_canvas(seeds, resolution), resolution)))
+            composed = compose(collage_canvas(seeds, resolution), resolution)
+            targets.append((composed.image, composed.mask))
     return targets
 
 

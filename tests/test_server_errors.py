@@ -54,8 +54,16 @@ INVALID = [
     ("Realize", realize_with(short_rgba), "canvas.layers[1].image.rgba"),
     ("Realize", realize_with(lambda r: r.canvas.layers[1].mask.CopyFrom(pb.Mask(width=3, height=3, data=b"\0" * 9))),
      "canvas.layers[1].mask"),
-    ("Realize", realize_with(lambda r: r.canvas.selection.CopyFrom(pb.Mask(width=5, height=5, data=b"\xff" * 25))),
-     "canvas.selection"),
+    ("Realize", realize_with(lambda r: r.canvas.selection.CopyFrom(pb.Mask(width=5, height=5, data=b"\xff" * 25))
+                             or setattr(r.canvas, "selection_x", 38)), "canvas.selection"),
+    ("Realize", realize_with(lambda r: r.canvas.selection.CopyFrom(pb.Mask(width=5, height=5, data=b"\xff" * 25))
+                             or setattr(r.canvas, "selection_y", -1)), "canvas.selection_y"),
+    ("Realize", realize_with(lambda r: setattr(r.canvas.layers[0], "canvas_width", 2 ** 32 - 1)),
+     "canvas.layers[0].canvas_width"),
+    ("Realize", realize_with(lambda r: setattr(r.canvas.layers[0].image, "rgb", b"\0" * 7)),
+     "canvas.layers[0].image.rgb"),
+    ("Realize", realize_with(lambda r: r.region.CopyFrom(pb.Square(x=0, y=0, size=0))), "region.size"),
+    ("Realize", realize_with(lambda r: r.region.CopyFrom(pb.Square(x=500, y=0, size=10))), "region"),
     ("Realize", realize_with(lambda r: setattr(r.canvas, "width", 0)), "canvas.width"),
     ("Realize", realize_with(lambda r: setattr(r.canvas, "height", 100_000)), "canvas.height"),
     ("Realize", realize_with(many_layers), "canvas.layers"),

@@ -2,7 +2,9 @@
 
 Layer groups never reach the engine: the plug-in flattens each group (with the group's own opacity,
 mask and visibility) into plain layers before sending the canvas, so `Canvas.layers` is a flat
-bottom-to-top list.
+bottom-to-top list. A layer may be any part of the artist's layer (a crop to the region of interest)
+and may come at reduced scale (`canvas_width`/`canvas_height`); the selection may be any part of the
+canvas (a crop to its bounding box). Nothing here allocates anything canvas-sized.
 """
 from __future__ import annotations
 
@@ -11,38 +13,73 @@ from typing import Optional
 
 import numpy as np
 
+from server.region import Bounds
+
 from .errors import InvalidInput
 from .validation import check_int, check_number
+
+MAX_CANVAS_SIDE = 16384  # also the largest layer image and selection side
+MAX_LAYERS = 256
+MAX_OFFSET = 2 ** 31 - 1
 
 
 @dataclass
 class Layer:
-    """One layer: straight (non-premultiplied) RGBA pixels placed at (x, y) on the canvas.
+    """One layer: straight (non-premultiplied) RGBA pixels, or opaque RGB, placed at (x, y) on the canvas.
 
     The offsets may be negative or past the canvas; whatever falls outside is clipped. `mask` is
-    the layer mask, same (h, w) as the pixels, 255 = opaque.
+    the layer mask, same (h, w) as the pixels, 255 = opaque. `canvas_width` x `canvas_height` is the
+    canvas area the pixels stand for (0: their own size); a layer read at 1/4 scale has pixels a
+    quarter of that size, each standing for 4 x 4 canvas pixels.
     """
 
-    pixels: np.ndarray  # uint8 (h, w, 4)
+    pixels: np.ndarray  # uint8 (h, w, 4) or (h, w, 3)
     x: int = 0
     y: int = 0
     opacity: float = 1.0
     visible: bool = True
     mask: Optional[np.ndarray] = None  # uint8 (h, w)
     name: str = ""
+    canvas_width: int = 0
+    canvas_height: int = 0
+
+    @property
+    def bounds(self) -> Bounds:
+        """Where the layer lies on the canvas."""
+        height, width = self.pixels.shape[:2]
+        return Bounds(self.x, self.y, self.x + (self.canvas_width or width), self.y + (self.canvas_height or height))
 
 
 @dataclass
 class Canvas:
-    """The image to realise: `layers` bottom to top, `selection` uint8 (height, width), 255 = selected.
+    """The image to realise: `layers` bottom to top, `selection` uint8, 255 = selected.
 
-    Soft selection values are allowed; `selection=None` means "no selection" (the whole canvas).
+    Soft selection values are allowed; `selection=None` means "no selection" (the whole canvas). The
+    selection array covers the part of the canvas at (selection_x, selection_y) of its own size
+    (the whole canvas when it is canvas-sized at 0, 0); the selection is 0 everywhere else.
     """
 
     width: int
     height: int
     layers: list[Layer] = field(default_factory=list)
     selection: Optional[np.ndarray] = None
+    selection_x: int = 0
+    selection_y: int = 0
+
+    @property
+    def bounds(self) -> Bounds:
+        return Bounds(0, 0, self.width, self.height)
+
+    def selection_window(self, window: Bounds) -> np.ndarray:
+        """uint8 selection over `window` (inside the canvas), zeros where none was sent."""
+        out = np.zeros((window.height, window.width), np.uint8)
+        height, width = self.selection.shape
+        sent = Bounds(self.selection_x, self.selection_y, self.selection_x + width, self.selection_y + height)
+        part = sent.intersect(window)
+        if part is not None:
+            out[part.y0 - window.y0:part.y1 - window.y0, part.x0 - window.x0:part.x1 - window.x0] = \
+                self.selection[part.y0 - sent.y0:part.y1 - sent.y0, part.x0 - sent.x0:part.x1 - sent.x0]
+        return out
 
 
 @dataclass(frozen=True)
@@ -53,21 +90,22 @@ class Square:
     y: int
     size: int
 
-    def intersect_canvas(self, width: int, height: int) -> tuple[int, int, int, int]:
-        """The part inside a width x height canvas as (x0, y0, x1, y1), ends exclusive (empty: x1 == x0)."""
-        x0, y0 = max(self.x, 0), max(self.y, 0)
-        x1 = max(min(self.x + self.size, width), x0)
-        y1 = max(min(self.y + self.size, height), y0)
-        return x0, y0, x1, y1
+    @property
+    def bounds(self) -> Bounds:
+        return Bounds(self.x, self.y, self.x + self.size, self.y + self.size)
 
 
-def selection_bbox(selection: np.ndarray) -> tuple[int, int, int, int]:
-    """Bounding box (x0, y0, x1, y1), ends exclusive, of the pixels with selection > 0."""
+def selection_bbox(canvas: Canvas) -> Optional[Bounds]:
+    """Bounding box on the canvas of the pixels with selection > 0; None without a selection."""
+    selection = canvas.selection
+    if selection is None:
+        return None
     rows = np.flatnonzero(selection.any(axis=1))
     if rows.size == 0:
         raise InvalidInput("selection", "the selection is empty; send no selection to use the whole canvas")
     cols = np.flatnonzero(selection.any(axis=0))
-    return int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1
+    x, y = canvas.selection_x, canvas.selection_y
+    return Bounds(x + int(cols[0]), y + int(rows[0]), x + int(cols[-1]) + 1, y + int(rows[-1]) + 1)
 
 
 def _describe(array) -> str:
@@ -81,11 +119,13 @@ def _check_layer(layer, where: str, max_side: int):
         raise InvalidInput(where, f"must be a Layer, got {type(layer).__name__}")
     pixels = layer.pixels
     if not (isinstance(pixels, np.ndarray) and pixels.dtype == np.uint8 and pixels.ndim == 3
-            and pixels.shape[2] == 4 and 1 <= min(pixels.shape[:2]) and max(pixels.shape[:2]) <= max_side):
-        raise InvalidInput(f"{where}.pixels", f"must be uint8 (h, w, 4) with sides in [1, {max_side}], "
-                                              f"got {_describe(pixels)}")
+            and pixels.shape[2] in (3, 4) and 1 <= min(pixels.shape[:2]) and max(pixels.shape[:2]) <= max_side):
+        raise InvalidInput(f"{where}.pixels", f"must be uint8 (h, w, 4) or (h, w, 3) with sides in "
+                                              f"[1, {max_side}], got {_describe(pixels)}")
     for name in ("x", "y"):
-        check_int(f"{where}.{name}", getattr(layer, name), -2 ** 31, 2 ** 31 - 1)
+        check_int(f"{where}.{name}", getattr(layer, name), -MAX_OFFSET - 1, MAX_OFFSET)
+    for name in ("canvas_width", "canvas_height"):
+        check_int(f"{where}.{name}", getattr(layer, name), 0, MAX_OFFSET)
     check_number(f"{where}.opacity", layer.opacity, 0.0, 1.0)
     if not isinstance(layer.visible, (bool, np.bool_)):
         raise InvalidInput(f"{where}.visible", f"must be a bool, got {layer.visible!r}")
@@ -98,7 +138,7 @@ def _check_layer(layer, where: str, max_side: int):
         raise InvalidInput(f"{where}.name", f"must be a string, got {type(layer.name).__name__}")
 
 
-def validate_canvas(canvas: Canvas, max_side: int = 16384, max_layers: int = 256) -> None:
+def validate_canvas(canvas: Canvas, max_side: int = MAX_CANVAS_SIDE, max_layers: int = MAX_LAYERS) -> None:
     """Raise `InvalidInput` naming the culprit like a request path (`layers[2].pixels`, `selection`...)."""
     check_int("width", canvas.width, 1, max_side)
     check_int("height", canvas.height, 1, max_side)
@@ -109,8 +149,15 @@ def validate_canvas(canvas: Canvas, max_side: int = 16384, max_layers: int = 256
     for index, layer in enumerate(layers):
         _check_layer(layer, f"layers[{index}]", max_side)
     selection = canvas.selection
-    if selection is not None and not (isinstance(selection, np.ndarray) and selection.dtype == np.uint8
-                                      and selection.shape == (canvas.height, canvas.width)):
-        raise InvalidInput("selection", f"must be uint8 (height, width) = {(canvas.height, canvas.width)}, "
-                                        f"got {_describe(selection)}")
+    if selection is None:
+        return
+    if not (isinstance(selection, np.ndarray) and selection.dtype == np.uint8 and selection.ndim == 2
+            and min(selection.shape) >= 1):
+        raise InvalidInput("selection", f"must be uint8 (h, w), got {_describe(selection)}")
+    x = check_int("selection_x", canvas.selection_x, 0, canvas.width - 1)
+    y = check_int("selection_y", canvas.selection_y, 0, canvas.height - 1)
+    height, width = selection.shape
+    if x + width > canvas.width or y + height > canvas.height:
+        raise InvalidInput("selection", f"{width}x{height} at ({x}, {y}) must lie inside the "
+                                        f"{canvas.width}x{canvas.height} canvas")
 

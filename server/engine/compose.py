@@ -1,131 +1,133 @@
-"""Flatten a canvas and cut the region of interest out of it at model resolution.
+"""Compose the region of interest of a canvas straight onto the model's grid.
 
-Compositing (`composite`): Porter-Duff "over" of the visible layers, later layers on top, each layer's
-alpha multiplied by its opacity and layer mask. It runs in float64 on premultiplied colour (colour in
-0..255, alpha in [0, 1]) without intermediate rounding; at the end alpha is scaled to 0..255 and the
-colour divided by alpha, and both are rounded half up, `floor(v + 0.5)`. A pixel whose alpha byte is 0
-gets RGB 0 too, so uncovered pixels are exactly (0, 0, 0, 0).
+Nothing here is canvas-sized: each visible layer is read only where it overlaps the region and the
+canvas, so a request costs what its region costs at model resolution, whatever the canvas size.
 
-Region of interest (`region_of_interest`): the bounding box of the selection (pixels > 0), grown on
-every side by `margin` x the box's longer side plus `margin_px` pixels (rounded half up), made square
-on the longer side, centred on the box, capped at max(width, height) (past that there is only
-off-canvas space), then moved inside the canvas along each axis where the canvas is long enough, else
-centred on the canvas along that axis. An odd leftover pixel goes to the right / bottom. No selection
-(None) means the whole canvas: the square of side max(width, height) centred on it. An all-zero
-selection is an error (`InvalidInput` on `selection`): the plug-in sends None when nothing is selected.
+Region (`region_of_interest`): `server.region.region_square` applied to the selection's bounding box
+(pixels > 0), the rule the GIMP plug-in uses too. An all-zero selection is an error (`InvalidInput` on
+`selection`): the plug-in sends None when nothing is selected. A caller may give the region instead.
 
-Resampling (`compose`): the square is premultiplied by alpha, resampled with Pillow on float32 planes,
-box (area average) when shrinking and bilinear when enlarging, then un-premultiplied, so transparent
-pixels never darken the colours next to them. The coverage (resampled alpha) is the mask; where it is 0
-the image is 0, and output pixels whose footprint lies wholly outside the canvas get mask 0.
+Grid: the region square (x, y, S) is cut into n x n cells, n = R (the model's resolution) when the
+region is at least R pixels across, else n = S (one cell a canvas pixel, enlarged to R at the end).
+
+Each layer onto the grid (`_layer_cells`): alpha = the layer's alpha x opacity x layer mask, colour
+premultiplied by it; an image pixel stands for a (canvas_width / w) x (canvas_height / h) rectangle of
+the canvas. A cell gets the exact area average of the premultiplied layer over the cell, where the
+canvas ends the layer ends too (off-canvas counts as transparent). It runs separably on prefix sums
+in float64, in strips of rows with a cancel check between strips, so a crop of h x w pixels costs
+O(h w + h n + n^2) whatever its scale.
+
+Composite: Porter-Duff "over" of the visible layers' cells, later layers on top, premultiplied, in
+float32 on the model's device. Enlarging (S < R): the S x S composite is resized bilinearly (torch,
+half-pixel centres, edges repeated at the region's border like Pillow's), and output pixels whose
+footprint lies wholly outside the canvas get coverage 0. The coverage (alpha) is the mask; colour is
+un-premultiplied where it is > 0 and 0 elsewhere, so transparent pixels never darken their neighbours
+and uncovered canvas pixels are unknown, not black.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
-from PIL import Image
+import torch
+import torch.nn.functional as F
+
+from server.region import Bounds, region_square
 
 from .canvas import Canvas, Layer, Square, selection_bbox, validate_canvas
+from .progress import CancelToken
 from .validation import check_int, check_number
+
+STRIP_VALUES = 1 << 20  # float64 values per strip of a layer's rows (x4 channels, x2 for the prefix sums)
 
 
 @dataclass
 class Composite:
-    """The collage at model resolution R, plus what paste-back needs to return to the canvas."""
+    """The collage's region at model resolution R."""
 
     region: Square
-    image: np.ndarray  # float32 (3, R, R) in [-1, 1]; 0 where the mask is 0
-    mask: np.ndarray  # float32 (1, R, R) in [0, 1]: coverage, 0 outside the canvas
-    canvas_rgba: np.ndarray  # uint8 (H, W, 4): the full-resolution composite
-    selection: Optional[np.ndarray]  # uint8 (H, W), or None for the whole canvas
-    canvas_size: tuple[int, int]  # (width, height)
-
-
-def round_half_up(values: np.ndarray) -> np.ndarray:
-    """Clip to [0, 255] and round half up to uint8."""
-    return np.floor(np.clip(values, 0, 255) + 0.5).astype(np.uint8)
-
-
-def _over(premultiplied: np.ndarray, alpha: np.ndarray, layer: Layer) -> None:
-    """Put `layer` over the float64 accumulators in place, on the part of it inside the canvas."""
-    height, width = alpha.shape
-    layer_h, layer_w = layer.pixels.shape[:2]
-    x0, y0 = max(layer.x, 0), max(layer.y, 0)
-    x1, y1 = min(layer.x + layer_w, width), min(layer.y + layer_h, height)
-    if x1 <= x0 or y1 <= y0:
-        return
-    source = (slice(y0 - layer.y, y1 - layer.y), slice(x0 - layer.x, x1 - layer.x))
-    pixels = layer.pixels[source]
-    a = pixels[..., 3] / 255.0 * float(layer.opacity)
-    if layer.mask is not None:
-        a *= layer.mask[source] / 255.0
-    keep = 1.0 - a
-    target = (slice(y0, y1), slice(x0, x1))
-    premultiplied[target] = pixels[..., :3] * a[..., None] + premultiplied[target] * keep[..., None]
-    alpha[target] = a + alpha[target] * keep
-
-
-def composite(canvas: Canvas) -> np.ndarray:
-    """The full-resolution uint8 (H, W, 4) straight-alpha composite of the visible layers."""
-    validate_canvas(canvas)
-    premultiplied = np.zeros((canvas.height, canvas.width, 3))
-    alpha = np.zeros((canvas.height, canvas.width))
-    for layer in canvas.layers:
-        if layer.visible:
-            _over(premultiplied, alpha, layer)
-    rgba = np.empty((canvas.height, canvas.width, 4), np.uint8)
-    rgba[..., 3] = round_half_up(alpha * 255.0)
-    colour = np.divide(premultiplied, alpha[..., None], out=np.zeros_like(premultiplied),
-                       where=alpha[..., None] > 0)
-    rgba[..., :3] = round_half_up(colour)
-    rgba[rgba[..., 3] == 0] = 0
-    return rgba
-
-
-def _place(lo: int, hi: int, side: int, extent: int) -> int:
-    """Start of a span of `side` centred on [lo, hi), moved inside [0, extent) when it fits there,
-    else centred on [0, extent)."""
-    if side > extent:
-        return -((side - extent) // 2)
-    return min(max(lo - (side - (hi - lo)) // 2, 0), extent - side)
+    image: torch.Tensor  # [1, 3, R, R] float32 in [-1, 1], on the device; 0 where the mask is 0
+    mask: torch.Tensor  # [1, 1, R, R] float32 in [0, 1]: coverage, 0 outside the canvas
 
 
 def region_of_interest(canvas: Canvas, margin: float = 0.125, margin_px: float = 0.0) -> Square:
-    """The square of the canvas the model sees (rules in the module docstring)."""
-    validate_canvas(canvas)
+    """The square of the canvas the model sees (rule in server/region.py)."""
     margin = check_number("margin", margin)
     margin_px = check_number("margin_px", margin_px)
-    width, height = canvas.width, canvas.height
-    if canvas.selection is None:
-        x0, y0, x1, y1 = 0, 0, width, height
-    else:
-        x0, y0, x1, y1 = selection_bbox(canvas.selection)
-    longest = max(x1 - x0, y1 - y0)
-    pad = int(np.floor(margin * longest + margin_px + 0.5))
-    side = min(longest + 2 * pad, max(width, height))
-    return Square(_place(x0, x1, side, width), _place(y0, y1, side, height), side)
+    return Square(*region_square(selection_bbox(canvas), canvas.width, canvas.height, margin, margin_px))
 
 
-def resize_planes(planes: np.ndarray, size: int, resample: Image.Resampling) -> np.ndarray:
-    """Resize float (C, h, w) planes to float32 (C, size, size) with a Pillow filter."""
-    if planes.shape[1:] == (size, size):
-        return planes.astype(np.float32)
-    return np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(plane, np.float32))
-                                .resize((size, size), resample)) for plane in planes])
+def _edges(start: int, size: int, cells: int, canvas_side: int, layer_start: int, pixel: float,
+           count: int) -> np.ndarray:
+    """Each cell edge along one axis (cells + 1 of them) as a position in the layer's pixel grid,
+    clipped to the canvas and to the layer: cell c spans positions [e[c], e[c + 1]]."""
+    edges = np.clip(start + np.arange(cells + 1) * (size / cells), 0, canvas_side)
+    return np.clip((edges - layer_start) / pixel, 0, count)
 
 
-def _premultiplied_square(rgba: np.ndarray, region: Square) -> np.ndarray:
-    """float32 (4, S, S): premultiplied RGB and alpha in [0, 1] of the region, zero off the canvas."""
-    height, width = rgba.shape[:2]
-    x0, y0, x1, y1 = region.intersect_canvas(width, height)
-    planes = np.zeros((4, region.size, region.size), np.float32)
-    part = rgba[y0:y1, x0:x1].astype(np.float32).transpose(2, 0, 1) / 255.0
-    inside = (slice(y0 - region.y, y1 - region.y), slice(x0 - region.x, x1 - region.x))
-    planes[(slice(0, 3),) + inside] = part[:3] * part[3]
-    planes[(3,) + inside] = part[3]
-    return planes
+def _at(prefix: np.ndarray, values: np.ndarray, positions: np.ndarray, axis: int) -> np.ndarray:
+    """The running integral at fractional `positions` along `axis`, from its prefix sums (one longer
+    than `values` along that axis) and the values themselves (constant within a pixel)."""
+    index = np.minimum(positions.astype(np.int64), values.shape[axis] - 1)
+    fraction = (positions - index).reshape((-1,) + (1,) * (values.ndim - 1 - axis))
+    return np.take(prefix, index, axis=axis) + fraction * np.take(values, index, axis=axis)
+
+
+def _premultiplied(layer: Layer, rows: slice, cols: slice) -> np.ndarray:
+    """float64 (h, w, 4): the layer's colour in [0, 1] times alpha, and alpha, over rows x cols."""
+    pixels = layer.pixels[rows, cols]
+    alpha = np.full(pixels.shape[:2], float(layer.opacity))
+    if pixels.shape[2] == 4:
+        alpha *= pixels[..., 3] / 255.0
+    if layer.mask is not None:
+        alpha *= layer.mask[rows, cols] / 255.0
+    out = np.empty(pixels.shape[:2] + (4,))
+    np.multiply(pixels[..., :3], (alpha / 255.0)[..., None], out=out[..., :3])
+    out[..., 3] = alpha
+    return out
+
+
+def _layer_cells(layer: Layer, region: Square, cells: int, canvas: Canvas,
+                 cancel: CancelToken | None) -> np.ndarray | None:
+    """float64 (cells, cells, 4): the layer's premultiplied area average on each cell; None when it
+    does not meet the region inside the canvas."""
+    height, width = layer.pixels.shape[:2]
+    bounds = layer.bounds
+    if bounds.intersect(region.bounds) is None or bounds.intersect(canvas.bounds) is None:
+        return None
+    pixel_x, pixel_y = bounds.width / width, bounds.height / height
+    ex = _edges(region.x, region.size, cells, canvas.width, layer.x, pixel_x, width)
+    ey = _edges(region.y, region.size, cells, canvas.height, layer.y, pixel_y, height)
+    col0, col1 = int(ex[0]), min(int(np.ceil(ex[-1])), width)
+    row0, row1 = int(ey[0]), min(int(np.ceil(ey[-1])), height)
+    if col1 <= col0 or row1 <= row0:
+        return None
+    ex, ey = ex - col0, ey - row0
+    row_of_edge = np.minimum(ey.astype(np.int64), row1 - row0 - 1)
+    integral = np.zeros((cells + 1, cells, 4))  # along y, at each cell edge, of the x-averaged rows
+    carry = np.zeros((cells, 4))
+    strip = max(1, STRIP_VALUES // (col1 - col0))
+    for top in range(row0, row1, strip):
+        if cancel is not None:
+            cancel.check()
+        bottom = min(top + strip, row1)
+        values = _premultiplied(layer, slice(top, bottom), slice(col0, col1))
+        prefix = np.zeros((values.shape[0], values.shape[1] + 1, 4))
+        np.cumsum(values, axis=1, out=prefix[:, 1:])
+        at_edges = _at(prefix, values, ex, axis=1)
+        rows = (at_edges[:, 1:] - at_edges[:, :-1]) * pixel_x  # (strip rows, cells, 4): canvas-width integrals
+        here = (row_of_edge >= top - row0) & (row_of_edge < bottom - row0)
+        if here.any():
+            row_prefix = np.empty((rows.shape[0] + 1, cells, 4))
+            row_prefix[0] = carry
+            np.cumsum(rows, axis=0, out=row_prefix[1:])
+            row_prefix[1:] += carry
+            integral[here] = _at(row_prefix, rows, ey[here] - (top - row0), axis=0)
+            carry = row_prefix[-1]
+        else:
+            carry = carry + rows.sum(axis=0)
+    cell_area = (region.size / cells) ** 2
+    return (integral[1:] - integral[:-1]) * (pixel_y / cell_area)
 
 
 def _footprint(lo: int, hi: int, side: int, resolution: int) -> np.ndarray:
@@ -134,26 +136,32 @@ def _footprint(lo: int, hi: int, side: int, resolution: int) -> np.ndarray:
     return ((i + 1) * side > lo * resolution) & (i * side < hi * resolution)
 
 
-def compose(canvas: Canvas, resolution: int, margin: float = 0.125, margin_px: float = 0.0) -> Composite:
-    """Composite the canvas and resample its region of interest to (3, R, R) image + (1, R, R) coverage."""
+def compose(canvas: Canvas, resolution: int, margin: float = 0.125, margin_px: float = 0.0,
+            region: Square | None = None, device: torch.device | str = "cpu",
+            cancel: CancelToken | None = None) -> Composite:
+    """The region of interest (or `region`) at model resolution: image [1, 3, R, R] and coverage [1, 1, R, R]."""
     resolution = check_int("resolution", resolution, 1, 16384)
-    rgba = composite(canvas)
-    region = region_of_interest(canvas, margin, margin_px)
-    resample = Image.Resampling.BOX if region.size > resolution else Image.Resampling.BILINEAR
-    planes = resize_planes(_premultiplied_square(rgba, region), resolution, resample)
-
-    x0, y0, x1, y1 = region.intersect_canvas(canvas.width, canvas.height)
-    on_canvas = np.outer(_footprint(y0 - region.y, y1 - region.y, region.size, resolution),
-                         _footprint(x0 - region.x, x1 - region.x, region.size, resolution))
-    coverage = np.where(on_canvas, np.clip(planes[3], 0.0, 1.0), 0.0).astype(np.float32)
-    colour = np.divide(planes[:3], coverage, out=np.zeros_like(planes[:3]), where=coverage > 0)
-    image = np.where(coverage > 0, np.clip(colour, 0.0, 1.0) * 2.0 - 1.0, 0.0).astype(np.float32)
-    return Composite(region=region, image=image, mask=coverage[None], canvas_rgba=rgba,
-                     selection=canvas.selection, canvas_size=(canvas.width, canvas.height))
-
-
-def to_tensors(composite: Composite):
-    """(image [1, 3, R, R], mask [1, 1, R, R]) float32 torch tensors, copies of the composite's arrays."""
-    import torch  # only here: everything else in this module is numpy and imports without torch
-
-    return torch.from_numpy(composite.image.copy())[None], torch.from_numpy(composite.mask.copy())[None]
+    validate_canvas(canvas)
+    if region is None:
+        region = region_of_interest(canvas, margin, margin_px)
+    cells = min(resolution, region.size)
+    planes = torch.zeros(4, cells, cells, device=device)
+    for layer in canvas.layers:
+        if not layer.visible:
+            continue
+        part = _layer_cells(layer, region, cells, canvas, cancel)
+        if part is not None:
+            top = torch.from_numpy(part.transpose(2, 0, 1)).to(device, torch.float32)
+            planes = top + planes * (1.0 - top[3:])
+    coverage = planes[3].clamp(0.0, 1.0)
+    if cells < resolution:
+        planes = F.interpolate(planes[None], size=(resolution, resolution), mode="bilinear",
+                               align_corners=False)[0]
+        inside = canvas.bounds.intersect(region.bounds)
+        on_canvas = np.outer(_footprint(inside.y0 - region.y, inside.y1 - region.y, region.size, resolution),
+                             _footprint(inside.x0 - region.x, inside.x1 - region.x, region.size, resolution))
+        coverage = torch.where(torch.from_numpy(on_canvas).to(device), planes[3].clamp(0.0, 1.0), 0.0)
+    known = coverage > 0
+    colour = planes[:3] / torch.where(known, coverage, 1.0)
+    image = torch.where(known, colour.clamp(0.0, 1.0) * 2.0 - 1.0, 0.0)
+    return Composite(region=region, image=image[None].contiguous(), mask=coverage[None, None].contiguous())

@@ -1,5 +1,9 @@
 """Paste a generated image back onto the canvas, inside the selection only.
 
+For API clients that want a ready layer (the CLI); the GIMP plug-in places `generated` itself. Cost
+and memory follow the layer's box (the selection's bounding box), never the canvas or the region: the
+box is produced in strips of rows, with a cancel check between strips.
+
 Outside the selection the returned layer is fully transparent: alpha exactly 0 and RGB 0, so stacking
 it on top of the image in GIMP leaves the composite there bit-for-bit unchanged. (Any pixel whose alpha
 rounds to 0 also gets RGB 0.)
@@ -8,31 +12,32 @@ Inside, alpha = selection x feather ramp, rounded half up. The ramp is clip(d / 
 is the distance from the pixel to the selection's edge: the Euclidean distance from its centre to the
 nearest unselected pixel centre, minus 0.5. So a ring of about `feather` pixels fades in from the edge;
 feather = 0 gives a hard edge, alpha = selection. The canvas border is not an edge: pixels past it count
-as selected. With no selection the layer covers the whole canvas at alpha 255, no feather anywhere.
+as selected. With no selection the layer covers the region's part of the canvas at alpha 255.
 
 The generated (3, R, R) image in [-1, 1] is resized to the region's side with Pillow's bicubic filter on
-float planes (Pillow widens the kernel when shrinking, which antialiases), cropped, and turned into
-bytes as floor((v + 1) x 127.5 + 0.5) clipped to 0..255.
+float planes (Pillow widens the kernel when shrinking, which antialiases); only the box is computed
+(Pillow's `box` argument gives exactly the box's part of the whole resize), and turned into bytes as
+floor((v + 1) x 127.5 + 0.5) clipped to 0..255.
 
-Layer extent: the selection's bounding box (pixels > 0) intersected with the region and the canvas, the
-smaller of the two allowed choices that still holds every pixel with alpha > 0; without a selection,
-the region intersected with the canvas, i.e. the whole canvas.
+Layer extent: the selection's bounding box (pixels > 0) intersected with the region and the canvas;
+without a selection, the region intersected with the canvas.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 from PIL import Image
 
-from .canvas import Canvas, Layer, selection_bbox
-from .compose import Composite, composite as composite_canvas, resize_planes, round_half_up
+from server.region import Bounds
+
+from .canvas import Canvas, Square, selection_bbox
 from .errors import InvalidInput
+from .progress import CancelToken
 from .validation import check_number
 
-Box = tuple[int, int, int, int]  # x0, y0, x1, y1 on the canvas, ends exclusive
+STRIP_PIXELS = 1 << 20  # layer pixels per strip
 
 
 @dataclass
@@ -42,6 +47,11 @@ class PastedLayer:
     pixels: np.ndarray  # uint8 (h, w, 4)
     x: int
     y: int
+
+
+def round_half_up(values: np.ndarray) -> np.ndarray:
+    """Clip to [0, 255] and round half up to uint8."""
+    return np.floor(np.clip(values, 0, 255) + 0.5).astype(np.uint8)
 
 
 def _generated_array(generated) -> np.ndarray:
@@ -58,16 +68,14 @@ def _generated_array(generated) -> np.ndarray:
     return array
 
 
-def _layer_box(composite: Composite) -> Box:
+def layer_box(canvas: Canvas, region: Square) -> Bounds:
     """Where the pasted layer lies on the canvas (see the module docstring)."""
-    width, height = composite.canvas_size
-    x0, y0, x1, y1 = composite.region.intersect_canvas(width, height)
-    if composite.selection is None:
-        return x0, y0, x1, y1
-    sx0, sy0, sx1, sy1 = selection_bbox(composite.selection)
-    box = max(x0, sx0), max(y0, sy0), min(x1, sx1), min(y1, sy1)
-    if box[2] <= box[0] or box[3] <= box[1]:
-        raise InvalidInput("region", "the region of interest does not meet the selection")
+    box = canvas.bounds.intersect(region.bounds)
+    selected = selection_bbox(canvas)
+    if box is not None and selected is not None:
+        box = box.intersect(selected)
+    if box is None:
+        raise InvalidInput("region", "the region of interest does not meet the selection inside the canvas")
     return box
 
 
@@ -90,46 +98,46 @@ def edge_distance(inside: np.ndarray, limit: int) -> np.ndarray:
     return np.sqrt(best)
 
 
-def _alpha(selection: Optional[np.ndarray], feather: float, box: Box) -> np.ndarray:
+def _alpha(canvas: Canvas, feather: float, box: Bounds) -> np.ndarray:
     """uint8 alpha over `box`: selection x feather ramp (see the module docstring)."""
-    x0, y0, x1, y1 = box
-    if selection is None:
-        return np.full((y1 - y0, x1 - x0), 255, np.uint8)
-    selected = selection[y0:y1, x0:x1]
+    if canvas.selection is None:
+        return np.full((box.height, box.width), 255, np.uint8)
     if feather == 0:
-        return selected.copy()
+        return canvas.selection_window(box)
     # Unselected pixels more than `reach` away cannot lower the ramp, so a window that much larger is enough.
     reach = math.ceil(feather + 0.5)
-    height, width = selection.shape
-    wx0, wy0 = max(x0 - reach, 0), max(y0 - reach, 0)
-    wx1, wy1 = min(x1 + reach, width), min(y1 + reach, height)
-    distance = edge_distance(selection[wy0:wy1, wx0:wx1] > 0, reach)[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0]
+    window = canvas.bounds.intersect(Bounds(box.x0 - reach, box.y0 - reach, box.x1 + reach, box.y1 + reach))
+    selection = canvas.selection_window(window)
+    inner = (slice(box.y0 - window.y0, box.y1 - window.y0), slice(box.x0 - window.x0, box.x1 - window.x0))
+    distance = edge_distance(selection > 0, reach)[inner]
     ramp = np.clip((distance - 0.5) / feather, 0.0, 1.0)
-    return round_half_up(selected * ramp)
+    return round_half_up(selection[inner] * ramp)
 
 
-def paste_back(generated, composite: Composite, feather: float = 8.0) -> PastedLayer:
+def _resized(planes: list[Image.Image], region: Square, box: Bounds) -> np.ndarray:
+    """float32 (h, w, 3): the bicubic resize of the planes to the region's side, over `box` only."""
+    scale = planes[0].width / region.size
+    source = ((box.x0 - region.x) * scale, (box.y0 - region.y) * scale,
+              (box.x1 - region.x) * scale, (box.y1 - region.y) * scale)
+    return np.stack([np.asarray(plane.resize((box.width, box.height), Image.Resampling.BICUBIC, box=source))
+                     for plane in planes], axis=-1)
+
+
+def paste_back(generated, canvas: Canvas, region: Square, feather: float = 8.0,
+               cancel: CancelToken | None = None) -> PastedLayer:
     """The generated image as a new layer covering the selection (rules in the module docstring)."""
     feather = check_number("feather", feather)
     image = _generated_array(generated)
-    box = _layer_box(composite)
-    x0, y0, x1, y1 = box
-    region = composite.region
-    planes = resize_planes(image, region.size, Image.Resampling.BICUBIC)
-    crop = planes[:, y0 - region.y:y1 - region.y, x0 - region.x:x1 - region.x]
-    pixels = np.empty((y1 - y0, x1 - x0, 4), np.uint8)
-    pixels[..., :3] = round_half_up((crop.transpose(1, 2, 0) + 1.0) * 127.5)
-    pixels[..., 3] = _alpha(composite.selection, feather, box)
-    pixels[pixels[..., 3] == 0] = 0
-    return PastedLayer(pixels, x0, y0)
-
-
-def paste_into(generated, composite: Composite, feather: float = 8.0) -> np.ndarray:
-    """The canvas composite with the pasted layer over it, uint8 (H, W, 4).
-
-    Equal to `composite.canvas_rgba` bit for bit wherever the selection is 0.
-    """
-    pasted = paste_back(generated, composite, feather)
-    width, height = composite.canvas_size
-    layers = [Layer(composite.canvas_rgba), Layer(pasted.pixels, pasted.x, pasted.y)]
-    return composite_canvas(Canvas(width, height, layers))
+    box = layer_box(canvas, region)
+    planes = [Image.fromarray(np.ascontiguousarray(plane)) for plane in image]
+    pixels = np.empty((box.height, box.width, 4), np.uint8)
+    strip = max(1, STRIP_PIXELS // box.width)
+    for top in range(box.y0, box.y1, strip):
+        if cancel is not None:
+            cancel.check()
+        part = Bounds(box.x0, top, box.x1, min(top + strip, box.y1))
+        rows = pixels[top - box.y0:part.y1 - box.y0]
+        rows[..., :3] = round_half_up((_resized(planes, region, part) + 1.0) * 127.5)
+        rows[..., 3] = _alpha(canvas, feather, part)
+        rows[rows[..., 3] == 0] = 0
+    return PastedLayer(pixels, box.x0, box.y0)

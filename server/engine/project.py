@@ -95,6 +95,7 @@ class ProjectOptions:
     seed: int = 0
     preview_every: int = 0  # 0: no previews
     preview_size: int = 64
+    report_loss: bool = False  # regressor: also evaluate the objective (the other methods always do)
 
     def validate(self) -> None:
         """Raise InvalidInput naming the first bad field (`options.<name>`)."""
@@ -122,8 +123,9 @@ class ProjectOptions:
         for name in ("pixel_weight", "perceptual_weight", "style_weight", "noise_reg_weight",
                      "wplus_prior_weight", "encoder_consistency_weight"):
             check_number(f"options.{name}", getattr(self, name), 0.0, math.inf)
-        if not isinstance(self.optimize_noise, bool):
-            raise InvalidInput("options.optimize_noise", f"must be a bool, got {self.optimize_noise!r}")
+        for name in ("optimize_noise", "report_loss"):
+            if not isinstance(getattr(self, name), bool):
+                raise InvalidInput(f"options.{name}", f"must be a bool, got {getattr(self, name)!r}")
         check_int("options.restarts", self.restarts, 1, MAX_RESTARTS)
         check_int("options.seed", self.seed, 0, 2 ** 63 - 1)
         check_int("options.preview_every", self.preview_every, 0, MAX_STEPS)
@@ -351,7 +353,7 @@ class _Run:
         self.total = options.steps * options.restarts
         self.done = 0
         self._regressed: Tensor | None = None
-        self.objective = self._objective()
+        self._objective: _Objective | None = None
 
     def regressed(self) -> Tensor:
         """The regressor's W+ for the masked target (one forward pass, reused)."""
@@ -361,22 +363,27 @@ class _Run:
                 self._regressed = r(self.target * self.mask, self.mask).float()
         return self._regressed
 
-    def _objective(self) -> _Objective:
-        terms = [(w, loss.bind(self.target, self.mask)) for w, loss in self.plan.image_losses]
-        if self.plan.consistency_weight:
-            r, goal = self.model["regressor"], self.regressed()
-            terms.append((self.plan.consistency_weight, lambda img: (r(img) - goal).square().mean()))
-        noise_weight = self.options.noise_reg_weight if self.options.optimize_noise else 0.0
-        return _Objective(terms, self.plan.wplus_prior_weight, noise_weight)
+    @property
+    def objective(self) -> _Objective:
+        """The bound objective, built on first use (binding runs the discriminator on the target)."""
+        if self._objective is None:
+            terms = [(w, loss.bind(self.target, self.mask)) for w, loss in self.plan.image_losses]
+            if self.plan.consistency_weight:
+                r, goal = self.model["regressor"], self.regressed()
+                terms.append((self.plan.consistency_weight, lambda img: (r(img) - goal).square().mean()))
+            noise_weight = self.options.noise_reg_weight if self.options.optimize_noise else 0.0
+            self._objective = _Objective(terms, self.plan.wplus_prior_weight, noise_weight)
+        return self._objective
 
     def check_cancel(self):
         if self.cancel is not None:
             self.cancel.check()
 
-    def evaluate(self, ws: Tensor, noises: list[Tensor] | None) -> tuple[Tensor, float]:
+    def evaluate(self, ws: Tensor, noises: list[Tensor] | None, with_loss: bool = True) -> tuple[Tensor, float]:
+        """The image of `ws` and the objective's value there (0.0 when not `with_loss`)."""
         with torch.no_grad():
             img = self.g.synthesis(ws, noise_mode="const", noise=noises)
-            return img, float(self.objective(img, ws, noises))
+            return img, float(self.objective(img, ws, noises)) if with_loss else 0.0
 
     # -- one optimisation run
 
@@ -502,7 +509,7 @@ def _project(model, image, mask, options, progress, cancel, lpips) -> Projection
     if options.method == "regressor":
         run.check_cancel()
         ws, noises = run.regressed(), None
-        img, loss = run.evaluate(ws, None)
+        img, loss = run.evaluate(ws, None, with_loss=options.report_loss)
         preview = _preview(img, options.preview_size) if options.preview_every else None
         report(progress, "regressor", 1, 1, preview)
         steps, restarts = 0, 1

@@ -12,7 +12,7 @@ import torch
 from PIL import Image as PILImage
 
 from server.api.gancollage.v1 import gancollage_pb2 as pb
-from server.engine.canvas import Canvas, Layer
+from server.engine.canvas import MAX_CANVAS_SIDE, MAX_LAYERS, Canvas, Layer, Square
 from server.engine.edits import INTERPOLATION_MODES
 from server.engine.errors import InvalidInput
 from server.engine.progress import ProgressEvent
@@ -23,8 +23,6 @@ from server.jobs import Queued
 
 from .catalog import ModelEntry
 
-MAX_CANVAS_SIDE = 16384  # also the engine's own limit (validate_canvas)
-MAX_LAYERS = 256
 MAX_FRAMES = 256
 METHODS = {pb.METHOD_REGRESSOR: "regressor", pb.METHOD_OPTIMIZE: "optimize",
            pb.METHOD_HYBRID: "hybrid", pb.METHOD_SCRIBBLE: "scribble"}
@@ -50,8 +48,11 @@ def _decode_png(data: bytes, mode: str, path: str) -> np.ndarray:
         raise InvalidInput(path, f"is not a readable PNG file ({exc})") from None
 
 
-def _pixels(message, path: str, raw: str, mode: str, channels: int) -> np.ndarray:
-    """An Image (raw = 'rgba') or Mask (raw = 'data') as uint8 (h, w, 4) or (h, w)."""
+RAW_CHANNELS = {"rgba": 4, "rgb": 3, "data": 1}
+
+
+def _pixels(message, path: str, raw: str, mode: str) -> np.ndarray:
+    """An Image (raw = 'rgba', or 'rgb') or Mask (raw = 'data') as uint8 (h, w, 4), (h, w, 3) or (h, w)."""
     kind = message.WhichOneof(message.DESCRIPTOR.oneofs[0].name)
     if kind is None:
         raise InvalidInput(path, f"holds no pixels: set {raw} (with width and height) or png")
@@ -64,23 +65,24 @@ def _pixels(message, path: str, raw: str, mode: str, channels: int) -> np.ndarra
         return array
     width = check_int(f"{path}.width", message.width, 1, MAX_CANVAS_SIDE)
     height = check_int(f"{path}.height", message.height, 1, MAX_CANVAS_SIDE)
-    data = getattr(message, raw)
+    data = getattr(message, kind)
+    channels = RAW_CHANNELS[kind]
     expected = width * height * channels
     if len(data) != expected:
-        raise InvalidInput(f"{path}.{raw}", f"must hold width x height x {channels} = {expected} bytes "
-                                            f"for {width}x{height}, got {len(data)}")
+        raise InvalidInput(f"{path}.{kind}", f"must hold width x height x {channels} = {expected} bytes "
+                                             f"for {width}x{height}, got {len(data)}")
     shape = (height, width, channels) if channels > 1 else (height, width)
     return np.frombuffer(data, np.uint8).reshape(shape)
 
 
 def image_from_proto(message: pb.Image, path: str) -> np.ndarray:
-    return _pixels(message, path, "rgba", "RGBA", 4)
+    return _pixels(message, path, "rgba", "RGBA")
 
 
 def mask_from_proto(message: pb.Mask, path: str, shape: tuple[int, int] | None = None,
                     like: str = "") -> np.ndarray:
     """A mask, which must be (height, width) = `shape` (the size of `like`) when given."""
-    mask = _pixels(message, path, "data", "L", 1)
+    mask = _pixels(message, path, "data", "L")
     if shape is not None and mask.shape != shape:
         raise InvalidInput(path, f"must be {shape[1]}x{shape[0]} like {like}, got {mask.shape[1]}x{mask.shape[0]}")
     return mask
@@ -94,7 +96,8 @@ def _layer(message: pb.Layer, path: str) -> Layer:
     if message.HasField("mask"):
         mask = mask_from_proto(message.mask, f"{path}.mask", pixels.shape[:2], "the layer's image")
     opacity = check_number(f"{path}.opacity", message.opacity, 0.0, 1.0) if message.HasField("opacity") else 1.0
-    return Layer(pixels, message.x, message.y, opacity, not message.hidden, mask, message.name)
+    return Layer(pixels, message.x, message.y, opacity, not message.hidden, mask, message.name,
+                 message.canvas_width, message.canvas_height)
 
 
 def canvas_from_proto(message: pb.Canvas, path: str = "canvas") -> Canvas:
@@ -106,8 +109,8 @@ def canvas_from_proto(message: pb.Canvas, path: str = "canvas") -> Canvas:
     layers = [_layer(layer, f"{path}.layers[{i}]") for i, layer in enumerate(message.layers)]
     selection = None
     if message.HasField("selection"):
-        selection = mask_from_proto(message.selection, f"{path}.selection", (height, width), "the canvas")
-    return Canvas(width, height, layers, selection)
+        selection = mask_from_proto(message.selection, f"{path}.selection")
+    return Canvas(width, height, layers, selection, message.selection_x, message.selection_y)
 
 
 # ------------------------------------------------------------------------------------- latents
@@ -171,6 +174,7 @@ def options_from_proto(message: pb.ProjectionOptions, model: dict, model_name: s
         if message.HasField(name):
             setattr(options, name, getattr(message, name))
     options.optimize_noise = message.optimize_noise
+    options.report_loss = message.report_loss
     options.seed = message.seed
     if message.HasField("init_latent"):
         latent = latent_from_proto(message.init_latent, f"{path}.init_latent", model_name)
@@ -183,11 +187,14 @@ def realize_from_proto(request: pb.RealizeRequest, model: dict, model_name: str)
     if not request.HasField("canvas"):
         raise InvalidInput("canvas", "is missing")
     canvas = canvas_from_proto(request.canvas)
-    options = RealizeOptions(options_from_proto(request.options, model, model_name))
+    options = RealizeOptions(options_from_proto(request.options, model, model_name),
+                             skip_layer=request.skip_layer)
     if request.HasField("margin"):
         options.margin = request.margin
     if request.HasField("feather"):
         options.feather = request.feather
+    if request.HasField("region"):
+        options.region = Square(request.region.x, request.region.y, request.region.size)
     options.validate()
     return canvas, options
 
@@ -256,12 +263,15 @@ def metrics_to_proto(metrics: dict, queue_seconds: float) -> pb.Metrics:
 
 def realize_result_to_proto(result: RealizeResult, model_name: str, queue_seconds: float) -> pb.RealizeResult:
     region = result.region
-    return pb.RealizeResult(
-        layer=image_to_proto(result.layer.pixels), x=result.layer.x, y=result.layer.y,
+    message = pb.RealizeResult(
         latent=latent_to_proto(result.latent, model_name),
         metrics=metrics_to_proto(result.metrics, queue_seconds),
         generated=image_to_proto(result.generated),
         region=pb.Square(x=region.x, y=region.y, size=region.size))
+    if result.layer is not None:
+        message.layer.CopyFrom(image_to_proto(result.layer.pixels))
+        message.x, message.y = result.layer.x, result.layer.y
+    return message
 
 
 def project_result_to_proto(projection: Projection, image: np.ndarray, model_name: str,

@@ -11,6 +11,7 @@ from grpc_reflection.v1alpha import reflection
 
 from server.api.gancollage.v1 import gancollage_pb2 as pb
 from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
+from server.engine.canvas import MAX_CANVAS_SIDE, MAX_LAYERS
 from server.jobs import JobQueue
 from server.models import DEFAULT_NAME
 
@@ -79,8 +80,8 @@ def start_server(catalog: Catalog, options: ServerOptions) -> RunningServer:
 
     info = pb.ServerInfo(version=version(), api_version=pb.DESCRIPTOR.package, device=options.device,
                          default_model=DEFAULT_NAME, max_queue=options.max_queue,
-                         max_message_bytes=options.max_message_bytes, max_layers=convert.MAX_LAYERS,
-                         max_canvas_side=convert.MAX_CANVAS_SIDE, max_frames=convert.MAX_FRAMES)
+                         max_message_bytes=options.max_message_bytes, max_layers=MAX_LAYERS,
+                         max_canvas_side=MAX_CANVAS_SIDE, max_frames=convert.MAX_FRAMES)
     pb_grpc.add_GanCollageServicer_to_server(GanCollageServicer(catalog, jobs, info), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

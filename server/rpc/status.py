@@ -24,7 +24,7 @@ Renames = tuple[tuple[str, str], ...]  # (pattern matching an engine field's hea
 # (options.*, margin, feather, mask, split, start_layer, mode are the same in both).
 REALIZE = ((r"layers\[(\d+)\]\.pixels", r"canvas.layers[\1].image"),
            (r"layers\[(\d+)\]\.visible", r"canvas.layers[\1].hidden"),
-           (r"(width|height|layers|selection)", r"canvas.\1"))
+           (r"(width|height|layers|selection|selection_x|selection_y)", r"canvas.\1"))
 PROJECT = ((r"layers\[0\]\.pixels", "image"), (r"layers\[0\]\.mask", "mask"), (r"layers", "image"))
 INTERPOLATE = ((r"w_a", "a"), (r"w_b", "b"), (r"n", "frames"))
 STYLE_MIX = ((r"w_a", "content"), (r"w_b", "style"))

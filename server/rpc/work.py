@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from server.engine.canvas import Canvas
-from server.engine.compose import compose, to_tensors
+from server.engine.compose import compose
 from server.engine.edits import interpolate, local_blend, style_mix
 from server.engine.errors import translate_oom
 from server.engine.progress import CancelToken, ProgressCallback, report
@@ -30,10 +30,9 @@ def project_canvas(model: dict, canvas: Canvas, options: ProjectOptions, progres
     """Project a one-layer canvas (its whole extent, padding unknown); the projection and its image."""
     g = model["generator"]
     report(progress, "compose", 0, 1)
-    image, mask = to_tensors(compose(canvas, g.resolution, margin=0.0))
+    composed = compose(canvas, g.resolution, margin=0.0, device=g.w_avg.device, cancel=cancel)
     report(progress, "compose", 1, 1)
-    device = g.w_avg.device
-    projection = project(model, image.to(device), mask.to(device), options, progress, cancel)
+    projection = project(model, composed.image, composed.mask, options, progress, cancel)
     return projection, to_uint8_hwc(projection.image)[0]
 
 

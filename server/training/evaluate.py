@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from server.engine.compose import compose, to_tensors
+from server.engine.compose import compose
 from server.engine.losses import masked_psnr, masked_ssim
 from server.engine.pixels import to_uint8_hwc
 from server.engine.project import ProjectOptions, project
@@ -110,10 +110,9 @@ def reconstruction_study(model: dict, count: int, opt_steps: int, batch: int, lo
 
 def collage_study(model: dict, count: int, hybrid_steps: int) -> tuple[dict, list]:
     g = model["generator"]
-    targets = [to_tensors(compose(collage_canvas(seeds, g.resolution), g.resolution))
-               for seeds in collage_seed_sets(count)]
-    images = torch.cat([t[0] for t in targets])
-    masks = torch.cat([t[1] for t in targets])
+    targets = [compose(collage_canvas(seeds, g.resolution), g.resolution) for seeds in collage_seed_sets(count)]
+    images = torch.cat([t.image for t in targets])
+    masks = torch.cat([t.mask for t in targets])
     rows, figures = [to_uint8_hwc(images)], {}
     for name, options in (("regressor", ProjectOptions(method="regressor")),
                           (f"hybrid {hybrid_steps} steps", ProjectOptions(method="hybrid", steps=hybrid_steps))):

@@ -21,16 +21,18 @@ METHOD_HYBRID: Method
 METHOD_SCRIBBLE: Method
 
 class Image(_message.Message):
-    __slots__ = ("width", "height", "rgba", "png")
+    __slots__ = ("width", "height", "rgba", "png", "rgb")
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     RGBA_FIELD_NUMBER: _ClassVar[int]
     PNG_FIELD_NUMBER: _ClassVar[int]
+    RGB_FIELD_NUMBER: _ClassVar[int]
     width: int
     height: int
     rgba: bytes
     png: bytes
-    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., rgba: _Optional[bytes] = ..., png: _Optional[bytes] = ...) -> None: ...
+    rgb: bytes
+    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., rgba: _Optional[bytes] = ..., png: _Optional[bytes] = ..., rgb: _Optional[bytes] = ...) -> None: ...
 
 class Mask(_message.Message):
     __slots__ = ("width", "height", "data", "png")
@@ -45,7 +47,7 @@ class Mask(_message.Message):
     def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., data: _Optional[bytes] = ..., png: _Optional[bytes] = ...) -> None: ...
 
 class Layer(_message.Message):
-    __slots__ = ("image", "x", "y", "opacity", "hidden", "mask", "name")
+    __slots__ = ("image", "x", "y", "opacity", "hidden", "mask", "name", "canvas_width", "canvas_height")
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     X_FIELD_NUMBER: _ClassVar[int]
     Y_FIELD_NUMBER: _ClassVar[int]
@@ -53,6 +55,8 @@ class Layer(_message.Message):
     HIDDEN_FIELD_NUMBER: _ClassVar[int]
     MASK_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    CANVAS_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    CANVAS_HEIGHT_FIELD_NUMBER: _ClassVar[int]
     image: Image
     x: int
     y: int
@@ -60,19 +64,25 @@ class Layer(_message.Message):
     hidden: bool
     mask: Mask
     name: str
-    def __init__(self, image: _Optional[_Union[Image, _Mapping]] = ..., x: _Optional[int] = ..., y: _Optional[int] = ..., opacity: _Optional[float] = ..., hidden: _Optional[bool] = ..., mask: _Optional[_Union[Mask, _Mapping]] = ..., name: _Optional[str] = ...) -> None: ...
+    canvas_width: int
+    canvas_height: int
+    def __init__(self, image: _Optional[_Union[Image, _Mapping]] = ..., x: _Optional[int] = ..., y: _Optional[int] = ..., opacity: _Optional[float] = ..., hidden: _Optional[bool] = ..., mask: _Optional[_Union[Mask, _Mapping]] = ..., name: _Optional[str] = ..., canvas_width: _Optional[int] = ..., canvas_height: _Optional[int] = ...) -> None: ...
 
 class Canvas(_message.Message):
-    __slots__ = ("width", "height", "layers", "selection")
+    __slots__ = ("width", "height", "layers", "selection", "selection_x", "selection_y")
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     LAYERS_FIELD_NUMBER: _ClassVar[int]
     SELECTION_FIELD_NUMBER: _ClassVar[int]
+    SELECTION_X_FIELD_NUMBER: _ClassVar[int]
+    SELECTION_Y_FIELD_NUMBER: _ClassVar[int]
     width: int
     height: int
     layers: _containers.RepeatedCompositeFieldContainer[Layer]
     selection: Mask
-    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., layers: _Optional[_Iterable[_Union[Layer, _Mapping]]] = ..., selection: _Optional[_Union[Mask, _Mapping]] = ...) -> None: ...
+    selection_x: int
+    selection_y: int
+    def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., layers: _Optional[_Iterable[_Union[Layer, _Mapping]]] = ..., selection: _Optional[_Union[Mask, _Mapping]] = ..., selection_x: _Optional[int] = ..., selection_y: _Optional[int] = ...) -> None: ...
 
 class Latent(_message.Message):
     __slots__ = ("num_ws", "w_dim", "values", "model")
@@ -97,7 +107,7 @@ class Square(_message.Message):
     def __init__(self, x: _Optional[int] = ..., y: _Optional[int] = ..., size: _Optional[int] = ...) -> None: ...
 
 class ProjectionOptions(_message.Message):
-    __slots__ = ("method", "steps", "space", "init", "init_latent", "optimizer", "lr", "pixel_loss", "perceptual", "perceptual_weight", "style_weight", "noise_reg_weight", "optimize_noise", "wplus_prior_weight", "encoder_consistency_weight", "restarts", "seed", "preview_every", "preview_size")
+    __slots__ = ("method", "steps", "space", "init", "init_latent", "optimizer", "lr", "pixel_loss", "perceptual", "perceptual_weight", "style_weight", "noise_reg_weight", "optimize_noise", "wplus_prior_weight", "encoder_consistency_weight", "restarts", "seed", "preview_every", "preview_size", "report_loss")
     METHOD_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
     SPACE_FIELD_NUMBER: _ClassVar[int]
@@ -117,6 +127,7 @@ class ProjectionOptions(_message.Message):
     SEED_FIELD_NUMBER: _ClassVar[int]
     PREVIEW_EVERY_FIELD_NUMBER: _ClassVar[int]
     PREVIEW_SIZE_FIELD_NUMBER: _ClassVar[int]
+    REPORT_LOSS_FIELD_NUMBER: _ClassVar[int]
     method: Method
     steps: int
     space: str
@@ -136,7 +147,8 @@ class ProjectionOptions(_message.Message):
     seed: int
     preview_every: int
     preview_size: int
-    def __init__(self, method: _Optional[_Union[Method, str]] = ..., steps: _Optional[int] = ..., space: _Optional[str] = ..., init: _Optional[str] = ..., init_latent: _Optional[_Union[Latent, _Mapping]] = ..., optimizer: _Optional[str] = ..., lr: _Optional[float] = ..., pixel_loss: _Optional[str] = ..., perceptual: _Optional[str] = ..., perceptual_weight: _Optional[float] = ..., style_weight: _Optional[float] = ..., noise_reg_weight: _Optional[float] = ..., optimize_noise: _Optional[bool] = ..., wplus_prior_weight: _Optional[float] = ..., encoder_consistency_weight: _Optional[float] = ..., restarts: _Optional[int] = ..., seed: _Optional[int] = ..., preview_every: _Optional[int] = ..., preview_size: _Optional[int] = ...) -> None: ...
+    report_loss: bool
+    def __init__(self, method: _Optional[_Union[Method, str]] = ..., steps: _Optional[int] = ..., space: _Optional[str] = ..., init: _Optional[str] = ..., init_latent: _Optional[_Union[Latent, _Mapping]] = ..., optimizer: _Optional[str] = ..., lr: _Optional[float] = ..., pixel_loss: _Optional[str] = ..., perceptual: _Optional[str] = ..., perceptual_weight: _Optional[float] = ..., style_weight: _Optional[float] = ..., noise_reg_weight: _Optional[float] = ..., optimize_noise: _Optional[bool] = ..., wplus_prior_weight: _Optional[float] = ..., encoder_consistency_weight: _Optional[float] = ..., restarts: _Optional[int] = ..., seed: _Optional[int] = ..., preview_every: _Optional[int] = ..., preview_size: _Optional[int] = ..., report_loss: _Optional[bool] = ...) -> None: ...
 
 class Progress(_message.Message):
     __slots__ = ("stage", "step", "total", "queue_position", "preview")
@@ -235,18 +247,22 @@ class ListModelsResponse(_message.Message):
     def __init__(self, models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ...) -> None: ...
 
 class RealizeRequest(_message.Message):
-    __slots__ = ("model", "canvas", "options", "margin", "feather")
+    __slots__ = ("model", "canvas", "options", "margin", "feather", "region", "skip_layer")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     CANVAS_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     MARGIN_FIELD_NUMBER: _ClassVar[int]
     FEATHER_FIELD_NUMBER: _ClassVar[int]
+    REGION_FIELD_NUMBER: _ClassVar[int]
+    SKIP_LAYER_FIELD_NUMBER: _ClassVar[int]
     model: str
     canvas: Canvas
     options: ProjectionOptions
     margin: float
     feather: float
-    def __init__(self, model: _Optional[str] = ..., canvas: _Optional[_Union[Canvas, _Mapping]] = ..., options: _Optional[_Union[ProjectionOptions, _Mapping]] = ..., margin: _Optional[float] = ..., feather: _Optional[float] = ...) -> None: ...
+    region: Square
+    skip_layer: bool
+    def __init__(self, model: _Optional[str] = ..., canvas: _Optional[_Union[Canvas, _Mapping]] = ..., options: _Optional[_Union[ProjectionOptions, _Mapping]] = ..., margin: _Optional[float] = ..., feather: _Optional[float] = ..., region: _Optional[_Union[Square, _Mapping]] = ..., skip_layer: _Optional[bool] = ...) -> None: ...
 
 class RealizeResult(_message.Message):
     __slots__ = ("layer", "x", "y", "latent", "metrics", "generated", "region")
