@@ -14,7 +14,7 @@ from conftest import REPO
 sys.path.insert(0, str(REPO))
 import install  # noqa: E402
 
-PLUGIN_FILES = {"gan_collage.py", "actions.py", "config.py", "gimp_io.py", "transport.py"}
+PLUGIN_FILES = {"gan_collage.py", "actions.py", "config.py", "gimp_io.py", "paths.py", "transport.py"}
 
 
 def run_install(*args: str, home: Path | None = None) -> subprocess.CompletedProcess:

@@ -54,46 +54,106 @@ LOWER = LayerData("lower", 6, 4, b"\x00" * 96, x=10, y=20, opacity=0.5, mask=b"\
 UPPER = LayerData("upper", 3, 5, b"\x10" * 60, x=-2, y=1)
 
 
-def test_canvas_request_keeps_order_opacity_masks_and_selection():
-    canvas = CanvasData(8, 6, [LOWER, UPPER], selection=b"\x00" * 47 + b"\xff")
+SCALED = LayerData("scaled", 2, 2, b"\x07" * 12, x=4, y=0, channels=3, canvas_width=8, canvas_height=8)
+
+
+def test_canvas_request_keeps_order_opacity_masks_and_scale():
+    canvas = CanvasData(8, 6, [LOWER, UPPER, SCALED], region=Box(0, -1, 8, 8))
     request = actions.canvas_request(canvas)
-    assert (request["width"], request["height"]) == (8, 6)
-    assert [layer["name"] for layer in request["layers"]] == ["lower", "upper"]
-    first, second = request["layers"]
-    assert first == {"image": {"width": 6, "height": 4, "rgba": LOWER.rgba}, "x": 10, "y": 20, "opacity": 0.5,
+    assert (request["width"], request["height"]) == (8, 6) and "selection" not in request
+    assert [layer["name"] for layer in request["layers"]] == ["lower", "upper", "scaled"]
+    first, second, third = request["layers"]
+    assert first == {"image": {"width": 6, "height": 4, "rgba": LOWER.pixels}, "x": 10, "y": 20, "opacity": 0.5,
                      "name": "lower", "mask": {"width": 6, "height": 4, "data": LOWER.mask}}
-    assert "mask" not in second and second["x"] == -2
-    assert request["selection"] == {"width": 8, "height": 6, "data": canvas.selection}
-    assert "selection" not in actions.canvas_request(CanvasData(8, 6, [UPPER]))
+    assert "mask" not in second and second["x"] == -2 and "canvas_width" not in second
+    assert third["image"] == {"width": 2, "height": 2, "rgb": SCALED.pixels}  # opaque: 3 bytes a pixel
+    assert (third["canvas_width"], third["canvas_height"]) == (8, 8)
 
 
 def test_an_empty_canvas_is_the_artists_error_before_any_call():
     client = FakeClient()
     with pytest.raises(UserError, match="nothing to realize"):
-        actions.realize(session(client), CanvasData(8, 6, []), Options())
+        actions.realize(session(client), CanvasData(8, 6, [], region=Box(0, -1, 8, 8)), Options())
     assert client.calls == []
 
 
-def test_realize_sends_the_options_and_names_the_layer():
+def test_realize_asks_for_the_region_only_and_places_the_square_over_it():
     def realized(request):
         yield progress("optimize", 5, 10)
-        yield {"event": "result", "result": {"layer": image(4, 3), "x": 2, "y": 1, "latent": latent("faces"),
-                                             "metrics": {"method": "hybrid", "steps": 10}}}
+        yield {"event": "result", "result": {"generated": image(4, 4), "region": {"x": -2, "y": 1, "size": 5},
+                                             "latent": latent("faces"),
+                                             "metrics": {"method": "hybrid", "steps": 10, "seconds": 1.5}}}
 
     client = FakeClient(Realize=realized)
-    (layer,) = actions.realize(session(client), CanvasData(8, 6, [LOWER]), Options("hybrid", 10, 7))
+    canvas = CanvasData(8, 6, [LOWER], region=Box(-2, 1, 5, 5), has_selection=True)
+    (layer,) = actions.realize(session(client), canvas, Options("hybrid", 10, 7))
     (name, request, timeout), = client.calls
     assert name == "Realize" and timeout == 60.0
     assert request["options"] == {"method": "hybrid", "steps": 10, "seed": 7} and request["model"] == ""
+    assert request["region"] == {"x": -2, "y": 1, "size": 5} and request["skip_layer"] is True
     assert layer.name == "Realized (hybrid, faces, seed 7, 10 steps)"
-    assert (layer.box, layer.crop) == (Box(2, 1, 4, 3), None)
+    # scaled to the region by GIMP, cropped to the canvas, masked by the selection
+    assert (layer.box, layer.crop, layer.masked) == (Box(-2, 1, 5, 5), Box(0, 1, 3, 5), True)
+    assert layer.image == image(4, 4)
+
+
+def listing(*models):
+    def answer(request):
+        yield {"event": "result", "result": {"models": [dict(name=name, resolution=resolution, is_default=default,
+                                                             available=error == "", error=error)
+                                                        for name, resolution, default, error in models]}}
+    return answer
+
+
+def test_the_session_asks_the_server_for_its_models_resolution():
+    client = FakeClient(ListModels=listing(("faces", 256, False, ""), ("default", 64, True, "")))
+    assert session(client).resolution() == 64
+    chosen = Session(client, model="faces", timeout=60.0, report=lambda text, fraction: None)
+    assert chosen.resolution() == 256
+    with pytest.raises(UserError, match="'cars' is not on this server; pick one of faces, default"):
+        Session(client, model="cars", timeout=60.0, report=lambda text, fraction: None).resolution()
+    broken = FakeClient(ListModels=listing(("default", 0, True, "weights.safetensors: truncated")))
+    with pytest.raises(UserError, match="cannot use the model 'default': weights.safetensors: truncated"):
+        session(broken).resolution()
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_plugins_read_plan_matches_the_servers_region(seed):
+    """The plug-in computes the region from GIMP's selection bounds before reading anything; the server
+    computes it from the selection pixels. They must agree, whatever the canvas and selection."""
+    import numpy as np
+
+    from server.engine.canvas import Canvas, Layer
+    from server.engine.compose import region_of_interest
+    from server.region import Bounds
+
+    rng = np.random.default_rng(seed)
+    width, height = (int(v) for v in rng.integers(1, 300, 2))
+    selection = None
+    if seed % 5:
+        selection = np.zeros((height, width), np.uint8)
+        x0, x1 = sorted(int(v) for v in rng.integers(0, width + 1, 2))
+        y0, y1 = sorted(int(v) for v in rng.integers(0, height + 1, 2))
+        selection[y0:y1 + 1, x0:x1 + 1] = rng.integers(1, 256)
+    canvas = Canvas(width, height, [Layer(np.zeros((1, 1, 4), np.uint8))], selection)
+    server = region_of_interest(canvas)
+    bounds = None
+    if selection is not None:
+        ys, xs = np.nonzero(selection)
+        bounds = Bounds(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)  # Gimp.Selection.bounds
+    plan = actions.ReadPlan.of(bounds, width, height, resolution=16)
+    assert plan.region == Box(server.x, server.y, server.size, server.size)
+    assert plan.area == Bounds(max(server.x, 0), max(server.y, 0), min(server.x + server.size, width),
+                               min(server.y + server.size, height))
+    assert server.size // plan.step >= 16 or plan.step == 1
+    assert server.size // plan.step < 32 or plan.step == 1
 
 
 def test_project_places_the_model_square_over_the_layer():
     client = FakeClient(Project=projected)
     (layer,) = actions.project(session(client), LOWER, Options("regressor", 0, 3))
     (_, request, _), = client.calls
-    assert request["image"] == {"width": 6, "height": 4, "rgba": LOWER.rgba}
+    assert request["image"] == {"width": 6, "height": 4, "rgba": LOWER.pixels}
     assert request["mask"] == {"width": 6, "height": 4, "data": LOWER.mask}
     assert layer.name == "Projection of lower (regressor, default, seed 3)"
     # 6x4 at (10, 20): the server centres it in a 6x6 square, one row of padding above and below
@@ -121,7 +181,7 @@ def test_interpolate_projects_both_layers_then_names_frames_bottom_first():
     client = FakeClient(Project=projected, Interpolate=frames)
     layers = actions.interpolate(session(client, reports), LOWER, UPPER, Options(), 3, "slerp", 120)
     assert [call[0] for call in client.calls] == ["Project", "Project", "Interpolate"]
-    assert client.calls[0][1]["image"]["rgba"] == LOWER.rgba and client.calls[1][1]["image"]["rgba"] == UPPER.rgba
+    assert client.calls[0][1]["image"]["rgba"] == LOWER.pixels and client.calls[1][1]["image"]["rgba"] == UPPER.pixels
     request = client.calls[2][1]
     assert request["a"] == latent() and request["frames"] == 3 and request["mode"] == "slerp"
     assert [layer.name for layer in layers] == ["Frame 1 (120ms)", "Frame 2 (120ms)", "Frame 3 (120ms)"]

@@ -52,26 +52,56 @@ def summary(canvas):
 
 def test_visible_layers_bottom_first_with_groups_flattened(gimp_io):
     top_first, _ = collage()
-    canvas = gimp_io.read_canvas(Image(8, 6, top_first))
-    assert (canvas.width, canvas.height, canvas.selection) == (8, 6, None)
+    canvas = gimp_io.read_canvas(Image(8, 6, top_first), resolution=64)
+    # no selection: the region is the canvas' square, (0, -1, 8); the layers are read inside the canvas
+    assert (canvas.width, canvas.height, canvas.region, canvas.has_selection) == (8, 6, Box(0, -1, 8, 8), False)
     assert summary(canvas) == [("background", 0, 0, 1.0, None), ("mask off", 0, 0, 1.0, None),
-                               ("masked", -1, 5, 1.0, b"\xff\x00\x80" * 2), ("child", 1, 1, 0.4, None)]
-    assert canvas.layers[0].rgba == solid(8, 6, 6)
+                               ("masked", 0, 5, 1.0, b"\x00\x80"), ("child", 1, 1, 0.4, None)]
+    assert canvas.layers[0].pixels == solid(8, 6, 6) and canvas.layers[0].canvas_width == 0
+    assert canvas.layers[2].pixels == solid(2, 1, 4)  # the part of "masked" on the canvas
 
 
 def test_selected_layers_only(gimp_io):
     top_first, named = collage()
-    chosen = gimp_io.read_canvas(Image(8, 6, top_first, selected=[named["hidden child"], named["background"]]), True)
+    image = Image(8, 6, top_first, selected=[named["hidden child"], named["background"]])
+    chosen = gimp_io.read_canvas(image, 64, selected_only=True)
     # a selected layer counts even when hidden; the group around it still passes its opacity on
     assert summary(chosen) == [("background", 0, 0, 1.0, None), ("hidden child", 0, 0, 0.5, None)]
-    group = gimp_io.read_canvas(Image(8, 6, top_first, selected=[named["group"]]), True)
+    group = gimp_io.read_canvas(Image(8, 6, top_first, selected=[named["group"]]), 64, selected_only=True)
     assert summary(group) == [("child", 1, 1, 0.4, None)]  # a selected group: its visible children
+
+
+def test_only_the_region_of_the_selection_is_read(gimp_io):
+    selection = bytearray(48)
+    selection[5 * 8 + 0] = 255  # one pixel at (0, 5): bounds (0, 5)-(1, 6), region (0, 5, 1)
+    image = Image(8, 6, collage()[0], selection=bytes(selection))
+    canvas = gimp_io.read_canvas(image, 64)
+    assert (canvas.region, canvas.has_selection) == (Box(0, 5, 1, 1), True)
+    assert summary(canvas) == [("background", 0, 5, 1.0, None), ("masked", 0, 5, 1.0, b"\x00")]  # no others there
+    assert all((layer.width, layer.height) == (1, 1) for layer in canvas.layers)
+
+
+def test_large_regions_are_read_at_reduced_scale(gimp_io):
+    """A 40 x 24 canvas for a 4 px model: read at 1/8 (40 / 8 = 5 >= 4), RGB layers as RGB."""
+    h, w = 24, 40
+    base = bytes(v for i in range(w * h) for v in (i % 256, (i * 7) % 256, 9, 255))
+    photo = Layer("photo", w, h, rgba=base, alpha=False)
+    piece = Layer("piece", 12, 6, x=5, y=3, rgba=bytes([200, 0, 0, 255, 0, 0, 0, 0]) * 36)
+    canvas = gimp_io.read_canvas(Image(w, h, [piece, photo]), resolution=4)
+    assert canvas.region == Box(0, -8, 40, 40)
+    low, high = canvas.layers
+    assert (low.width, low.height, low.channels, low.canvas_width, low.canvas_height) == (5, 3, 3, 40, 24)
+    assert len(low.pixels) == 5 * 3 * 3
+    # the piece's scaled pixels start at multiples of 8 from its own origin: (5, 3) .. (21, 11) on the canvas
+    assert (high.x, high.y, high.width, high.height, high.canvas_width, high.canvas_height) == (5, 3, 2, 1, 16, 8)
+    # premultiplied averages: half the pixels red and opaque, half transparent (12 of 16 columns hold pixels)
+    assert high.pixels[:4] == bytes([200, 0, 0, round(255 * 0.5 * 8 * 6 / 64)])
 
 
 def test_selection_mask_and_its_crop(gimp_io):
     selection = bytes(range(48))
     image = Image(8, 6, collage()[0], selection=selection)
-    assert gimp_io.read_canvas(image).selection == selection
+    assert gimp_io.read_selection(image) == selection
     # a box reaching past the canvas reads 0 there
     assert gimp_io.read_selection(image, Box(-1, 4, 3, 3)) == bytes([0, 32, 33, 0, 40, 41, 0, 0, 0])
     assert gimp_io.read_selection(Image(8, 6, collage()[0], selection=bytes(48))) is None
@@ -131,3 +161,13 @@ def test_progress_bar(gimp_io):
     progress.end()
     assert gimp_io.calls == [("progress", "Realize collage - fast"), ("progress", "Realizing: optimize 3/4"),
                              ("progress", 1.0), ("progress", "end")]
+
+
+def test_a_realized_layer_is_scaled_cropped_then_masked_by_the_selection(gimp_io):
+    image = Image(8, 6, collage()[0], selection=bytes([255]) * 48)
+    new = NewLayer("Realized", {"width": 4, "height": 4, "rgba": solid(4, 4, 9)}, Box(0, -1, 8, 8), Box(0, 0, 8, 6),
+                   masked=True)
+    (layer,) = gimp_io.insert_layers(image, [], [new])
+    assert layer.ops == [("update", 0, 0, 4, 4), ("scale", 8, 8), ("resize", 8, 6, 0, -1),
+                         ("add mask", ("mask from the selection", 0, 0, 8, 6))]
+    assert image.undo_groups == 1

@@ -4,7 +4,9 @@
 procedures in gan_collage.py only wire the two together. Requests are plain dicts with the proto's field
 names (see server/client/bridge_protocol.py), so the same code serves both transports.
 
-Where results go: Realize answers a canvas-placed layer. The other calls answer images at model
+Where results go: Realize reads only the region of interest (the rule in server/region.py, shared
+with the server) and asks for no pasted layer: the generated square is scaled onto the region by GIMP,
+cropped to the canvas and masked with the selection. The other calls answer images at model
 resolution that stand for the square the server centred on the source layer (ProjectRequest: "centred
 in the square of its longer side"); they are scaled to that square and cropped to the layer's bounds.
 
@@ -13,8 +15,12 @@ content, blend base), the upper one the second (end, style, what is blended in).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
+
+import paths  # noqa: F401  (vendor/ on sys.path first)
+from server.region import Bounds, read_step, region_square
 
 
 class UserError(Exception):
@@ -37,36 +43,62 @@ class Box:
 
 @dataclass
 class LayerData:
-    """A layer's own pixels (RGBA u8 rows) and how it sits on the canvas."""
+    """A layer's pixels (RGBA u8 rows, or RGB u8 rows for a layer without alpha) and where they lie.
+
+    For Realize the pixels are only the layer's part inside the region of interest, possibly read at
+    reduced scale: then they stand for `canvas_width` x `canvas_height` canvas pixels from (x, y).
+    """
     name: str
     width: int
     height: int
-    rgba: bytes
+    pixels: bytes
     x: int = 0
     y: int = 0
     opacity: float = 1.0          # 0..1, times the opacities of the groups holding it
     mask: Optional[bytes] = None  # the layer mask, width * height bytes
+    channels: int = 4             # 3: opaque RGB
+    canvas_width: int = 0         # 0: the pixels' own size (full scale)
+    canvas_height: int = 0
 
     @property
     def box(self) -> Box:
-        return Box(self.x, self.y, self.width, self.height)
+        return Box(self.x, self.y, self.canvas_width or self.width, self.canvas_height or self.height)
 
 
 @dataclass
 class CanvasData:
+    """What Realize sends: the layers' parts inside `region` (a square, the shared rule's)."""
     width: int
     height: int
-    layers: list                       # LayerData, bottom to top, groups flattened
-    selection: Optional[bytes] = None  # width * height bytes, 255 = selected; None = no selection
+    layers: list               # LayerData, bottom to top, groups flattened
+    region: Box                # the region of interest, width == height
+    has_selection: bool = False  # the result gets a layer mask from the selection
+
+
+@dataclass(frozen=True)
+class ReadPlan:
+    """Which part of the canvas Realize reads, and how coarsely."""
+    region: Box       # the region of interest (may reach past the canvas)
+    area: Bounds      # its part inside the canvas: what the layers are read over
+    step: int         # read at 1/step scale
+
+    @classmethod
+    def of(cls, selection: Optional[Bounds], width: int, height: int, resolution: int) -> "ReadPlan":
+        """For the selection's bounds (None: nothing selected) and the model's resolution."""
+        x, y, side = region_square(selection, width, height)
+        area = Bounds(x, y, x + side, y + side).intersect(Bounds(0, 0, width, height))
+        return cls(Box(x, y, side, side), area, read_step(side, resolution))
 
 
 @dataclass
 class NewLayer:
-    """A result for gimp_io: `image` (an Image dict) is scaled to `box`, then cropped to `crop`."""
+    """A result for gimp_io: `image` (an Image dict) is scaled to `box`, then cropped to `crop`;
+    `masked`: it gets a layer mask from the selection."""
     name: str
     image: dict
     box: Box
     crop: Optional[Box] = None
+    masked: bool = False
 
 
 @dataclass
@@ -84,7 +116,7 @@ class Options:
 
 
 def image_dict(layer: LayerData) -> dict:
-    return {"width": layer.width, "height": layer.height, "rgba": layer.rgba}
+    return {"width": layer.width, "height": layer.height, "rgba" if layer.channels == 4 else "rgb": layer.pixels}
 
 
 def mask_dict(width: int, height: int, data: bytes) -> dict:
@@ -93,17 +125,24 @@ def mask_dict(width: int, height: int, data: bytes) -> dict:
 
 def canvas_request(canvas: CanvasData) -> dict:
     if not canvas.layers:
-        raise UserError("There is nothing to realize: no visible layer (or none of the chosen layers is visible).")
+        raise UserError("There is nothing to realize: no visible layer (or none of the chosen layers is visible) "
+                        "inside the selection and its margin.")
     layers = []
     for layer in canvas.layers:
         entry = {"image": image_dict(layer), "x": layer.x, "y": layer.y, "opacity": layer.opacity, "name": layer.name}
         if layer.mask is not None:
             entry["mask"] = mask_dict(layer.width, layer.height, layer.mask)
+        if layer.canvas_width:
+            entry.update(canvas_width=layer.canvas_width, canvas_height=layer.canvas_height)
         layers.append(entry)
-    request = {"width": canvas.width, "height": canvas.height, "layers": layers}
-    if canvas.selection is not None:
-        request["selection"] = mask_dict(canvas.width, canvas.height, canvas.selection)
-    return request
+    return {"width": canvas.width, "height": canvas.height, "layers": layers}
+
+
+def realize_request(canvas: CanvasData, options: Options, model: str) -> dict:
+    """The region and its layers; the answer is the generated square only (no pasted layer)."""
+    region = canvas.region
+    return {"model": model, "canvas": canvas_request(canvas), "options": options.request(),
+            "region": {"x": region.x, "y": region.y, "size": region.width}, "skip_layer": True}
 
 
 def project_request(layer: LayerData, options: Options, model: str) -> dict:
@@ -149,6 +188,35 @@ def describe(label: str, progress: dict) -> tuple[str, float]:
     return f"{label}: {progress.get('stage', '')} {step}/{total}", (step / total if total else 0.0)
 
 
+def payload_bytes(value) -> int:
+    """Bytes of pixel data in a request dict."""
+    if isinstance(value, (bytes, bytearray)):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(payload_bytes(item) for item in value.values())
+    if isinstance(value, list):
+        return sum(payload_bytes(item) for item in value)
+    return 0
+
+
+class Timings:
+    """Seconds per phase of one action (read, call, write...) and a few counts, for the benchmark."""
+
+    def __init__(self):
+        self.seconds: dict = {}
+        self.counts: dict = {}
+
+    def add(self, phase: str, seconds: float) -> None:
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + seconds
+
+    def timed(self, phase: str, work: Callable):
+        started = time.perf_counter()
+        try:
+            return work()
+        finally:
+            self.add(phase, time.perf_counter() - started)
+
+
 @dataclass
 class Session:
     """One action's way to the server: a client (DirectClient or BridgeClient), settings, progress."""
@@ -156,11 +224,14 @@ class Session:
     model: str
     timeout: float
     report: Report
+    timings: Timings = field(default_factory=Timings)
 
     def call(self, name: str, request: dict, label: str, part: int = 0, parts: int = 1) -> list:
         """The payloads of the call's result/frame events; progress maps to [part, part + 1] / parts."""
         payloads = []
         self.report(label, part / parts)
+        started = time.perf_counter()
+        self.timings.counts["request_bytes"] = self.timings.counts.get("request_bytes", 0) + payload_bytes(request)
         for event in self.client.call(name, request, self.timeout):
             kind = event["event"]
             if kind == "progress":
@@ -168,7 +239,19 @@ class Session:
                 self.report(text, (part + fraction) / parts)
             else:
                 payloads.append(event[kind])
+        self.timings.add("call", time.perf_counter() - started)
         return payloads
+
+    def resolution(self) -> int:
+        """The side of the images the session's model makes (asks the server)."""
+        (listing,) = self.call("ListModels", {}, "Asking the server for its models")
+        for model in listing["models"]:
+            if (model["name"] == self.model) if self.model else model["is_default"]:
+                if not model["available"]:
+                    raise UserError(f"The server cannot use the model {model['name']!r}: {model['error']}")
+                return model["resolution"]
+        raise UserError(f"The model {self.model!r} is not on this server; pick one of "
+                        f"{', '.join(m['name'] for m in listing['models'])} in Server settings.")
 
     def project(self, layer: LayerData, options: Options, part: int = 0, parts: int = 1) -> dict:
         (result,) = self.call("Project", project_request(layer, options, self.model),
@@ -180,12 +263,19 @@ class Session:
 
 
 def realize(session: Session, canvas: CanvasData, options: Options) -> list:
-    request = {"model": session.model, "canvas": canvas_request(canvas), "options": options.request()}
+    """The generated square scaled onto the region, cropped to the canvas, masked by the selection."""
+    request = realize_request(canvas, options, session.model)
     (result,) = session.call("Realize", request, "Realizing the collage")
-    layer = result["layer"]
+    metrics = result.get("metrics", {})
+    session.timings.add("server", metrics.get("seconds", 0.0) + metrics.get("queue_seconds", 0.0))
+    region = result["region"]
+    square = Box(region["x"], region["y"], region["size"], region["size"])
+    x0, y0 = max(square.x, 0), max(square.y, 0)
+    x1, y1 = min(square.x + square.width, canvas.width), min(square.y + square.height, canvas.height)
+    crop = Box(x0, y0, x1 - x0, y1 - y0)
     model = model_name(result.get("latent"), session.model)
-    name = f"Realized ({made_by(result.get('metrics', {}), model, options.seed)})"
-    return [NewLayer(name, layer, Box(result["x"], result["y"], layer["width"], layer["height"]))]
+    name = f"Realized ({made_by(metrics, model, options.seed)})"
+    return [NewLayer(name, result["generated"], square, None if crop == square else crop, canvas.has_selection)]
 
 
 def _on(layer: LayerData, name: str, image: dict) -> NewLayer:

@@ -5,15 +5,22 @@ Menu: Filters > Generative > GAN Collage. Each procedure is thin: gimp_io reads 
 data, actions builds the requests and names the results, transport reaches the server, gimp_io adds
 the new layers. Non-interactive calls (scripts, tests) take the same arguments with working defaults.
 """
-import sys
-from typing import Callable, NamedTuple
+import time
 
-import gi
+STARTED = time.time()  # noqa: E402  (the benchmark's "plug-in start" ends here and at run_action)
+
+import json  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+from typing import Callable, NamedTuple  # noqa: E402
+
+import gi  # noqa: E402
 
 gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 from gi.repository import GLib, GObject, Gimp, GimpUi  # noqa: E402
 
+import paths  # noqa: E402,F401  (vendor/ on sys.path first)
 import actions  # noqa: E402
 import config as settings  # noqa: E402
 import gimp_io  # noqa: E402
@@ -23,6 +30,7 @@ PREFIX = "python-fu-gan-collage-"
 MENU = "<Image>/Filters/Generative/GAN Collage"
 RW = GObject.ParamFlags.READWRITE
 MAX_INT = 2**31 - 1
+TIMINGS_ENV = "GAN_COLLAGE_TIMINGS"  # a file: each run appends a JSON line with its phases (benchmark)
 
 
 def _choice(*entries):
@@ -62,17 +70,19 @@ def options_of(config) -> actions.Options:
 # ------------------------------------------------------------------------------------ actions
 
 
-def _canvas(image, config):
-    return gimp_io.read_canvas(image, selected_only=config.get_property("layers") == "selected")
+def _canvas(session, image, config):
+    resolution = session.resolution()
+    selected_only = config.get_property("layers") == "selected"
+    return session.timings.timed("read", lambda: gimp_io.read_canvas(image, resolution, selected_only))
 
 
 def realize_fast(session, image, drawables, config):
     options = actions.Options("regressor", 0, config.get_property("seed"))
-    return actions.realize(session, _canvas(image, config), options)
+    return actions.realize(session, _canvas(session, image, config), options)
 
 
 def realize_refine(session, image, drawables, config):
-    return actions.realize(session, _canvas(image, config), options_of(config))
+    return actions.realize(session, _canvas(session, image, config), options_of(config))
 
 
 def project_layer(session, image, drawables, config):
@@ -182,8 +192,19 @@ def _dialog(procedure, config, names=None) -> bool:
     return confirmed
 
 
+def write_timings(name: str, entered: float, timings: actions.Timings) -> None:
+    """Append this run's phases to the file $GAN_COLLAGE_TIMINGS names (the click-to-layer benchmark)."""
+    path = os.environ.get(TIMINGS_ENV)
+    if path:
+        entry = {"procedure": name, "process_started": STARTED, "entered": entered, "finished": time.time(),
+                 "seconds": timings.seconds, **timings.counts}
+        with open(path, "a", encoding="utf-8") as out:
+            out.write(json.dumps(entry) + "\n")
+
+
 def run_action(procedure, run_mode, image, drawables, config, data):
     """Dialog, read the image, call the server, add the layers; an error leaves the image as it was."""
+    entered = time.time()
     action = ACTIONS[procedure.get_name().removeprefix(PREFIX)]
     if image is None:
         return _failure(procedure, "GAN Collage needs an image.", Gimp.PDBStatusType.CALLING_ERROR)
@@ -196,7 +217,7 @@ def run_action(procedure, run_mode, image, drawables, config, data):
         with transport.connect(setup) as connection:
             session = actions.Session(connection.client, setup.model, setup.timeout, progress)
             layers = action.run(session, image, drawables, config)
-        added = gimp_io.insert_layers(image, drawables, layers)
+        added = session.timings.timed("write", lambda: gimp_io.insert_layers(image, drawables, layers))
     except transport.CallError as exc:
         if exc.code == "CANCELLED":
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
@@ -206,6 +227,7 @@ def run_action(procedure, run_mode, image, drawables, config, data):
     finally:
         if progress is not None:
             progress.end()
+    write_timings(procedure.get_name(), entered, session.timings)
     values = procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
     values.remove(1)
     values.insert(1, GObject.Value(Gimp.Layer, added[-1]))

@@ -1,8 +1,15 @@
 """GIMP image <-> plain data (actions.LayerData, CanvasData, NewLayer). Only GEGL reads and writes here:
-GIMP converts every layer to RGBA u8 and the selection to Y u8; no pixel is computed in Python.
+GIMP converts every layer to RGBA u8 (RGB u8 for layers without alpha) and masks to Y u8; no pixel is
+computed in Python.
+
+Realize reads each layer only inside the region of interest, at 1/step scale when the region is much
+larger than the model's resolution (GEGL's scaled reads average from its mipmaps); a layer mask is read
+at the same scale, so where a mask edge falls inside one scaled pixel the two averages multiply
+(slightly off from GIMP's per-pixel product there).
 
 The user's layers and selection are only read. Results become new layers above the active layer,
-all in one undo group; GIMP itself scales and crops them (see actions.NewLayer).
+all in one undo group; GIMP itself scales and crops them and makes their mask from the selection
+(see actions.NewLayer).
 
 Not carried over to the server: blend modes other than normal (every layer is composited "over"),
 and layer masks of groups (a group's opacity and visibility are).
@@ -15,28 +22,45 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp  # noqa: E402
 
-from actions import Box, CanvasData, LayerData, NewLayer, UserError  # noqa: E402
+from actions import Box, CanvasData, LayerData, NewLayer, ReadPlan, UserError  # noqa: E402
+from server.region import Bounds, scaled_read  # noqa: E402
 
 RGBA = "R'G'B'A u8"
+RGB = "R'G'B' u8"
 GREY = "Y u8"
 
 
-def _read(drawable, fmt: str, box: Box | None = None) -> bytes:
-    """Pixels of `box` (drawable coordinates; the whole drawable by default), zeros outside it."""
+def _read(drawable, fmt: str, box: Box | None = None, step: int = 1) -> bytes:
+    """Pixels of `box` (in the drawable's pixel grid at 1/step scale; the whole drawable by default),
+    zeros outside it."""
     if box is None:
         box = Box(0, 0, drawable.get_width(), drawable.get_height())
     rect = Gegl.Rectangle.new(box.x, box.y, box.width, box.height)
-    return bytes(drawable.get_buffer().get(rect, 1.0, fmt, Gegl.AbyssPolicy.NONE))
+    return bytes(drawable.get_buffer().get(rect, 1.0 / step, fmt, Gegl.AbyssPolicy.NONE))
 
 
-def read_layer(layer, opacity: float | None = None) -> LayerData:
-    """A layer's pixels, offsets, opacity (0..1, or `opacity` when given) and applied layer mask."""
+def read_layer(layer, opacity: float | None = None, area: Bounds | None = None, step: int = 1) -> LayerData | None:
+    """A layer's pixels, offsets, opacity (0..1, or `opacity` when given) and applied layer mask; only
+    inside `area` (canvas coordinates) at 1/step scale when given (None when the layer is not there)."""
     _, x, y = layer.get_offsets()
+    width, height = layer.get_width(), layer.get_height()
+    box, placed, size = None, Bounds(x, y, x + width, y + height), (0, 0)
+    if area is not None:
+        part = placed.intersect(area)
+        if part is None:
+            return None
+        scaled, placed = scaled_read(part, x, y, step)
+        box = Box(scaled.x0, scaled.y0, scaled.width, scaled.height)
+        width, height = box.width, box.height
+        if step > 1:
+            size = (placed.width, placed.height)
+    fmt, channels = (RGBA, 4) if layer.has_alpha() else (RGB, 3)
     mask = layer.get_mask()
     return LayerData(
-        name=layer.get_name(), width=layer.get_width(), height=layer.get_height(), rgba=_read(layer, RGBA),
-        x=x, y=y, opacity=layer.get_opacity() / 100.0 if opacity is None else opacity,
-        mask=_read(mask, GREY) if mask is not None and layer.get_apply_mask() else None)
+        name=layer.get_name(), width=width, height=height, pixels=_read(layer, fmt, box, step),
+        x=placed.x0, y=placed.y0, opacity=layer.get_opacity() / 100.0 if opacity is None else opacity,
+        mask=_read(mask, GREY, box, step) if mask is not None and layer.get_apply_mask() else None,
+        channels=channels, canvas_width=size[0], canvas_height=size[1])
 
 
 def _ids(items) -> set:
@@ -61,22 +85,31 @@ def _leaves(items, selected: set | None, opacity: float = 1.0, inside: bool = Fa
             yield item, alpha
 
 
+def selection_bounds(image) -> Bounds | None:
+    """The bounding box of the selected pixels (any value > 0), None when nothing is selected."""
+    _, non_empty, x1, y1, x2, y2 = Gimp.Selection.bounds(image)
+    return Bounds(x1, y1, x2, y2) if non_empty else None
+
+
 def read_selection(image, box: Box | None = None) -> bytes | None:
     """The selection mask over `box` (canvas coordinates; the canvas by default), None when nothing is
     selected. Outside the canvas it is 0."""
-    _, non_empty, *_ = Gimp.Selection.bounds(image)
-    if not non_empty:
+    if selection_bounds(image) is None:
         return None
     return _read(image.get_selection(), GREY, box or Box(0, 0, image.get_width(), image.get_height()))
 
 
-def read_canvas(image, selected_only: bool = False) -> CanvasData:
-    """The visible layers (or only the selected ones) bottom to top, groups flattened, and the selection."""
+def read_canvas(image, resolution: int, selected_only: bool = False) -> CanvasData:
+    """The visible layers (or only the selected ones) bottom to top, groups flattened, each only inside
+    the region of interest and read at the coarsest scale that keeps `resolution` pixels across it."""
+    bounds = selection_bounds(image)
+    plan = ReadPlan.of(bounds, image.get_width(), image.get_height(), resolution)
     selected = _ids(image.get_selected_layers()) if selected_only else None
-    leaves = list(_leaves(image.get_layers(), selected))
+    leaves = reversed(list(_leaves(image.get_layers(), selected)))
+    layers = [read_layer(layer, opacity, plan.area, plan.step) for layer, opacity in leaves]
     return CanvasData(width=image.get_width(), height=image.get_height(),
-                      layers=[read_layer(layer, opacity) for layer, opacity in reversed(leaves)],
-                      selection=read_selection(image))
+                      layers=[layer for layer in layers if layer is not None], region=plan.region,
+                      has_selection=bounds is not None)
 
 
 def _stacking(items):
@@ -139,6 +172,8 @@ def _insert(image, new: NewLayer, parent, position: int):
     layer.set_offsets(new.box.x, new.box.y)
     if new.crop is not None:
         layer.resize(new.crop.width, new.crop.height, new.box.x - new.crop.x, new.box.y - new.crop.y)
+    if new.masked:
+        layer.add_mask(layer.create_mask(Gimp.AddMaskType.SELECTION))
     return layer
 
 

@@ -12,18 +12,12 @@ server stops the job either way.
 """
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+import paths  # noqa: F401  (vendor/ on sys.path first)
 from config import Config
-
-VENDOR = Path(__file__).resolve().parent / "vendor"
-if VENDOR.is_dir() and str(VENDOR) not in sys.path:
-    sys.path.insert(0, str(VENDOR))
-
-from server.client.bridge_protocol import BridgeClient, CallError  # noqa: E402  (after the path is set)
+from server.client.bridge_protocol import BridgeClient, CallError
 
 __all__ = ["CallError", "Connection", "TransportError", "connect", "explain"]
 
