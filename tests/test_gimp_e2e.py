@@ -205,11 +205,14 @@ def test_every_procedure_in_gimp(transport, gimp_root, server, plugin_dir, tmp_p
                 for n in calls[label]["new"]]
 
     model = "default"
-    # realize: the selection's box, above the selected layer; nothing changes outside the selection
-    assert new("realize") == [(f"Realized (regressor, {model}, seed 0)", 8, 8, 32, 24, None, "patch")]
+    # realize: the region of interest (selection box (8, 8)-(40, 32) + 4 px margin, made square and moved
+    # inside the canvas: (4, 0, 40)), above the selected layer, masked by the selection; nothing changes
+    # outside the selection
+    assert new("realize") == [(f"Realized (regressor, {model}, seed 0)", 4, 0, 40, 40, None, "patch")]
     assert calls["realize"]["value"] == f"Realized (regressor, {model}, seed 0)"
+    assert report["realized_mask_is_the_selection"]
     assert report["composite_changed_outside_selection"] == 0 and 0 < report["selected_pixels"] < 32 * 24
-    assert new("refine") == [(f"Realized (optimize, {model}, seed 3, {STEPS} steps)", 8, 8, 32, 24, None, "masked")]
+    assert new("refine") == [(f"Realized (optimize, {model}, seed 3, {STEPS} steps)", 4, 0, 40, 40, None, "masked")]
     # model-resolution results: scaled and cropped onto the source layer, above it (here inside its group)
     assert new("project") == [(f"Projection of child (hybrid, {model}, seed 0, {STEPS} steps)", 40, 4, 16, 16,
                                "group", "child")]

@@ -86,7 +86,7 @@ def test_large_regions_are_read_at_reduced_scale(gimp_io):
     h, w = 24, 40
     base = bytes(v for i in range(w * h) for v in (i % 256, (i * 7) % 256, 9, 255))
     photo = Layer("photo", w, h, rgba=base, alpha=False)
-    piece = Layer("piece", 12, 6, x=5, y=3, rgba=bytes([200, 0, 0, 255, 0, 0, 0, 0]) * 36)
+    piece = Layer("piece", 12, 6, x=5, y=3, rgba=bytes([200, 0, 0, 255, 0, 255, 0, 0]) * 36)  # green hidden
     canvas = gimp_io.read_canvas(Image(w, h, [piece, photo]), resolution=4)
     assert canvas.region == Box(0, -8, 40, 40)
     low, high = canvas.layers
@@ -94,7 +94,8 @@ def test_large_regions_are_read_at_reduced_scale(gimp_io):
     assert len(low.pixels) == 5 * 3 * 3
     # the piece's scaled pixels start at multiples of 8 from its own origin: (5, 3) .. (21, 11) on the canvas
     assert (high.x, high.y, high.width, high.height, high.canvas_width, high.canvas_height) == (5, 3, 2, 1, 16, 8)
-    # premultiplied averages: half the pixels red and opaque, half transparent (12 of 16 columns hold pixels)
+    # premultiplied averages: half the pixels red and opaque, half transparent (hiding green, which must not
+    # bleed in); 8 x 6 of the block's 8 x 8 pixels are the layer's
     assert high.pixels[:4] == bytes([200, 0, 0, round(255 * 0.5 * 8 * 6 / 64)])
 
 

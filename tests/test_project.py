@@ -89,6 +89,21 @@ def test_regressor_is_one_forward_pass(tiny_model, target):
     assert result.metrics["method"] == "regressor" and result.metrics["steps"] == 0
 
 
+def test_the_regressor_path_runs_no_discriminator_unless_the_loss_is_asked_for(tiny_model, target):
+    mask = torch.ones(1, 1, 32, 32)
+    passes = []
+    first_block = next(iter(tiny_model["discriminator"]._blocks()))  # every D pass (features too) runs it
+    handle = first_block.register_forward_hook(lambda *_: passes.append(1))
+    try:
+        fast = project(tiny_model, target, mask, ProjectOptions(method="regressor"))
+        assert passes == [] and fast.metrics["loss"] == 0.0 and math.isfinite(fast.metrics["masked_psnr"])
+        full = project(tiny_model, target, mask, ProjectOptions(method="regressor", report_loss=True))
+    finally:
+        handle.remove()
+    assert len(passes) == 2  # the target's features, then the generated image's
+    assert full.metrics["loss"] > 0 and torch.equal(full.latent, fast.latent)
+
+
 def test_hybrid_runs(tiny_model, target):
     mask = torch.zeros(1, 1, 32, 32)
     mask[..., :, :20] = 1

@@ -58,6 +58,31 @@ def test_realize_regressor(served):
     assert result.region.size > 0
 
 
+def test_realize_region_first_request(served):
+    """What the GIMP plug-in sends: the region, layer crops (one opaque RGB, one at reduced scale), no
+    selection, no pasted layer wanted; the answer equals that of the whole-layer request."""
+    whole = realize_request()
+    whole.canvas.ClearField("selection")
+    whole.region.CopyFrom(pb.Square(x=8, y=4, size=16))
+    bottom = np.frombuffer(whole.canvas.layers[0].image.rgba, np.uint8).reshape(30, 40, 4)
+    crops = pb.RealizeRequest()
+    crops.CopyFrom(whole)
+    crops.skip_layer = True
+    crop = np.ascontiguousarray(bottom[4:20, 8:24, :3])  # the bottom layer is opaque: RGB is enough
+    crops.canvas.layers[0].CopyFrom(pb.Layer(image=pb.Image(width=16, height=16, rgb=crop.tobytes()), x=8, y=4))
+    full, fast = result_of(served.realize(whole)), result_of(served.realize(crops))
+    assert not fast.HasField("layer") and full.HasField("layer")
+    assert (fast.region.x, fast.region.y, fast.region.size) == (8, 4, 16)
+    assert fast.generated.rgba == full.generated.rgba and fast.latent.values == full.latent.values
+
+    # the same bottom layer at half scale (2 x 2 averages), standing for its full 40 x 30
+    half = bottom.reshape(15, 2, 20, 2, 4).mean(axis=(1, 3)).round().astype(np.uint8)
+    crops.canvas.layers[0].CopyFrom(pb.Layer(image=pb.Image(width=20, height=15, rgba=half.tobytes()),
+                                             canvas_width=40, canvas_height=30))
+    scaled = result_of(served.realize(crops))
+    assert len(scaled.generated.rgba) == RESOLUTION * RESOLUTION * 4 and not scaled.HasField("layer")
+
+
 def test_realize_optimize_with_previews(served):
     events = served.realize(realize_request(pb.METHOD_OPTIMIZE, steps=3, preview_every=1, preview_size=16, seed=3))
     optimize = [e.progress for e in events if e.HasField("progress") and e.progress.stage == "optimize"]

@@ -153,6 +153,12 @@ call("no settings", "realize", image)
 settings("settings", PARAMS["server"])
 image.set_selected_layers([by_name(image, "patch")])
 call("realize", "realize", image)  # the image and nothing else: results go above the selected layer
+realized = by_name(image, report["calls"]["realize"]["value"])
+mask = realized.get_mask()
+_, rx, ry = realized.get_offsets()
+selection_over = bytes(image.get_selection().get_buffer().get(
+    Gegl.Rectangle.new(rx, ry, realized.get_width(), realized.get_height()), 1.0, GREY, Gegl.AbyssPolicy.NONE))
+report["realized_mask_is_the_selection"] = mask is not None and pixels(mask, GREY) == selection_over
 report["composite_changed_outside_selection"] = changed_outside_selection(composite_before, composite(image),
                                                                         selection)
 report["selected_pixels"] = sum(value > 0 for value in selection)

@@ -3,8 +3,9 @@ writing logic is tested without GIMP (the real thing is covered by test_gimp_e2e
 
 `install(monkeypatch)` puts fake `gi` and `gi.repository` modules (with `Gimp` and `Gegl`) in sys.modules.
 Layers hold raw bytes; GEGL reads return zeros outside a buffer, like `Gegl.AbyssPolicy.NONE`. Reads at
-1/2^k scale average each 2^k x 2^k block (premultiplied for RGBA), as GEGL's mipmaps do (checked in a
-real GIMP 3.0.4).
+1/2^k scale average each 2^k x 2^k block as GEGL's mipmaps do in a real GIMP 3.0.4: on straight colour
+for a layer's own 8-bit buffer (colour under transparent pixels bleeds in), premultiplied for a
+"RaGaBaA float" buffer, and only after `Gegl.init` (before it, 8-bit colour reads back black).
 """
 from __future__ import annotations
 
@@ -25,23 +26,38 @@ class Rectangle:
     height: int
 
 
+GEGL = {"initialised": False}
+
+
 class Buffer:
-    def __init__(self, width: int, height: int, channels: int, data: bytes | None = None):
+    def __init__(self, width: int, height: int, channels: int, data: bytes | None = None, x: int = 0, y: int = 0,
+                 premultiplied: bool = False):
         self.width, self.height, self.channels = width, height, channels
+        self.x, self.y, self.premultiplied = x, y, premultiplied
         self.data = bytearray(data if data is not None else bytes(width * height * channels))
         self.flushed = False
 
     def pixel(self, x: int, y: int) -> tuple:
         """One pixel's channels, zeros outside the buffer."""
+        x, y = x - self.x, y - self.y
         if 0 <= x < self.width and 0 <= y < self.height:
             start = (y * self.width + x) * self.channels
             return tuple(self.data[start:start + self.channels])
         return (0,) * self.channels
 
+    def copy(self, rect: Rectangle, abyss, target: "Buffer", target_rect: Rectangle) -> None:
+        assert (rect.x, rect.y, rect.width, rect.height) == (target_rect.x, target_rect.y, target_rect.width,
+                                                             target_rect.height)
+        for y in range(rect.y, rect.y + rect.height):
+            for x in range(rect.x, rect.x + rect.width):
+                start = ((y - target.y) * target.width + x - target.x) * target.channels
+                target.data[start:start + target.channels] = bytes(self.pixel(x, y))
+
     def get(self, rect: Rectangle, scale: float, fmt: str, abyss) -> bytes:
         """`rect` in the grid at `scale`; RGBA buffers may be read as RGB (alpha dropped, as babl does)."""
         step = round(1 / scale)
         assert step >= 1 and step & (step - 1) == 0 and abs(scale * step - 1) < 1e-9
+        black = step > 1 and self.channels > 1 and not GEGL["initialised"]
         channels = FORMATS[fmt]
         assert channels == self.channels or (channels, self.channels) == (3, 4)
         out = bytearray()
@@ -49,11 +65,12 @@ class Buffer:
             for col in range(rect.x, rect.x + rect.width):
                 block = [self.pixel(x, y) for y in range(row * step, row * step + step)
                          for x in range(col * step, col * step + step)]
-                out += bytes(self._average(block)[:channels])
+                average = self._average(block)
+                out += bytes(((0, 0, 0) + average[3:] if black else average)[:channels])
         return bytes(out)
 
     def _average(self, block: list) -> tuple:
-        if self.channels != 4:
+        if self.channels != 4 or not self.premultiplied:
             return tuple(int(sum(p[c] for p in block) / len(block) + 0.5) for c in range(self.channels))
         alpha = sum(p[3] for p in block)
         colour = [sum(p[c] * p[3] for p in block) / alpha if alpha else 0 for c in range(3)]
@@ -212,8 +229,16 @@ def install(monkeypatch) -> list:
     gi.require_version = lambda name, version: None
     repository = types.ModuleType("gi.repository")
     repository.Gimp = _gimp_module(log)
+    GEGL["initialised"] = False
+
+    def new_buffer(fmt, x, y, width, height):
+        assert fmt == "RaGaBaA float"
+        return Buffer(width, height, 4, x=x, y=y, premultiplied=True)
+
     repository.Gegl = types.SimpleNamespace(Rectangle=types.SimpleNamespace(new=Rectangle),
-                                            AbyssPolicy=types.SimpleNamespace(NONE="none"))
+                                            AbyssPolicy=types.SimpleNamespace(NONE="none"),
+                                            Buffer=types.SimpleNamespace(new=new_buffer),
+                                            init=lambda argv: GEGL.update(initialised=True))
     gi.repository = repository
     monkeypatch.setitem(sys.modules, "gi", gi)
     monkeypatch.setitem(sys.modules, "gi.repository", repository)
