@@ -18,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from importlib import metadata
 from pathlib import Path
@@ -43,18 +44,28 @@ def log(text: str) -> None:
     print(f"[gimp e2e] {text}", file=sys.stderr, flush=True)
 
 
-@pytest.fixture(scope="module")
-def gimp_root() -> Path:
-    if os.geteuid() != 0:
-        pytest.fail("the GIMP 3 end-to-end tests need root (chroot, unshare); CI runs as root")
+def prepare_root() -> Path:
+    """The cached GIMP 3 chroot, built or refreshed by tests/gimp/prepare-root.sh (RuntimeError if it fails)."""
     packages = " ".join(f"{name}=={metadata.version(name)}"
                         for name in ("grpcio", "protobuf", "grpcio-health-checking"))
     started = time.monotonic()
     done = subprocess.run([str(HERE / "prepare-root.sh"), str(GIMP3), str(ROOT)], capture_output=True, text=True,
                           env=dict(os.environ, PIP_PACKAGES=packages), timeout=1200)
     if done.returncode != 0:
-        pytest.fail(f"cannot build the GIMP 3 chroot in {ROOT} (exit {done.returncode}):\n{done.stderr[-4000:]}")
+        raise RuntimeError(f"cannot build the GIMP 3 chroot in {ROOT} (exit {done.returncode}):\n"
+                           f"{done.stderr[-4000:]}")
     log(f"chroot {ROOT} ready in {time.monotonic() - started:.1f} s")
+    return ROOT
+
+
+@pytest.fixture(scope="module")
+def gimp_root() -> Path:
+    if os.geteuid() != 0:
+        pytest.fail("the GIMP 3 end-to-end tests need root (chroot, unshare); CI runs as root")
+    try:
+        prepare_root()
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
     # the bridge's project folder: this checkout's client code (the bridge needs no torch)
     target = ROOT / PROJECT_ROOT.lstrip("/")
     shutil.rmtree(target, ignore_errors=True)
@@ -134,7 +145,7 @@ def wait_for(condition, seconds: float, what: str) -> float:
 
 
 def run_gimp(root: Path, plugin: Path, batch: str, params: dict, tmp_path: Path, env: str,
-             during) -> tuple[dict, object]:
+             during, timeout: int = 300) -> tuple[dict, object]:
     """Run tests/gimp/`batch` in GIMP; `during(process)` plays the user's part meanwhile. (The batch's
     JSON report, what `during` returned.)"""
     inputs, outputs = tmp_path / "in", tmp_path / "out"
@@ -142,15 +153,20 @@ def run_gimp(root: Path, plugin: Path, batch: str, params: dict, tmp_path: Path,
     (inputs / "params.json").write_text(json.dumps(params))
     started = time.monotonic()
     gimp = subprocess.Popen([str(GIMP3 / "run-gimp-batch.sh"), str(root), str(plugin), f"@{HERE / batch}"],
-                            env=dict(os.environ, IN=str(inputs), OUT=str(outputs), GIMP_ENV=env, TIMEOUT="300"),
+                            env=dict(os.environ, IN=str(inputs), OUT=str(outputs), GIMP_ENV=env, TIMEOUT=str(timeout)),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    drain = threading.Thread(target=lambda: lines.extend(gimp.stdout), daemon=True)  # a full pipe would block GIMP
+    drain.start()
     try:
         played = during(gimp)
-        output, _ = gimp.communicate(timeout=400)
+        gimp.wait(timeout=timeout + 100)
     finally:
         if gimp.poll() is None:
             gimp.kill()
             gimp.wait()
+        drain.join(10)
+    output = "".join(lines)
     log(f"GIMP run of {batch} ({env or 'no extra environment'}) took {time.monotonic() - started:.1f} s")
     assert gimp.returncode == 0, f"GIMP batch failed (exit {gimp.returncode}):\n{output[-6000:]}"
     return json.loads(next(outputs.glob("*.json")).read_text()), played
@@ -210,7 +226,9 @@ def test_every_procedure_in_gimp(transport, gimp_root, server, plugin_dir, tmp_p
     # outside the selection
     assert new("realize") == [(f"Realized (regressor, {model}, seed 0)", 4, 0, 40, 40, None, "patch")]
     assert calls["realize"]["value"] == f"Realized (regressor, {model}, seed 0)"
-    assert report["realized_mask_is_the_selection"]
+    above, below, outside = report["realize_mask"]  # feathered inward: never above the selection
+    assert above == 0 and outside == 0 and below > 0
+    assert report["refine_mask"] == [0, 0, 0]  # feather 0: the selection itself
     assert report["composite_changed_outside_selection"] == 0 and 0 < report["selected_pixels"] < 32 * 24
     assert new("refine") == [(f"Realized (optimize, {model}, seed 3, {STEPS} steps)", 4, 0, 40, 40, None, "masked")]
     # model-resolution results: scaled and cropped onto the source layer, above it (here inside its group)

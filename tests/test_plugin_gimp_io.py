@@ -92,6 +92,8 @@ def test_large_regions_are_read_at_reduced_scale(gimp_io):
     low, high = canvas.layers
     assert (low.width, low.height, low.channels, low.canvas_width, low.canvas_height) == (5, 3, 3, 40, 24)
     assert len(low.pixels) == 5 * 3 * 3
+    block = [(i % 256, (i * 7) % 256, 9) for i in (y * w + x for y in range(8) for x in range(8))]
+    assert low.pixels[:3] == bytes(int(sum(p[c] for p in block) / 64 + 0.5) for c in range(3))  # not black
     # the piece's scaled pixels start at multiples of 8 from its own origin: (5, 3) .. (21, 11) on the canvas
     assert (high.x, high.y, high.width, high.height, high.canvas_width, high.canvas_height) == (5, 3, 2, 1, 16, 8)
     # premultiplied averages: half the pixels red and opaque, half transparent (hiding green, which must not

@@ -93,12 +93,13 @@ class ReadPlan:
 @dataclass
 class NewLayer:
     """A result for gimp_io: `image` (an Image dict) is scaled to `box`, then cropped to `crop`;
-    `masked`: it gets a layer mask from the selection."""
+    `masked`: it gets a layer mask from the selection, softened `feather` pixels in from its edge."""
     name: str
     image: dict
     box: Box
     crop: Optional[Box] = None
     masked: bool = False
+    feather: float = 0.0
 
 
 @dataclass
@@ -107,6 +108,7 @@ class Options:
     method: str = "regressor"
     steps: int = 200
     seed: int = 0
+    feather: float = 8.0  # Realize: the result's mask fades in over this many pixels inside the selection
 
     def request(self) -> dict:
         return {"method": self.method, "steps": self.steps, "seed": self.seed}
@@ -275,7 +277,8 @@ def realize(session: Session, canvas: CanvasData, options: Options) -> list:
     crop = Box(x0, y0, x1 - x0, y1 - y0)
     model = model_name(result.get("latent"), session.model)
     name = f"Realized ({made_by(metrics, model, options.seed)})"
-    return [NewLayer(name, result["generated"], square, None if crop == square else crop, canvas.has_selection)]
+    return [NewLayer(name, result["generated"], square, None if crop == square else crop, canvas.has_selection,
+                     options.feather)]
 
 
 def _on(layer: LayerData, name: str, image: dict) -> NewLayer:

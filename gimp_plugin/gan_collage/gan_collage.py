@@ -63,8 +63,18 @@ def add_seed_argument(procedure):
     procedure.add_int_argument("seed", "S_eed", "Same seed, same result", 0, MAX_INT, 0, RW)
 
 
+def add_feather_argument(procedure):
+    procedure.add_double_argument("feather", "_Feather edges", "The new layer's mask fades in over this many "
+                                  "pixels inside the selection's edge (0 = the selection as it is)",
+                                  0.0, 1024.0, 8.0, RW)
+
+
 def options_of(config) -> actions.Options:
     return actions.Options(config.get_property("method"), config.get_property("steps"), config.get_property("seed"))
+
+
+def realize_options(config, method: str, steps: int) -> actions.Options:
+    return actions.Options(method, steps, config.get_property("seed"), config.get_property("feather"))
 
 
 # ------------------------------------------------------------------------------------ actions
@@ -77,12 +87,13 @@ def _canvas(session, image, config):
 
 
 def realize_fast(session, image, drawables, config):
-    options = actions.Options("regressor", 0, config.get_property("seed"))
+    options = realize_options(config, "regressor", 0)
     return actions.realize(session, _canvas(session, image, config), options)
 
 
 def realize_refine(session, image, drawables, config):
-    return actions.realize(session, _canvas(session, image, config), options_of(config))
+    options = realize_options(config, config.get_property("method"), config.get_property("steps"))
+    return actions.realize(session, _canvas(session, image, config), options)
 
 
 def project_layer(session, image, drawables, config):
@@ -109,11 +120,13 @@ def blend_locally(session, image, drawables, config):
 def _realize_arguments(procedure):
     add_layers_argument(procedure)
     add_seed_argument(procedure)
+    add_feather_argument(procedure)
 
 
 def _refine_arguments(procedure):
     add_layers_argument(procedure)
     add_projection_arguments(procedure, ("hybrid", "optimize", "scribble"), "hybrid")
+    add_feather_argument(procedure)
 
 
 def _project_arguments(procedure):

@@ -3,14 +3,16 @@ GIMP converts every layer to RGBA u8 (RGB u8 for layers without alpha) and masks
 computed in Python.
 
 Realize reads each layer only inside the region of interest, at 1/step scale when the region is much
-larger than the model's resolution. GEGL's scaled reads box-average from its mipmaps, in linear light,
-but on straight colour for 8-bit layers: the colour hidden under transparent pixels (a piece cut from
-a photo keeps the photo there) would bleed into the piece's edge. So an RGBA layer's part is first
-copied into a premultiplied float buffer and read scaled from that. An RGB layer has nothing hidden
-and is read directly, as RGB, trimmed to whole scaled pixels (beyond its edge GEGL would average in
-black). A layer mask is read at the same scale, so where a mask edge falls inside one scaled pixel the
-two averages multiply (slightly off from GIMP's per-pixel product there). Scaled reads of 8-bit layers
-return black unless GEGL is initialised in the plug-in's process (GIMP 3.0.4), hence `Gegl.init`.
+larger than the model's resolution. Scaled reads box-average from GEGL's mipmaps, in linear light.
+Read straight from an 8-bit layer they are wrong in a plug-in (GIMP 3.0.4): the colour comes back black
+(the plug-in's GEGL lacks the 8-bit gamma tables; initialising it again floods stderr), and it would
+be averaged unpremultiplied, so the colour hidden under transparent pixels (a piece cut from a photo
+keeps the photo there) would bleed into the piece's edge. So an RGBA layer's part is copied into a
+premultiplied float buffer and read scaled from that; an RGB layer, which hides nothing, is read as
+GIMP's own sub-thumbnail (computed in GIMP, exact box averages, a fraction of a millisecond), trimmed
+to whole scaled pixels (past its edge it would average in black). A layer mask is linear 8-bit and is
+read scaled directly; where a mask edge falls inside one scaled pixel the two averages multiply
+(slightly off from GIMP's per-pixel product there).
 
 The user's layers and selection are only read. Results become new layers above the active layer,
 all in one undo group; GIMP itself scales and crops them and makes their mask from the selection
@@ -34,18 +36,22 @@ RGBA = "R'G'B'A u8"
 RGB = "R'G'B' u8"
 GREY = "Y u8"
 PREMULTIPLIED = "RaGaBaA float"
-
-Gegl.init(None)
+THUMBNAIL_SIDE = 1024  # the largest sub-thumbnail GIMP makes
 
 
 def _read(drawable, fmt: str, box: Box | None = None, step: int = 1) -> bytes:
     """Pixels of `box` (in the drawable's pixel grid at 1/step scale; the whole drawable by default),
-    zeros outside it; RGBA at reduced scale from a premultiplied copy (see the module docstring)."""
+    zeros outside it; at reduced scale as the module docstring says."""
     if box is None:
         box = Box(0, 0, drawable.get_width(), drawable.get_height())
+    full = (box.x * step, box.y * step, box.width * step, box.height * step)
+    if step > 1 and fmt == RGB and max(box.width, box.height) <= THUMBNAIL_SIDE:
+        data, width, height, bpp = drawable.get_sub_thumbnail_data(*full, box.width, box.height)
+        if (width, height, bpp) == (box.width, box.height, 3):
+            return bytes(data.get_data())
     buffer = drawable.get_buffer()
-    if step > 1 and fmt == RGBA:
-        full = Gegl.Rectangle.new(box.x * step, box.y * step, box.width * step, box.height * step)
+    if step > 1 and fmt != GREY:
+        full = Gegl.Rectangle.new(*full)
         copy = Gegl.Buffer.new(PREMULTIPLIED, full.x, full.y, full.width, full.height)
         buffer.copy(full, Gegl.AbyssPolicy.NONE, copy, full)
         buffer = copy
@@ -194,7 +200,33 @@ def _insert(image, new: NewLayer, parent, position: int):
         layer.resize(new.crop.width, new.crop.height, new.box.x - new.crop.x, new.box.y - new.crop.y)
     if new.masked:
         layer.add_mask(layer.create_mask(Gimp.AddMaskType.SELECTION))
+        if new.feather > 0:
+            _feather_inward(image, layer, new.feather)
     return layer
+
+
+def _feather_inward(image, layer, radius: float) -> None:
+    """Soften the layer mask over about `radius` pixels inside the selection's edge; outside it stays 0.
+
+    Blur, then levels 0.5..1 -> 0..1 (a hard edge's blurred 50 % line becomes 0), then the minimum with
+    the selection. GIMP blends filters on a drawable through the selection, so it is lifted meanwhile
+    and put back exactly (saved to a channel and reloaded) within the same undo group.
+    """
+    mask = layer.get_mask()
+    _, x, y = layer.get_offsets()
+    saved = Gimp.Selection.save(image)
+    Gimp.Selection.none(image)
+    try:
+        blur = Gimp.DrawableFilter.new(mask, "gegl:gaussian-blur", "GAN Collage feather")
+        settings = blur.get_config()
+        settings.set_property("std-dev-x", radius / 2.0)
+        settings.set_property("std-dev-y", radius / 2.0)
+        mask.merge_filter(blur)
+        mask.levels(Gimp.HistogramChannel.VALUE, 0.5, 1.0, True, 1.0, 0.0, 1.0, True)
+    finally:
+        image.select_item(Gimp.ChannelOps.REPLACE, saved)
+        image.remove_channel(saved)
+    mask.combine_masks(image.get_selection(), Gimp.ChannelOps.INTERSECT, -x, -y)
 
 
 def insert_layers(image, drawables, layers: list) -> list:

@@ -152,18 +152,25 @@ steps = PARAMS["steps"]
 call("no settings", "realize", image)
 settings("settings", PARAMS["server"])
 image.set_selected_layers([by_name(image, "patch")])
+def mask_against_selection(label):
+    """How the new layer's mask compares with the selection over the layer: (pixels where the mask exceeds
+    the selection, pixels where it is lower, masked pixels where nothing is selected)."""
+    layer = by_name(image, report["calls"][label]["value"])
+    _, x, y = layer.get_offsets()
+    over = image.get_selection().get_buffer().get(Gegl.Rectangle.new(x, y, layer.get_width(), layer.get_height()),
+                                                  1.0, GREY, Gegl.AbyssPolicy.NONE)
+    pairs = list(zip(pixels(layer.get_mask(), GREY), bytes(over)))
+    return [sum(m > s for m, s in pairs), sum(m < s for m, s in pairs), sum(m > 0 and s == 0 for m, s in pairs)]
+
+
 call("realize", "realize", image)  # the image and nothing else: results go above the selected layer
-realized = by_name(image, report["calls"]["realize"]["value"])
-mask = realized.get_mask()
-_, rx, ry = realized.get_offsets()
-selection_over = bytes(image.get_selection().get_buffer().get(
-    Gegl.Rectangle.new(rx, ry, realized.get_width(), realized.get_height()), 1.0, GREY, Gegl.AbyssPolicy.NONE))
-report["realized_mask_is_the_selection"] = mask is not None and pixels(mask, GREY) == selection_over
+report["realize_mask"] = mask_against_selection("realize")  # feathered 8 px inward by default
 report["composite_changed_outside_selection"] = changed_outside_selection(composite_before, composite(image),
                                                                         selection)
 report["selected_pixels"] = sum(value > 0 for value in selection)
 image.set_selected_layers([by_name(image, "masked"), by_name(image, "child")])
-call("refine", "refine", image, method="optimize", steps=steps, seed=3, layers="selected")
+call("refine", "refine", image, method="optimize", steps=steps, seed=3, layers="selected", feather=0.0)
+report["refine_mask"] = mask_against_selection("refine")  # no feather: the selection itself
 call("project", "project", image, drawables=[by_name(image, "child")], method="hybrid", steps=steps)
 call("interpolate", "interpolate", image, drawables=[by_name(image, "patch"), by_name(image, "background")],
      frames=3, frame_ms=80)

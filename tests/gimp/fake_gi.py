@@ -3,9 +3,9 @@ writing logic is tested without GIMP (the real thing is covered by test_gimp_e2e
 
 `install(monkeypatch)` puts fake `gi` and `gi.repository` modules (with `Gimp` and `Gegl`) in sys.modules.
 Layers hold raw bytes; GEGL reads return zeros outside a buffer, like `Gegl.AbyssPolicy.NONE`. Reads at
-1/2^k scale average each 2^k x 2^k block as GEGL's mipmaps do in a real GIMP 3.0.4: on straight colour
-for a layer's own 8-bit buffer (colour under transparent pixels bleeds in), premultiplied for a
-"RaGaBaA float" buffer, and only after `Gegl.init` (before it, 8-bit colour reads back black).
+1/2^k scale average each 2^k x 2^k block as in a plug-in in the real GIMP 3.0.4: from a "RaGaBaA float"
+buffer premultiplied; from a layer's own 8-bit buffer the colour comes back black (masks are fine); a
+sub-thumbnail averages straight colour.
 """
 from __future__ import annotations
 
@@ -24,9 +24,6 @@ class Rectangle:
     y: int
     width: int
     height: int
-
-
-GEGL = {"initialised": False}
 
 
 class Buffer:
@@ -57,7 +54,7 @@ class Buffer:
         """`rect` in the grid at `scale`; RGBA buffers may be read as RGB (alpha dropped, as babl does)."""
         step = round(1 / scale)
         assert step >= 1 and step & (step - 1) == 0 and abs(scale * step - 1) < 1e-9
-        black = step > 1 and self.channels > 1 and not GEGL["initialised"]
+        black = step > 1 and self.channels > 1 and not self.premultiplied
         channels = FORMATS[fmt]
         assert channels == self.channels or (channels, self.channels) == (3, 4)
         out = bytearray()
@@ -131,6 +128,17 @@ class Layer:
     def get_apply_mask(self): return self.apply_mask
     def get_buffer(self): return self.buffer
     def has_alpha(self): return self.alpha
+
+    def get_sub_thumbnail_data(self, x, y, width, height, dest_width, dest_height):
+        step = width // dest_width
+        assert width == dest_width * step and height == dest_height * step and x % step == 0 and y % step == 0
+        data = bytearray()
+        for row in range(y // step, y // step + dest_height):
+            for col in range(x // step, x // step + dest_width):
+                block = [self.buffer.pixel(i, j) for j in range(row * step, row * step + step)
+                         for i in range(col * step, col * step + step)]
+                data += bytes(int(sum(p[c] for p in block) / len(block) + 0.5) for c in range(3 if not self.alpha else 4))
+        return types.SimpleNamespace(get_data=lambda: bytes(data)), dest_width, dest_height, 4 if self.alpha else 3
 
     def create_mask(self, kind):
         assert kind == "selection"
@@ -229,16 +237,13 @@ def install(monkeypatch) -> list:
     gi.require_version = lambda name, version: None
     repository = types.ModuleType("gi.repository")
     repository.Gimp = _gimp_module(log)
-    GEGL["initialised"] = False
-
     def new_buffer(fmt, x, y, width, height):
         assert fmt == "RaGaBaA float"
         return Buffer(width, height, 4, x=x, y=y, premultiplied=True)
 
     repository.Gegl = types.SimpleNamespace(Rectangle=types.SimpleNamespace(new=Rectangle),
                                             AbyssPolicy=types.SimpleNamespace(NONE="none"),
-                                            Buffer=types.SimpleNamespace(new=new_buffer),
-                                            init=lambda argv: GEGL.update(initialised=True))
+                                            Buffer=types.SimpleNamespace(new=new_buffer))
     gi.repository = repository
     monkeypatch.setitem(sys.modules, "gi", gi)
     monkeypatch.setitem(sys.modules, "gi.repository", repository)

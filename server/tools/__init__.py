@@ -1,0 +1,1 @@
+"""Benchmarks and other scripts for developers; not part of the serving path."""
