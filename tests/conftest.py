@@ -14,6 +14,20 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 
+class CancelAfter:
+    """A cancel token that cancels itself after `checks` checks: where the engine checks is observable."""
+
+    def __init__(self, checks: int):
+        self.left = checks
+
+    def check(self):
+        from server.engine.errors import Cancelled
+
+        self.left -= 1
+        if self.left < 0:
+            raise Cancelled("cancelled by the test")
+
+
 def conformance_file(name: str) -> Path:
     """Path of a shared conformance file, or skip the test with the reason."""
     path = CONFORMANCE / name

@@ -7,6 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
+from conftest import CancelAfter
 from server.engine.canvas import Canvas, Layer, Square, validate_canvas
 from server.engine.compose import compose, region_of_interest
 from server.engine.errors import Cancelled, InvalidInput
@@ -314,18 +315,6 @@ def test_memory_follows_the_region_not_the_canvas():
     assert peak < 8 << 20, f"compose peaked at {peak / 2**20:.1f} MiB"
     assert c.region == Square(0, 0, 16384)
     assert 0 < float(c.mask.sum()) < 0.01  # 15 canvas pixels of 256 x 256 in one cell
-
-
-class CancelAfter:
-    """A cancel token that cancels itself after `checks` checks."""
-
-    def __init__(self, checks: int):
-        self.left = checks
-
-    def check(self):
-        self.left -= 1
-        if self.left < 0:
-            raise Cancelled("cancelled by the test")
 
 
 def test_compose_checks_cancel_between_strips_of_a_large_layer(monkeypatch):

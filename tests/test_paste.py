@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
 from PIL import Image
 
+from conftest import CancelAfter
 from server.engine.canvas import Canvas, Layer, Square
 from server.engine.compose import region_of_interest
 from server.engine.errors import Cancelled, InvalidInput
@@ -193,15 +193,6 @@ def test_paste_costs_the_selection_box_not_the_canvas():
 
 def test_paste_checks_cancel_between_strips(monkeypatch):
     import server.engine.paste as module
-
-    class CancelAfter:
-        def __init__(self, checks: int):
-            self.left = checks
-
-        def check(self):
-            self.left -= 1
-            if self.left < 0:
-                raise Cancelled("cancelled by the test")
 
     monkeypatch.setattr(module, "STRIP_PIXELS", 64 * 4)  # 4 rows a strip: 16 strips
     token = CancelAfter(2)

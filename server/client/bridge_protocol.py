@@ -17,9 +17,9 @@ Request frame, plug-in -> bridge::
     {"call": "Realize", "request": {...}, "timeout": 120.0}
 
 `call` is a method of the gancollage.v1.GanCollage service; `request` is its request message as a
-plain dict with the proto's field names (bytes for `rgba`, `data` and `png`; enums by name, with or
-without their prefix: "optimize" or "METHOD_OPTIMIZE"); `timeout` (seconds, optional) becomes the
-call's gRPC deadline. Event frames, bridge -> plug-in, until the call ends::
+plain dict with the proto's field names (bytes for `rgba`, `rgb`, `data` and `png`; enums by name,
+with or without their prefix: "optimize" or "METHOD_OPTIMIZE"); `timeout` (seconds, optional)
+becomes the call's gRPC deadline. Event frames, bridge -> plug-in, until the call ends::
 
     {"event": "progress", "progress": {...}}     a Progress message (streaming calls)
     {"event": "result", "result": {...}}         Realize/Project result, or a unary call's response

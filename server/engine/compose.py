@@ -32,7 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from server.region import Bounds, region_square
+from server.region import region_square
 
 from .canvas import Canvas, Layer, Square, selection_bbox, validate_canvas
 from .progress import CancelToken

@@ -2,7 +2,8 @@
 
 Methods (`ProjectOptions.method`):
 
-* `regressor`: one forward pass of the latent regressor on `(image * mask, mask)`.
+* `regressor`: one forward pass of the latent regressor on `(image * mask, mask)`; the objective (and
+  with it the discriminator) is evaluated for the loss metric only when `report_loss` asks for it.
 * `optimize`: gradient descent on the masked losses from `init` (w_avg by default) in Z, W or W+,
   with Adam and NVIDIA's projector schedule (linear lr warm-up, cosine ramp-down, decaying
   Gaussian noise on w scaled by the W spread), or with L-BFGS (strong-Wolfe line search, a few

@@ -163,8 +163,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sides", type=int, nargs="+", default=[512, 2048, 8192])
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    parser.add_argument("--full", action=argparse.BooleanOptionalAction, default=True,
-                        help="also time full-resolution requests")
+    parser.add_argument("--requests", nargs="+", choices=("plug-in", "full"), default=["plug-in", "full"],
+                        help="which requests to time (an older contract has only 'full')")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     if args.threads:
@@ -172,7 +172,7 @@ def main(argv=None) -> int:
     model = load_model("default")
     rows = []
     for side in args.sides:
-        for plugin in (True, False) if args.full else (True,):
+        for plugin in [kind == "plug-in" for kind in args.requests]:
             row = measure(model, side, plugin, args.repeats)
             rows.append(row)
             print(f"{side:>5} {row['request']:>7}: request {row['request_bytes'] / 2**20:8.2f} MiB, server "
