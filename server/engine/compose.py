@@ -13,9 +13,10 @@ region is at least R pixels across, else n = S (one cell a canvas pixel, enlarge
 Each layer onto the grid (`_layer_cells`): alpha = the layer's alpha x opacity x layer mask, colour
 premultiplied by it; an image pixel stands for a (canvas_width / w) x (canvas_height / h) rectangle of
 the canvas. A cell gets the exact area average of the premultiplied layer over the cell, where the
-canvas ends the layer ends too (off-canvas counts as transparent). It runs separably on prefix sums
-in float64, in strips of rows with a cancel check between strips, so a crop of h x w pixels costs
-O(h w + h n + n^2) whatever its scale.
+canvas ends the layer ends too (off-canvas counts as transparent). It runs separably, as products
+with the exact overlap weights of pixels and cells, banded (each group of BAND cells meets only its
+own pixels), in float32 on the model's device, in strips of rows with a cancel check between strips:
+a crop of h x w pixels costs O(h w BAND) whatever its scale and the number of cells.
 
 Composite: Porter-Duff "over" of the visible layers' cells, later layers on top, premultiplied, in
 float32 on the model's device. Enlarging (S < R): the S x S composite is resized bilinearly (torch,
@@ -38,7 +39,8 @@ from .canvas import Canvas, Layer, Square, selection_bbox, validate_canvas
 from .progress import CancelToken
 from .validation import check_int, check_number
 
-STRIP_VALUES = 1 << 20  # float64 values per strip of a layer's rows (x4 channels, x2 for the prefix sums)
+STRIP_VALUES = 1 << 20  # pixels per strip of a layer's rows (float32 x 4 channels: 16 MiB)
+BAND = 16  # cells summed with one weight matrix
 
 
 @dataclass
@@ -65,31 +67,44 @@ def _edges(start: int, size: int, cells: int, canvas_side: int, layer_start: int
     return np.clip((edges - layer_start) / pixel, 0, count)
 
 
-def _at(prefix: np.ndarray, values: np.ndarray, positions: np.ndarray, axis: int) -> np.ndarray:
-    """The running integral at fractional `positions` along `axis`, from its prefix sums (one longer
-    than `values` along that axis) and the values themselves (constant within a pixel)."""
-    index = np.minimum(positions.astype(np.int64), values.shape[axis] - 1)
-    fraction = (positions - index).reshape((-1,) + (1,) * (values.ndim - 1 - axis))
-    return np.take(prefix, index, axis=axis) + fraction * np.take(values, index, axis=axis)
+def _overlaps(edges: np.ndarray, lo: int, hi: int) -> torch.Tensor:
+    """float64 (hi - lo, cells): how much of source pixel i (lo <= i < hi) lies in each cell."""
+    i = np.arange(lo, hi, dtype=np.float64)[:, None]
+    return torch.from_numpy(np.clip(np.minimum(i + 1, edges[None, 1:]) - np.maximum(i, edges[None, :-1]), 0, None))
 
 
-def _premultiplied(layer: Layer, rows: slice, cols: slice) -> np.ndarray:
-    """float64 (h, w, 4): the layer's colour in [0, 1] times alpha, and alpha, over rows x cols."""
-    pixels = layer.pixels[rows, cols]
-    alpha = np.full(pixels.shape[:2], float(layer.opacity))
+def _bands(edges: np.ndarray, count: int) -> list[tuple[int, int, int, int]]:
+    """Groups of BAND cells with the source pixels they touch: (first cell, end cell, first pixel,
+    end pixel). Summing each group's pixels with a small weight matrix keeps the work O(pixels x BAND)
+    whatever the number of cells."""
+    bands = []
+    for first in range(0, len(edges) - 1, BAND):
+        end = min(first + BAND, len(edges) - 1)
+        lo, hi = int(edges[first]), min(int(np.ceil(edges[end])), count)
+        if hi > lo:
+            bands.append((first, end, lo, hi))
+    return bands
+
+
+def _premultiplied(layer: Layer, rows: slice, cols: slice, device) -> torch.Tensor:
+    """float32 (4, h, w): the layer's colour in [0, 1] times alpha, and alpha, over rows x cols."""
+    pixels = torch.from_numpy(np.array(layer.pixels[rows, cols])).to(device)
+    out = torch.empty((4,) + pixels.shape[:2], device=device)
+    out[:pixels.shape[2]] = pixels.permute(2, 0, 1)
+    alpha = out[3]
     if pixels.shape[2] == 4:
-        alpha *= pixels[..., 3] / 255.0
+        alpha.mul_(float(layer.opacity) / 255.0)
+    else:
+        alpha.fill_(float(layer.opacity))
     if layer.mask is not None:
-        alpha *= layer.mask[rows, cols] / 255.0
-    out = np.empty(pixels.shape[:2] + (4,))
-    np.multiply(pixels[..., :3], (alpha / 255.0)[..., None], out=out[..., :3])
-    out[..., 3] = alpha
+        alpha.mul_(torch.from_numpy(np.array(layer.mask[rows, cols])).to(device)).mul_(1 / 255.0)
+    out[:3].mul_(alpha / 255.0)
     return out
 
 
-def _layer_cells(layer: Layer, region: Square, cells: int, canvas: Canvas,
-                 cancel: CancelToken | None) -> np.ndarray | None:
-    """float64 (cells, cells, 4): the layer's premultiplied area average on each cell; None when it
+def _layer_cells(layer: Layer, region: Square, cells: int, canvas: Canvas, device,
+                 cancel: CancelToken | None) -> torch.Tensor | None:
+    """float32 (4, cells, cells): the layer's premultiplied area average on each cell; None when it
     does not meet the region inside the canvas."""
     height, width = layer.pixels.shape[:2]
     bounds = layer.bounds
@@ -103,31 +118,23 @@ def _layer_cells(layer: Layer, region: Square, cells: int, canvas: Canvas,
     if col1 <= col0 or row1 <= row0:
         return None
     ex, ey = ex - col0, ey - row0
-    row_of_edge = np.minimum(ey.astype(np.int64), row1 - row0 - 1)
-    integral = np.zeros((cells + 1, cells, 4))  # along y, at each cell edge, of the x-averaged rows
-    carry = np.zeros((cells, 4))
+    x_bands = [(first, end, lo, hi, _overlaps(ex[first:end + 1], lo, hi).to(device, torch.float32))
+               for first, end, lo, hi in _bands(ex, col1 - col0)]
+    out = torch.zeros(4, cells, cells, device=device)
     strip = max(1, STRIP_VALUES // (col1 - col0))
     for top in range(row0, row1, strip):
         if cancel is not None:
             cancel.check()
         bottom = min(top + strip, row1)
-        values = _premultiplied(layer, slice(top, bottom), slice(col0, col1))
-        prefix = np.zeros((values.shape[0], values.shape[1] + 1, 4))
-        np.cumsum(values, axis=1, out=prefix[:, 1:])
-        at_edges = _at(prefix, values, ex, axis=1)
-        rows = (at_edges[:, 1:] - at_edges[:, :-1]) * pixel_x  # (strip rows, cells, 4): canvas-width integrals
-        here = (row_of_edge >= top - row0) & (row_of_edge < bottom - row0)
-        if here.any():
-            row_prefix = np.empty((rows.shape[0] + 1, cells, 4))
-            row_prefix[0] = carry
-            np.cumsum(rows, axis=0, out=row_prefix[1:])
-            row_prefix[1:] += carry
-            integral[here] = _at(row_prefix, rows, ey[here] - (top - row0), axis=0)
-            carry = row_prefix[-1]
-        else:
-            carry = carry + rows.sum(axis=0)
+        values = _premultiplied(layer, slice(top, bottom), slice(col0, col1), device)
+        rows = torch.zeros(4, bottom - top, cells, device=device)  # each row integrated over each cell's width
+        for first, end, lo, hi, weights in x_bands:
+            rows[:, :, first:end] = values[:, :, lo:hi] @ weights
+        for first, end, lo, hi in _bands(np.clip(ey - (top - row0), 0, bottom - top), bottom - top):
+            weights = _overlaps(np.clip(ey[first:end + 1] - (top - row0), 0, bottom - top), lo, hi)
+            out[:, first:end] += weights.to(device, torch.float32).T @ rows[:, lo:hi]
     cell_area = (region.size / cells) ** 2
-    return (integral[1:] - integral[:-1]) * (pixel_y / cell_area)
+    return out * (pixel_x * pixel_y / cell_area)
 
 
 def _footprint(lo: int, hi: int, side: int, resolution: int) -> np.ndarray:
@@ -149,9 +156,8 @@ def compose(canvas: Canvas, resolution: int, margin: float = 0.125, margin_px: f
     for layer in canvas.layers:
         if not layer.visible:
             continue
-        part = _layer_cells(layer, region, cells, canvas, cancel)
-        if part is not None:
-            top = torch.from_numpy(part.transpose(2, 0, 1)).to(device, torch.float32)
+        top = _layer_cells(layer, region, cells, canvas, device, cancel)
+        if top is not None:
             planes = top + planes * (1.0 - top[3:])
     coverage = planes[3].clamp(0.0, 1.0)
     if cells < resolution:
