@@ -219,3 +219,14 @@ def test_progress_text():
         ("Realizing: waiting for the server (2 jobs ahead)", 0.0)
     assert actions.describe("Realizing", progress("optimize", 3, 12)["progress"]) == ("Realizing: optimize 3/12", 0.25)
     assert actions.describe("Realizing", progress("compose", 0, 0)["progress"]) == ("Realizing: compose 0/0", 0.0)
+
+
+def test_the_shared_region_rule_needs_only_the_standard_library():
+    """install.py copies server/region.py into the plug-in, whose Python may have neither numpy nor torch."""
+    import ast
+
+    tree = ast.parse((REPO / "server" / "region.py").read_text())
+    modules = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+               for alias in node.names}
+    modules |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    assert modules and modules <= set(sys.stdlib_module_names) | {"__future__"}

@@ -11,7 +11,8 @@ from conftest import REPO
 sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
 import actions  # noqa: E402
 import transport  # noqa: E402
-from actions import CanvasData, LayerData, Options, Session  # noqa: E402
+from actions import Box, CanvasData, LayerData, Options, Session  # noqa: E402
+from server.region import Bounds  # noqa: E402
 from config import Config  # noqa: E402
 from transport import CallError, TransportError  # noqa: E402
 
@@ -79,12 +80,12 @@ def session(request, served):
 
 
 def test_every_action_over_the_transport(session):
-    selection = bytearray(20 * 16)
-    selection[5 * 20 + 4:5 * 20 + 12] = b"\xff" * 8
-    canvas = CanvasData(20, 16, [OTHER, LAYER], bytes(selection))
+    plan = actions.ReadPlan.of(Bounds(4, 5, 12, 6), 20, 16, session.resolution())  # an 8 x 1 selection
+    canvas = CanvasData(20, 16, [OTHER, LAYER], region=plan.region, has_selection=True)
     (realized,) = actions.realize(session, canvas, Options("optimize", 2, 1))
-    assert realized.name == "Realized (optimize, default, seed 1, 2 steps)" and realized.crop is None
-    assert len(realized.image["rgba"]) == realized.box.width * realized.box.height * 4
+    assert realized.name == "Realized (optimize, default, seed 1, 2 steps)" and realized.masked
+    assert realized.box == plan.region == Box(3, 1, 10, 10) and realized.crop is None
+    assert len(realized.image["rgba"]) == 32 * 32 * 4  # the generated square, scaled by GIMP
 
     (projected,) = actions.project(session, LAYER, Options())
     assert projected.box == LAYER.box.square() and projected.crop == LAYER.box

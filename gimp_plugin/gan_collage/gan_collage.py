@@ -64,7 +64,7 @@ def add_seed_argument(procedure):
 
 
 def add_feather_argument(procedure):
-    procedure.add_double_argument("feather", "_Feather edges", "The new layer's mask fades in over this many "
+    procedure.add_double_argument("feather", "_Feather edges (px)", "The new layer's mask fades in over this many "
                                   "pixels inside the selection's edge (0 = the selection as it is)",
                                   0.0, 1024.0, 8.0, RW)
 
