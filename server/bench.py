@@ -28,7 +28,7 @@ import torch
 from server.engine.compose import compose
 from server.engine.losses import masked_psnr
 from server.engine.project import ProjectOptions, project
-from server.models import Generator, GeneratorConfig, load_model
+from server.models import Generator, GeneratorConfig, Model, load_model
 from server.models.generator import channels_from_table
 from server.models.regressor import LatentRegressor
 
@@ -52,10 +52,10 @@ def method_options(method: str, steps: int) -> ProjectOptions:
     return ProjectOptions(method="optimize", space="w+", init="w_avg", steps=steps)
 
 
-def psnr_after(model: dict, image, mask, method: str, steps: int) -> tuple[float, float]:
+def psnr_after(model: Model, image, mask, method: str, steps: int) -> tuple[float, float]:
     """(masked PSNR, seconds) of `method` after `steps` steps; 0 steps = its starting point."""
     if steps == 0 and method != "hybrid":
-        g = model["generator"]
+        g = model.generator
         t0 = time.perf_counter()
         with torch.no_grad():
             start = g.synthesis(g.w_avg.reshape(1, 1, -1).repeat(image.shape[0], g.num_ws, 1))
@@ -64,7 +64,7 @@ def psnr_after(model: dict, image, mask, method: str, steps: int) -> tuple[float
     return result.metrics["masked_psnr"], result.metrics["seconds"]
 
 
-def random_model(resolution: int, device: torch.device, seed: int = 0) -> dict:
+def random_model(resolution: int, device: torch.device, seed: int = 0) -> Model:
     """Standard width (NVIDIA's channel_base 32768, channel_max 512), 512-d latents, 8 mapping layers;
     a latent-composition-shaped ResNet-34 regressor at 256 px input."""
     torch.manual_seed(seed)
@@ -74,8 +74,7 @@ def random_model(resolution: int, device: torch.device, seed: int = 0) -> dict:
     g = Generator(GeneratorConfig(resolution=resolution, z_dim=512, w_dim=512, channels=channels)).eval()
     d = Discriminator(DiscriminatorConfig(resolution=resolution, channels=channels)).eval()
     r = LatentRegressor(num_ws=g.num_ws, w_dim=512, block_counts=(3, 4, 6, 3), input_size=256).eval()
-    return {"generator": g.to(device), "discriminator": d.to(device), "regressor": r.to(device),
-            "card": {"name": f"random-{resolution}"}}
+    return Model(g.to(device), d.to(device), r.to(device), card={"name": f"random-{resolution}"})
 
 
 def _sync(device: torch.device):
@@ -96,8 +95,8 @@ def _timed(fn, device, repeats: int) -> float:
     return statistics.median(times)
 
 
-def speed_row(name: str, model: dict, device: torch.device, steps: tuple[int, int], repeats: int) -> dict:
-    g = model["generator"]
+def speed_row(name: str, model: Model, device: torch.device, steps: tuple[int, int], repeats: int) -> dict:
+    g = model.generator
     torch.manual_seed(1)
     with torch.no_grad():
         target = g.synthesis(g.mapping(torch.randn(1, g.z_dim, device=device))).clamp(-1, 1)
@@ -119,7 +118,7 @@ def speed_row(name: str, model: dict, device: torch.device, steps: tuple[int, in
     bare_s = _timed(bare, device, repeats)
     pixel_s = per_step({"perceptual": "none"})
     default_s = per_step({})
-    r = model["regressor"]
+    r = model.regressor
     with torch.no_grad():
         regressor_s = _timed(lambda: r(target * mask, mask), device, repeats)
     return {"model": name, "resolution": g.resolution, "bare_fwd_bwd_ms": bare_s * 1e3,
@@ -145,11 +144,11 @@ def quality_targets(kind: str, count: int, resolution: int) -> list[tuple[torch.
     return targets
 
 
-def quality_rows(model: dict, device, count: int, step_counts, reference_steps) -> list[dict]:
+def quality_rows(model: Model, device, count: int, step_counts, reference_steps) -> list[dict]:
     """All targets of a kind go through `project` as one batch (independent projections sharing a
     schedule), so the PSNR is pooled over the batch's covered pixels."""
     rows = []
-    g = model["generator"]
+    g = model.generator
     for kind in ("heldout", "collage"):
         pairs = quality_targets(kind, count, g.resolution)
         image = torch.cat([i for i, _ in pairs]).to(device)
@@ -209,10 +208,9 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     device = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device)
     torch.backends.cuda.matmul.allow_tf32 = False
-    embedded = load_model(args.model)
-    embedded = {k: (v.to(device) if isinstance(v, torch.nn.Module) else v) for k, v in embedded.items()}
+    embedded = load_model(args.model).to(device)
     speed = [] if args.no_speed else [
-        speed_row(embedded["card"].get("name", args.model), embedded, device, (10, 30), args.repeats)]
+        speed_row(embedded.card.get("name", args.model), embedded, device, (10, 30), args.repeats)]
     for res in ([] if args.no_speed else [int(s) for s in args.sizes.split(",") if s]):
         steps = (2, 6) if res >= 512 else (5, 15)
         speed.append(speed_row(f"random-{res}", random_model(res, device), device, steps, args.repeats))

@@ -36,14 +36,12 @@ def conformance_file(name: str) -> Path:
     return path
 
 
-def make_tiny_model(resolution: int = 32, seed: int = 0) -> dict:
-    """A random-weight generator + discriminator + regressor, small enough for fast unit tests.
-
-    Returned like `server.models.load_model`: `{generator, discriminator, regressor, card}`.
-    """
+def make_tiny_model(resolution: int = 32, seed: int = 0):
+    """A random-weight generator + discriminator + regressor, small enough for fast unit tests, as the
+    `server.models.Model` that `load_model` returns."""
     import torch
 
-    from server.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
+    from server.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, Model
     from server.models.regressor import LatentRegressor
 
     torch.manual_seed(seed)
@@ -55,8 +53,7 @@ def make_tiny_model(resolution: int = 32, seed: int = 0) -> dict:
     r = LatentRegressor(num_ws=g.num_ws, w_dim=g.w_dim, widths=(8, 16, 32, 32), input_size=resolution,
                         has_w_avg=True)
     r.set_w_avg(g.w_avg)
-    return {"generator": g, "discriminator": d, "regressor": r.eval(),
-            "card": {"name": "tiny", "resolution": resolution, "num_ws": g.num_ws, "w_dim": g.w_dim}}
+    return Model(g, d, r.eval(), card={"name": "tiny", "resolution": resolution, "num_ws": g.num_ws, "w_dim": g.w_dim})
 
 
 @pytest.fixture(scope="session")

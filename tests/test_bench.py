@@ -15,7 +15,7 @@ def tiny_folder(tmp_path_factory):
 
     tiny = make_tiny_model(32)
     folder = tmp_path_factory.mktemp("bench") / "tiny"
-    save_model(folder, tiny["generator"], tiny["discriminator"], tiny["regressor"], name="tiny",
+    save_model(folder, tiny.generator, tiny.discriminator, tiny.regressor, name="tiny",
                description="tiny random bench model")
     return folder
 

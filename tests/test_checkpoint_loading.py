@@ -118,14 +118,14 @@ def train_layout_checkpoint(tmp_path_factory):
 def test_rosinality_train_layout_uses_g_ema_and_computes_w_avg(train_layout_checkpoint):
     path, d_ref = train_layout_checkpoint
     model = load_model(path)
-    g, ref = model["generator"], load_generator(conformance_file("rosinality_s32.pt"))
+    g, ref = model.generator, load_generator(conformance_file("rosinality_s32.pt"))
     z = torch.randn(2, 64, generator=torch.Generator().manual_seed(3))
     assert torch.equal(g.synthesis(g.mapping(z)), ref.synthesis(ref.mapping(z))), "must load g_ema, not g"
     assert torch.allclose(g.w_avg, g.estimate_w_avg(10_000, seed=0))
     assert (g.w_avg - ref.w_avg).abs().max() > 0  # computed, not the stored latent_avg of the other file
-    assert "10000" in model["card"]["source"]["w_avg"] and model["card"]["source"]["layout"] == "train.py"
+    assert "10000" in model.card["source"]["w_avg"] and model.card["source"]["layout"] == "train.py"
     img = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-    assert torch.allclose(model["discriminator"](img), d_ref(img), atol=1e-6)
+    assert torch.allclose(model.discriminator(img), d_ref(img), atol=1e-6)
 
 
 # -- the project's own format ------------------------------------------------------------------
@@ -146,9 +146,9 @@ def test_export_keeps_discriminator_and_regressor(tmp_path, train_layout_checkpo
     path, d_ref = train_layout_checkpoint
     assert main(["export", str(path), str(tmp_path / "own"), "--half"]) == 0
     model = load_model(tmp_path / "own")
-    assert model["card"]["weights"]["dtype"] == "float16"
+    assert model.card["weights"]["dtype"] == "float16"
     img = torch.randn(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-    assert torch.allclose(model["discriminator"](img), d_ref(img), atol=1e-2)
+    assert torch.allclose(model.discriminator(img), d_ref(img), atol=1e-2)
 
 
 @torch.no_grad()

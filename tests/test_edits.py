@@ -13,7 +13,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def g(tiny_model):
-    return tiny_model["generator"]
+    return tiny_model.generator
 
 
 def _wplus(g, seed: int, n: int = 1) -> torch.Tensor:

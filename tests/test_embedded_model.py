@@ -22,11 +22,11 @@ def model():
 def test_the_shipped_files_are_small_and_described(model):
     size = sum(p.stat().st_size for p in EMBEDDED_DIR.iterdir())
     assert size <= MAX_BYTES
-    card = model["card"]
+    card = model.card
     gan = card["training"]["gan"]
     assert gan["iterations"] > 0 and gan["kimg"] > 0 and gan["wall_hours"] > 0 and card["training"]["hardware"]
     assert card["training"]["regressor"]["iterations"] > 0
-    assert all(model[part] is not None for part in ("generator", "discriminator", "regressor"))
+    assert all(getattr(model, part) is not None for part in ("generator", "discriminator", "regressor"))
 
 
 @torch.no_grad()
@@ -87,7 +87,7 @@ def test_the_card_records_the_configs_in_the_repository(model):
     from server.training.train_regressor import RegressorConfig
 
     configs = Path(__file__).parents[1] / "server" / "training" / "configs"
-    training = model["card"]["training"]
+    training = model.card["training"]
     gan = asdict(TrainConfig(**json.loads((configs / "portraits64-gan.json").read_text())))
     regressor = asdict(RegressorConfig(**json.loads((configs / "portraits64-regressor.json").read_text())))
     assert json.loads(json.dumps(gan)) == training["gan"]["config"]

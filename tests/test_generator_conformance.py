@@ -116,7 +116,7 @@ def test_export_to_own_format_is_identical(fixture, request, tmp_path):
     src = conformance_file("rosinality_s32.pt" if fixture == "rosinality" else "nvidia_r32.pkl")
     assert main(["export", str(src), str(tmp_path / "m")]) == 0
     own = read_own(tmp_path / "m")
-    g2 = own["generator"]
+    g2 = own.generator
     assert g2.config == g.config
     z = torch.from_numpy(ref["z"])
     c = torch.zeros(z.shape[0], g.c_dim)
@@ -125,4 +125,4 @@ def test_export_to_own_format_is_identical(fixture, request, tmp_path):
         b = g2.synthesis(g2.mapping(z, c, truncation_psi=0.7), noise_mode=mode)
         assert torch.equal(a, b)
     assert torch.equal(g.w_avg, g2.w_avg)
-    assert own["card"]["source"]["format"] == fixture
+    assert own.card["source"]["format"] == fixture

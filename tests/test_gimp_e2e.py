@@ -88,7 +88,7 @@ def server(tmp_path_factory):
 
         folder = tmp_path_factory.mktemp("model") / "tiny"
         tiny = make_tiny_model(32)
-        save_model(folder, tiny["generator"], tiny["discriminator"], tiny["regressor"], name="tiny")
+        save_model(folder, tiny.generator, tiny.discriminator, tiny.regressor, name="tiny")
         model = str(folder)
         log(f"no embedded model yet ({EMBEDDED} is missing): serving a tiny random 32 px model")
     with server_process("--model", model) as (_, address):

@@ -36,7 +36,7 @@ def vgg():
 
 
 def _losses(model, vgg) -> dict:
-    d = model["discriminator"]
+    d = model.discriminator
     return {
         "l2": L.PixelLoss("l2"),
         "l1": L.PixelLoss("l1"),
@@ -60,7 +60,7 @@ def test_zero_for_identical_positive_for_different_and_blind_to_uncovered(tiny_m
 
 
 def test_bound_loss_equals_one_off_loss(tiny_model):
-    loss = L.DiscriminatorLoss(tiny_model["discriminator"], style_weight=0.5)
+    loss = L.DiscriminatorLoss(tiny_model.discriminator, style_weight=0.5)
     pred, target, mask = _image(1), _image(2), _half_mask()
     with torch.no_grad():
         bound = float(loss.bind(target, mask)(pred))

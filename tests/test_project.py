@@ -1,6 +1,7 @@
 """server.engine.project on the tiny random 32x32 model: few steps, small tensors."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -31,7 +32,7 @@ def _w_avg_image(g) -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def target(tiny_model):
-    return _sample(tiny_model["generator"], 3)
+    return _sample(tiny_model.generator, 3)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def full_mask():
 
 
 def test_optimize_in_wplus_improves_psnr(tiny_model, target, full_mask):
-    g = tiny_model["generator"]
+    g = tiny_model.generator
     before = L.masked_psnr(_w_avg_image(g), target, full_mask)
     result = project(tiny_model, target, full_mask, ProjectOptions(steps=30, space="w+", init="w_avg"))
     assert result.metrics["masked_psnr"] > before + 6
@@ -77,14 +78,14 @@ def test_regressor_is_one_forward_pass(tiny_model, target):
     mask = torch.zeros(1, 1, 32, 32)
     mask[..., 4:20, 4:28] = 1
     calls = []
-    handle = tiny_model["regressor"].register_forward_hook(lambda *_: calls.append(1))
+    handle = tiny_model.regressor.register_forward_hook(lambda *_: calls.append(1))
     try:
         result = project(tiny_model, target, mask, ProjectOptions(method="regressor"))
     finally:
         handle.remove()
     assert len(calls) == 1
     with torch.no_grad():
-        expected = tiny_model["regressor"](target * mask, mask)
+        expected = tiny_model.regressor(target * mask, mask)
     assert torch.equal(result.latent, expected)
     assert result.metrics["method"] == "regressor" and result.metrics["steps"] == 0
 
@@ -92,7 +93,7 @@ def test_regressor_is_one_forward_pass(tiny_model, target):
 def test_the_regressor_path_runs_no_discriminator_unless_the_loss_is_asked_for(tiny_model, target):
     mask = torch.ones(1, 1, 32, 32)
     passes = []
-    first_block = next(iter(tiny_model["discriminator"]._blocks()))  # every D pass (features too) runs it
+    first_block = next(iter(tiny_model.discriminator._blocks()))  # every D pass (features too) runs it
     handle = first_block.register_forward_hook(lambda *_: passes.append(1))
     try:
         fast = project(tiny_model, target, mask, ProjectOptions(method="regressor"))
@@ -113,7 +114,7 @@ def test_hybrid_runs(tiny_model, target):
 
 
 def test_scribble_follows_strokes_better_than_w_avg(tiny_model):
-    g = tiny_model["generator"]
+    g = tiny_model.generator
     strokes = torch.zeros(1, 1, 32, 32)
     strokes[..., 8, 4:28] = 1
     strokes[..., 4:28, 20] = 1
@@ -126,7 +127,7 @@ def test_scribble_follows_strokes_better_than_w_avg(tiny_model):
 
 def test_lbfgs_and_previews(tiny_model, target, full_mask):
     events = []
-    g = tiny_model["generator"]
+    g = tiny_model.generator
     result = project(tiny_model, target, full_mask,
                      ProjectOptions(steps=3, optimizer="lbfgs", preview_every=2), progress=events.append)
     assert result.metrics["masked_psnr"] > L.masked_psnr(_w_avg_image(g), target, full_mask)
@@ -138,7 +139,7 @@ def test_lbfgs_and_previews(tiny_model, target, full_mask):
 def test_z_space_with_noise_optimisation(tiny_model, target, full_mask):
     result = project(tiny_model, target, full_mask,
                      ProjectOptions(steps=3, space="z", optimize_noise=True, perceptual="ms-ssim"))
-    g = tiny_model["generator"]
+    g = tiny_model.generator
     assert result.latent.shape == (1, g.num_ws, g.w_dim)
     assert len(result.noise) == len(g.synthesis.noise_layers)
     for n in result.noise:
@@ -147,7 +148,7 @@ def test_z_space_with_noise_optimisation(tiny_model, target, full_mask):
 
 
 def test_given_latent_with_one_warmup_step_is_kept(tiny_model, target, full_mask):
-    g = tiny_model["generator"]
+    g = tiny_model.generator
     start = torch.randn(1, g.num_ws, g.w_dim)
     result = project(tiny_model, target, full_mask, ProjectOptions(steps=1, init="latent", init_latent=start))
     assert torch.equal(result.latent, start)  # the learning rate warms up from 0
@@ -194,8 +195,8 @@ def test_invalid_inputs(tiny_model, target, full_mask):
 
 
 def test_missing_model_parts(tiny_model, target, full_mask):
-    no_regressor = dict(tiny_model, regressor=None)
-    no_d = dict(tiny_model, discriminator=None)
+    no_regressor = dataclasses.replace(tiny_model, regressor=None)
+    no_d = dataclasses.replace(tiny_model, discriminator=None)
     for model, options in [(no_regressor, ProjectOptions(method="regressor")),
                            (no_regressor, ProjectOptions(method="hybrid")),
                            (no_regressor, ProjectOptions(init="regressor")),
@@ -211,13 +212,13 @@ def test_out_of_memory_is_translated(tiny_model, target, full_mask, monkeypatch)
     def boom(*args, **kwargs):
         raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
 
-    monkeypatch.setattr(tiny_model["generator"].synthesis, "forward", boom)
+    monkeypatch.setattr(tiny_model.generator.synthesis, "forward", boom)
     with pytest.raises(OutOfMemory):
         project(tiny_model, target, full_mask, ProjectOptions(steps=1))
 
 
 def test_a_batch_is_independent_projections(tiny_model):
-    g = tiny_model["generator"]
+    g = tiny_model.generator
     with torch.no_grad():
         targets = g.synthesis(g.mapping(torch.randn(2, g.z_dim, generator=torch.Generator().manual_seed(5))))
     masks = torch.ones(2, 1, g.resolution, g.resolution)

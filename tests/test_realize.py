@@ -37,7 +37,7 @@ def test_realize_returns_a_layer_inside_the_selection(tiny_model):
     layer = result.layer
     assert (layer.x, layer.y, *layer.pixels.shape[:2]) == (20, 10, 20, 25)
     assert layer.pixels[..., 3].max() == 255 and layer.pixels[0, 0, 3] < 255  # feathered edge
-    assert result.latent.shape == (1, tiny_model["generator"].num_ws, tiny_model["generator"].w_dim)
+    assert result.latent.shape == (1, tiny_model.generator.num_ws, tiny_model.generator.w_dim)
     assert result.generated.shape == (32, 32, 3) and result.generated.dtype == np.uint8
     assert np.isfinite(result.metrics["masked_psnr"]) and result.metrics["steps"] == 3
     stages = [e.stage for e in events]

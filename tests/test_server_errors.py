@@ -142,7 +142,7 @@ def test_missing_embedded_model_is_a_failed_precondition(monkeypatch, tmp_path):
 def test_engine_failure_maps_to_its_code_and_the_server_carries_on(served, catalog, monkeypatch, failure, code,
                                                                    words):
     _, model = catalog.get("default")
-    synthesis = model["generator"].synthesis
+    synthesis = model.generator.synthesis
 
     def failing(*args, **kwargs):
         raise failure

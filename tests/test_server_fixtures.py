@@ -33,10 +33,10 @@ def model_paths(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("models")
     tiny = make_tiny_model(RESOLUTION)
     default = root / "tiny"
-    save_model(default, tiny["generator"], tiny["discriminator"], tiny["regressor"], name="tiny",
+    save_model(default, tiny.generator, tiny.discriminator, tiny.regressor, name="tiny",
                description="tiny random test model")
     models_dir = root / "more"
-    save_model(models_dir / "bare", tiny["generator"], name="bare", description="generator only")
+    save_model(models_dir / "bare", tiny.generator, name="bare", description="generator only")
     (models_dir / "broken.pt").write_bytes(b"this is not a checkpoint")
     return default, models_dir
 

@@ -42,7 +42,7 @@ def test_gan_training_resumes_where_it_stopped(gan_run):
 
 def test_regressor_training_resumes_and_ships(gan_run, tmp_path):
     ship.main(["--gan", str(gan_run), "--out", str(tmp_path / "model")])
-    assert load_model(tmp_path / "model")["regressor"] is None
+    assert load_model(tmp_path / "model").regressor is None
     (tmp_path / "r.json").write_text(json.dumps({"iterations": 2, "batch": 2, "widths": [8, 8, 16, 16]}))
     run = tmp_path / "reg"
     args = ["--model", str(tmp_path / "model"), "--run", str(run)]
@@ -54,11 +54,11 @@ def test_regressor_training_resumes_and_ships(gan_run, tmp_path):
     assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 3
     ship.main(["--gan", str(gan_run), "--regressor", str(run), "--out", str(tmp_path / "shipped")])
     model = load_model(tmp_path / "shipped")
-    g, r = model["generator"], model["regressor"]
-    assert model["discriminator"] is not None and r is not None
+    g, r = model.generator, model.regressor
+    assert model.discriminator is not None and r is not None
     gan_steps = torch.load(gan_run / "checkpoint.pt", weights_only=True)["step"]
-    assert model["card"]["training"]["gan"]["iterations"] == gan_steps
-    assert model["card"]["training"]["regressor"]["iterations"] == 3
+    assert model.card["training"]["gan"]["iterations"] == gan_steps
+    assert model.card["training"]["regressor"]["iterations"] == 3
     assert torch.equal(r.w_avg, g.w_avg)
     img = torch.zeros(1, 3, 16, 16)
     with torch.no_grad():

@@ -47,6 +47,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from server.models.model import MissingPart, Model
+
 from .errors import InvalidInput, ModelUnavailable, translate_oom
 from .losses import (DiscriminatorLoss, ImageLoss, MSSSIMLoss, PixelLoss, masked_psnr, masked_ssim,
                      noise_regularization, normalize_noise_, wplus_prior)
@@ -197,20 +199,23 @@ class _Plan:
     w_noise_factor: float  # the resolved `initial_noise_factor`
 
 
-def _part(model: dict, name: str, why: str):
-    part = model.get(name) if isinstance(model, dict) else None
-    if part is None:
-        raise ModelUnavailable(f"this model has no {name}; {why}")
-    return part
+def _part(model: Model, name: str, why: str):
+    """`model.require` with the engine's error type."""
+    if not isinstance(model, Model):
+        raise InvalidInput("model", f"must be a server.models.Model, got {type(model).__name__}")
+    try:
+        return model.require(name, why)
+    except MissingPart as exc:
+        raise ModelUnavailable(str(exc)) from None
 
 
-def resolve_perceptual(model: dict, options: ProjectOptions) -> str:
+def resolve_perceptual(model: Model, options: ProjectOptions) -> str:
     if options.perceptual is not None:
         return options.perceptual
-    return "discriminator" if model.get("discriminator") is not None else "ms-ssim"
+    return "discriminator" if model.discriminator is not None else "ms-ssim"
 
 
-def _image_losses(model: dict, options: ProjectOptions, lpips, device, pixel_only: bool):
+def _image_losses(model: Model, options: ProjectOptions, lpips, device, pixel_only: bool):
     losses: list[tuple[float, ImageLoss]] = []
     if options.pixel_weight:
         losses.append((options.pixel_weight, PixelLoss(options.pixel_loss)))
@@ -231,9 +236,9 @@ def _image_losses(model: dict, options: ProjectOptions, lpips, device, pixel_onl
     return losses
 
 
-def _plan(model: dict, g, options: ProjectOptions, lpips, device, n: int) -> _Plan:
+def _plan(model: Model, g, options: ProjectOptions, lpips, device, n: int) -> _Plan:
     method, steps = options.method, options.steps
-    has_regressor = model.get("regressor") is not None
+    has_regressor = model.regressor is not None
     consistency = 0.0
     prior = options.wplus_prior_weight
     if method == "regressor":
@@ -370,7 +375,7 @@ class _Run:
         if self._objective is None:
             terms = [(w, loss.bind(self.target, self.mask)) for w, loss in self.plan.image_losses]
             if self.plan.consistency_weight:
-                r, goal = self.model["regressor"], self.regressed()
+                r, goal = self.model.regressor, self.regressed()
                 terms.append((self.plan.consistency_weight, lambda img: (r(img) - goal).square().mean()))
             noise_weight = self.options.noise_reg_weight if self.options.optimize_noise else 0.0
             self._objective = _Objective(terms, self.plan.wplus_prior_weight, noise_weight)
@@ -477,12 +482,12 @@ class _Run:
         report(self.progress, self.plan.stage, self.done, self.total, preview)
 
 
-def project(model: dict, image: Tensor, mask: Tensor, options: ProjectOptions | None = None,
+def project(model: Model, image: Tensor, mask: Tensor, options: ProjectOptions | None = None,
             progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
             lpips=None) -> Projection:
     """Find a W+ latent whose image matches `image` on the covered pixels of `mask`.
 
-    `model` is `{generator, discriminator, regressor, ...}` as `server.models.load_model` returns;
+    `model` is a `server.models.Model` (as `load_model` returns);
     `image` [N, 3, R, R] in [-1, 1] and `mask` [N, 1, R, R] in [0, 1] at the generator's resolution R
     (a batch is N independent projections sharing one schedule; the server sends N = 1, evaluation
     scripts more; restarts need N = 1, and the metrics pool the batch);

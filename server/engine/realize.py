@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from server.models import Model
+
 from .canvas import MAX_CANVAS_SIDE, Canvas, Square, validate_canvas
 from .compose import compose
 from .errors import InvalidInput
@@ -52,7 +54,7 @@ class RealizeResult:
     metrics: dict
 
 
-def realize(model: dict, canvas: Canvas, options: RealizeOptions | None = None,
+def realize(model: Model, canvas: Canvas, options: RealizeOptions | None = None,
             progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> RealizeResult:
     """Raises InvalidInput, ModelUnavailable, Cancelled, OutOfMemory (see errors.py)."""
     options = options or RealizeOptions()
@@ -61,7 +63,7 @@ def realize(model: dict, canvas: Canvas, options: RealizeOptions | None = None,
     validate_canvas(canvas)
     if options.region is not None and canvas.bounds.intersect(options.region.bounds) is None:
         raise InvalidInput("region", f"{options.region} does not meet the {canvas.width}x{canvas.height} canvas")
-    g = model["generator"]
+    g = model.generator
     report(progress, "compose", 0, 1)
     comp = compose(canvas, g.resolution, margin=options.margin, region=options.region, device=g.w_avg.device,
                    cancel=cancel)

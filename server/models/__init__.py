@@ -2,9 +2,11 @@
 from .discriminator import Discriminator, DiscriminatorConfig
 from .generator import Generator, GeneratorConfig
 from .loading import DEFAULT_NAME, load_discriminator, load_generator, load_model, load_regressor
+from .model import MissingPart, Model
 from .regressor import LatentRegressor
 
 __all__ = [
     "DEFAULT_NAME", "Discriminator", "DiscriminatorConfig", "Generator", "GeneratorConfig",
-    "LatentRegressor", "load_discriminator", "load_generator", "load_model", "load_regressor",
+    "LatentRegressor", "MissingPart", "Model", "load_discriminator", "load_generator", "load_model",
+    "load_regressor",
 ]

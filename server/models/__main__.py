@@ -18,24 +18,24 @@ from .own_format import save_model
 
 
 def cmd_info(args) -> int:
-    card = load_model(args.checkpoint)["card"]
+    card = load_model(args.checkpoint).card
     print(json.dumps(card, indent=2))
     return 0
 
 
 def cmd_export(args) -> int:
     model = load_model(args.checkpoint)
-    regressor = load_regressor(args.regressor) if args.regressor else model["regressor"]
-    g = model["generator"]
+    regressor = load_regressor(args.regressor) if args.regressor else model.regressor
+    g = model.generator
     if regressor is not None and (regressor.num_ws, regressor.w_dim) != (g.num_ws, g.w_dim):
         print(f"error: the regressor gives W+ [{regressor.num_ws}, {regressor.w_dim}] but the generator "
               f"needs [{g.num_ws}, {g.w_dim}]", file=sys.stderr)
         return 2
-    src = model["card"]
+    src = model.card
     source = dict(src.get("source", {}))
     if args.regressor:
         source["regressor_file"] = str(args.regressor)
-    card = save_model(args.out, g, model["discriminator"], regressor,
+    card = save_model(args.out, g, model.discriminator, regressor,
                       name=args.name or src.get("name", args.out.name), description=src.get("description", ""),
                       source=source, notes=src.get("notes", []),
                       dtype=torch.float16 if args.half else torch.float32)

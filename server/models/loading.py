@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .discriminator import Discriminator
 from .generator import Generator
+from .model import Model
 from .own_format import is_model_folder, read_own, sha256_of
 from .regressor import LatentRegressor, read_latentcomp_checkpoint, regressor_config
 
@@ -61,8 +62,8 @@ def _foreign_card(path: Path, loaded: dict) -> dict:
     }
 
 
-def load_model(path: str | Path) -> dict:
-    """`{generator, discriminator, regressor, card}` (missing parts are None), all in eval mode."""
+def load_model(path: str | Path) -> Model:
+    """The model at `path` (missing parts are None), all in eval mode."""
     p = resolve_path(path)
     kind = checkpoint_kind(p)
     if kind == "own":
@@ -75,27 +76,26 @@ def load_model(path: str | Path) -> dict:
         from .nvidia import read_nvidia
 
         loaded = read_nvidia(p)
-    return {"generator": loaded["generator"], "discriminator": loaded["discriminator"],
-            "regressor": None, "card": _foreign_card(p, loaded)}
+    return Model(loaded["generator"], loaded["discriminator"], None, _foreign_card(p, loaded))
 
 
 def load_generator(path: str | Path) -> Generator:
     """The generator contract (see DESIGN.md); the model card is attached as `g.card`."""
     model = load_model(path)
-    g = model["generator"]
-    g.card = model["card"]
+    g = model.generator
+    g.card = model.card
     return g
 
 
 def load_discriminator(path: str | Path) -> Discriminator | None:
-    return load_model(path)["discriminator"]
+    return load_model(path).discriminator
 
 
 def load_regressor(path: str | Path) -> LatentRegressor:
     """A module mapping `(image * mask, mask)` to W+: the project's own or a latent-composition file."""
     p = resolve_path(path)
     if is_model_folder(p):
-        r = read_own(p, parts=("regressor",))["regressor"]
+        r = read_own(p, parts=("regressor",)).regressor
         if r is None:
             raise ValueError(f"{p}: this model has no regressor")
         return r

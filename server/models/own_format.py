@@ -14,13 +14,13 @@ from safetensors.torch import load_file, save_file
 
 from .discriminator import Discriminator, DiscriminatorConfig
 from .generator import Generator, GeneratorConfig
+from .model import PARTS, Model
 from .regressor import LatentRegressor, build_regressor, regressor_config
 
 FORMAT_NAME = "gan-collage-model"
 FORMAT_VERSION = 1
 CARD_FILE = "model.json"
 WEIGHTS_FILE = "weights.safetensors"
-PARTS = ("generator", "discriminator", "regressor")
 
 
 def is_model_folder(path: Path) -> bool:
@@ -90,8 +90,8 @@ def _part_state(tensors: dict[str, torch.Tensor], part: str) -> dict[str, torch.
     return {k[len(prefix):]: v.float() for k, v in tensors.items() if k.startswith(prefix)}
 
 
-def read_own(folder: Path, parts: tuple[str, ...] = PARTS) -> dict:
-    """Return `{generator, discriminator, regressor, card}`; parts absent from the model are None."""
+def read_own(folder: Path, parts: tuple[str, ...] = PARTS) -> Model:
+    """The model in `folder`; parts absent from it (or not in `parts`) are None."""
     card = read_card(folder)
     tensors = load_file(str(folder / card["weights"]["file"]))
     builders = {
@@ -99,7 +99,7 @@ def read_own(folder: Path, parts: tuple[str, ...] = PARTS) -> dict:
         "discriminator": lambda c: Discriminator(DiscriminatorConfig.from_json(c)),
         "regressor": build_regressor,
     }
-    out = {"card": card}
+    out = {}
     for part in PARTS:
         if part not in parts or not card.get(part):
             out[part] = None
@@ -110,4 +110,4 @@ def read_own(folder: Path, parts: tuple[str, ...] = PARTS) -> dict:
         except RuntimeError as exc:
             raise ValueError(f"{folder}: the {part} weights do not match the card ({exc})") from exc
         out[part] = module.eval()
-    return out
+    return Model(**out, card=card)

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from server.engine.errors import InvalidInput, ModelUnavailable
-from server.models import DEFAULT_NAME, load_model
+from server.models import DEFAULT_NAME, Model, load_model
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +24,12 @@ CHECKPOINT_SUFFIXES = (".pt", ".pkl")
 class ModelEntry:
     name: str
     source: str  # the path it was loaded from, or "default"
-    model: dict | None  # {generator, discriminator, regressor, card} on the device, or None
+    model: Model | None  # on the device, or None
     error: str = ""  # why `model` is None
 
     @property
     def card(self) -> dict:
-        return (self.model or {}).get("card") or {}
+        return self.model.card if self.model is not None else {}
 
 
 def find_checkpoints(folder: Path) -> dict[str, Path]:
@@ -49,22 +49,13 @@ def find_checkpoints(folder: Path) -> dict[str, Path]:
     return found
 
 
-def _prepare(model: dict, device) -> dict:
-    """Move every network to the device for inference: eval mode, no parameter gradients."""
-    for part in ("generator", "discriminator", "regressor"):
-        module = model.get(part)
-        if module is not None:
-            model[part] = module.to(device).eval().requires_grad_(False)
-    return model
-
-
 class Catalog:
     def __init__(self, entries: list[ModelEntry]):
         self.entries = {entry.name: entry for entry in entries}
 
     @classmethod
     def load(cls, default: str | Path, models_dir: Path | None, device,
-             loader: Callable[[str | Path], dict] = load_model) -> "Catalog":
+             loader: Callable[[str | Path], Model] = load_model) -> "Catalog":
         sources: dict[str, str | Path] = {DEFAULT_NAME: default}
         if models_dir is not None:
             sources.update(find_checkpoints(models_dir))
@@ -72,7 +63,7 @@ class Catalog:
         for name, source in sources.items():
             started = time.perf_counter()
             try:
-                model = _prepare(loader(source), device)
+                model = loader(source).to(device)
             except Exception as exc:  # any unreadable file: listed with its error, never fatal here
                 log.warning("model %r from %s is unavailable: %s", name, source, exc)
                 entries.append(ModelEntry(name, str(source), None, f"{type(exc).__name__}: {exc}"))
@@ -81,7 +72,7 @@ class Catalog:
             entries.append(ModelEntry(name, str(source), model))
         return cls(entries)
 
-    def get(self, name: str, field: str = "model") -> tuple[str, dict]:
+    def get(self, name: str, field: str = "model") -> tuple[str, Model]:
         """(name, model) for a request's model field ("" = the default); InvalidInput or ModelUnavailable."""
         name = name or DEFAULT_NAME
         entry = self.entries.get(name)

@@ -20,6 +20,7 @@ from server.engine.project import Projection, ProjectOptions
 from server.engine.realize import RealizeOptions, RealizeResult
 from server.engine.validation import check_choice, check_int, check_number
 from server.jobs import Queued
+from server.models import Model
 
 from .catalog import ModelEntry
 
@@ -136,11 +137,11 @@ def latent_from_proto(message: pb.Latent, path: str, model_name: str,
     return values.view(1, num_ws, w_dim)
 
 
-def _required_latent(request, field: str, model: dict, model_name: str) -> torch.Tensor:
+def _required_latent(request, field: str, model: Model, model_name: str) -> torch.Tensor:
     """A W+ latent field of an edit request, shaped for the model."""
     if not request.HasField(field):
         raise InvalidInput(field, "is missing")
-    g = model["generator"]
+    g = model.generator
     return latent_from_proto(getattr(request, field), field, model_name, (g.num_ws, g.w_dim))
 
 
@@ -153,12 +154,12 @@ def latent_to_proto(latent: torch.Tensor, model_name: str) -> pb.Latent:
 # ------------------------------------------------------------------------------------- options
 
 
-def options_from_proto(message: pb.ProjectionOptions, model: dict, model_name: str,
+def options_from_proto(message: pb.ProjectionOptions, model: Model, model_name: str,
                        path: str = "options") -> ProjectOptions:
     """ProjectOptions with the proto's defaults resolved, validated (so a bad one never waits in the queue)."""
     options = ProjectOptions()
     if message.method == pb.METHOD_UNSPECIFIED:
-        options.method = "regressor" if model.get("regressor") is not None else "optimize"
+        options.method = "regressor" if model.regressor is not None else "optimize"
     elif message.method in METHODS:
         options.method = METHODS[message.method]
     else:
@@ -183,7 +184,7 @@ def options_from_proto(message: pb.ProjectionOptions, model: dict, model_name: s
     return options
 
 
-def realize_from_proto(request: pb.RealizeRequest, model: dict, model_name: str) -> tuple[Canvas, RealizeOptions]:
+def realize_from_proto(request: pb.RealizeRequest, model: Model, model_name: str) -> tuple[Canvas, RealizeOptions]:
     if not request.HasField("canvas"):
         raise InvalidInput("canvas", "is missing")
     canvas = canvas_from_proto(request.canvas)
@@ -199,7 +200,7 @@ def realize_from_proto(request: pb.RealizeRequest, model: dict, model_name: str)
     return canvas, options
 
 
-def project_from_proto(request: pb.ProjectRequest, model: dict, model_name: str) -> tuple[Canvas, ProjectOptions]:
+def project_from_proto(request: pb.ProjectRequest, model: Model, model_name: str) -> tuple[Canvas, ProjectOptions]:
     """The image as a one-layer canvas whose layer mask is the known-pixel mask."""
     if not request.HasField("image"):
         raise InvalidInput("image", "is missing")
@@ -211,28 +212,28 @@ def project_from_proto(request: pb.ProjectRequest, model: dict, model_name: str)
     return canvas, options_from_proto(request.options, model, model_name)
 
 
-def interpolate_from_proto(request: pb.InterpolateRequest, model: dict, model_name: str):
+def interpolate_from_proto(request: pb.InterpolateRequest, model: Model, model_name: str):
     """(a, b, frames, mode)."""
     return (_required_latent(request, "a", model, model_name), _required_latent(request, "b", model, model_name),
             check_int("frames", request.frames, 2, MAX_FRAMES),
             check_choice("mode", request.mode or "linear", INTERPOLATION_MODES))
 
 
-def style_mix_from_proto(request: pb.StyleMixRequest, model: dict, model_name: str):
+def style_mix_from_proto(request: pb.StyleMixRequest, model: Model, model_name: str):
     """(content, style, split)."""
     return (_required_latent(request, "content", model, model_name),
             _required_latent(request, "style", model, model_name),
-            check_int("split", request.split, 0, model["generator"].num_ws))
+            check_int("split", request.split, 0, model.generator.num_ws))
 
 
-def local_blend_from_proto(request: pb.LocalBlendRequest, model: dict, model_name: str):
+def local_blend_from_proto(request: pb.LocalBlendRequest, model: Model, model_name: str):
     """(a, b, mask [1, 1, h, w] in [0, 1], start_layer)."""
     a = _required_latent(request, "a", model, model_name)
     b = _required_latent(request, "b", model, model_name)
     if not request.HasField("mask"):
         raise InvalidInput("mask", "is missing")
     mask = torch.from_numpy(mask_from_proto(request.mask, "mask").astype(np.float32) / 255.0)[None, None]
-    return a, b, mask, check_int("start_layer", request.start_layer, 0, model["generator"].num_ws)
+    return a, b, mask, check_int("start_layer", request.start_layer, 0, model.generator.num_ws)
 
 
 # ------------------------------------------------------------------------------------- results out
@@ -289,8 +290,8 @@ def model_info_to_proto(entry: ModelEntry, is_default: bool) -> pb.ModelInfo:
     info = pb.ModelInfo(name=entry.name, description=entry.card.get("description", ""), is_default=is_default,
                         available=entry.model is not None, error=entry.error)
     if entry.model is not None:
-        g = entry.model["generator"]
+        g = entry.model.generator
         info.resolution, info.num_ws, info.w_dim = g.resolution, g.num_ws, g.w_dim
-        info.has_regressor = entry.model.get("regressor") is not None
-        info.has_discriminator = entry.model.get("discriminator") is not None
+        info.has_regressor = entry.model.regressor is not None
+        info.has_discriminator = entry.model.discriminator is not None
     return info

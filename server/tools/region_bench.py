@@ -134,7 +134,7 @@ def median_seconds(work, repeats: int) -> float:
 
 
 def measure(model: dict, side: int, plugin: bool, repeats: int) -> dict:
-    g, r = model["generator"], model["regressor"]
+    g, r = model.generator, model.regressor
     message = request(side, g.resolution, plugin)
 
     def server_work():

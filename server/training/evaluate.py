@@ -25,7 +25,7 @@ from server.engine.compose import compose
 from server.engine.losses import masked_psnr, masked_ssim
 from server.engine.pixels import to_uint8_hwc
 from server.engine.project import ProjectOptions, project
-from server.models import load_model
+from server.models import Model, load_model
 from server.training.collages import collage_canvas, collage_seed_sets, heldout_seeds
 from server.training.masks import masks_with_fraction
 from server.training.portraits import make_grid, render_batch
@@ -79,14 +79,14 @@ def per_image_metrics(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tens
     return psnr, ssim
 
 
-def reconstruct(model: dict, images, masks, options: ProjectOptions, batch: int) -> torch.Tensor:
+def reconstruct(model: Model, images, masks, options: ProjectOptions, batch: int) -> torch.Tensor:
     return torch.cat([project(model, images[i:i + batch], masks[i:i + batch], options).image
                       for i in range(0, len(images), batch)])
 
 
-def reconstruction_study(model: dict, count: int, opt_steps: int, batch: int, log) -> tuple[dict, list]:
+def reconstruction_study(model: Model, count: int, opt_steps: int, batch: int, log) -> tuple[dict, list]:
     """Figures per (method, visible fraction), and example rows for the PNG."""
-    g = model["generator"]
+    g = model.generator
     images = heldout_images(count, g.resolution)
     methods = {"regressor": ProjectOptions(method="regressor"),
                f"optimize W+ {opt_steps} steps": ProjectOptions(method="optimize", space="w+", init="w_avg",
@@ -108,8 +108,8 @@ def reconstruction_study(model: dict, count: int, opt_steps: int, batch: int, lo
     return figures, examples
 
 
-def collage_study(model: dict, count: int, hybrid_steps: int) -> tuple[dict, list]:
-    g = model["generator"]
+def collage_study(model: Model, count: int, hybrid_steps: int) -> tuple[dict, list]:
+    g = model.generator
     targets = [compose(collage_canvas(seeds, g.resolution), g.resolution) for seeds in collage_seed_sets(count)]
     images = torch.cat([t.image for t in targets])
     masks = torch.cat([t.mask for t in targets])
@@ -153,7 +153,7 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)
     model = load_model(args.model)
-    g = model["generator"]
+    g = model.generator
     sample_grid(g, args.out / "samples.png")
     style_mixing_grid(g, args.out / "style_mixing.png")
     recon, examples = reconstruction_study(model, args.images, args.opt_steps, args.batch,
@@ -163,10 +163,10 @@ def main(argv=None):
     save_rows(rows, args.out / "collages.png")
     figures = {"reconstruction": recon, "collages": collages}
     command = "python -m server.training.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
-    (args.out / "metrics.json").write_text(json.dumps({"command": command, "model": model["card"].get("name"),
+    (args.out / "metrics.json").write_text(json.dumps({"command": command, "model": model.card.get("name"),
                                                        **figures}, indent=2))
-    (args.out / "results.md").write_text(results_markdown(model["card"], figures, command))
-    print(results_markdown(model["card"], figures, command))
+    (args.out / "results.md").write_text(results_markdown(model.card, figures, command))
+    print(results_markdown(model.card, figures, command))
 
 
 if __name__ == "__main__":

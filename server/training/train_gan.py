@@ -115,9 +115,9 @@ class Trainer:
 
         model = load_model(path)
         for name in ("G", "G_ema"):
-            getattr(self, name).load_state_dict(model["generator"].state_dict())
-        self.D.load_state_dict(model["discriminator"].state_dict())
-        gan = model["card"].get("training", {}).get("gan", {})
+            getattr(self, name).load_state_dict(model.generator.state_dict())
+        self.D.load_state_dict(model.discriminator.state_dict())
+        gan = model.card.get("training", {}).get("gan", {})
         self.step = gan.get("iterations", 0)
         self.images_seen = int(gan.get("kimg", 0) * 1000)
         self.wall_seconds = gan.get("wall_hours", 0) * 3600

@@ -50,8 +50,8 @@ def feature_distance(d, pred: torch.Tensor, target_feats: list[torch.Tensor]) ->
 class RegressorTrainer:
     def __init__(self, cfg: RegressorConfig, model: dict, run_dir: Path, device: torch.device):
         self.cfg, self.run_dir, self.device = cfg, run_dir, device
-        self.G = model["generator"].to(device).requires_grad_(False)
-        self.D = model["discriminator"].to(device).requires_grad_(False) if model["discriminator"] else None
+        self.G = model.generator.to(device).requires_grad_(False)
+        self.D = model.discriminator.to(device).requires_grad_(False) if model.discriminator else None
         torch.manual_seed(cfg.seed)
         self.R = LatentRegressor(num_ws=self.G.num_ws, w_dim=self.G.w_dim, block_counts=cfg.block_counts,
                                  widths=cfg.widths, input_size=self.G.resolution, has_w_avg=True).to(device)
