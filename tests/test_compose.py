@@ -107,8 +107,8 @@ def with_layer(canvas: Canvas, index: int, **changes) -> Canvas:
 
 
 @pytest.mark.parametrize("make, field", [
-    (lambda c: with_layer(c, 2, pixels=np.zeros((4, 5, 4), np.float32)), "layers[2].pixels"),
-    (lambda c: with_layer(c, 2, pixels=np.zeros((4, 5, 2), np.uint8)), "layers[2].pixels"),
+    (lambda c: with_layer(c, 2, image=np.zeros((4, 5, 4), np.float32)), "layers[2].image"),
+    (lambda c: with_layer(c, 2, image=np.zeros((4, 5, 2), np.uint8)), "layers[2].image"),
     (lambda c: with_layer(c, 0, mask=np.zeros((5, 4), np.uint8)), "layers[0].mask"),
     (lambda c: with_layer(c, 1, opacity=float("nan")), "layers[1].opacity"),
     (lambda c: with_layer(c, 1, opacity=1.5), "layers[1].opacity"),
@@ -250,10 +250,10 @@ def collage(width: int, height: int, seed: int = 0) -> list[Layer]:
 def cropped(layer: Layer, area) -> Layer:
     """The layer's part inside canvas rectangle `area` (x0, y0, x1, y1), placed where it was."""
     x0, y0 = max(area[0], layer.x), max(area[1], layer.y)
-    x1 = min(area[2], layer.x + layer.pixels.shape[1])
-    y1 = min(area[3], layer.y + layer.pixels.shape[0])
+    x1 = min(area[2], layer.x + layer.image.shape[1])
+    y1 = min(area[3], layer.y + layer.image.shape[0])
     rows, cols = slice(y0 - layer.y, y1 - layer.y), slice(x0 - layer.x, x1 - layer.x)
-    return dataclasses.replace(layer, pixels=layer.pixels[rows, cols], x=x0, y=y0,
+    return dataclasses.replace(layer, image=layer.image[rows, cols], x=x0, y=y0,
                                mask=None if layer.mask is None else layer.mask[rows, cols])
 
 
@@ -263,7 +263,7 @@ def test_layers_cropped_to_the_region_give_the_same_composite():
     region = region_of_interest(whole)
     area = (region.x, region.y, region.x + region.size, region.y + region.size)
     parts = [cropped(layer, area) for layer in whole.layers]
-    crops = Canvas(120, 90, [part for part in parts if part.pixels.size],  # the plug-in leaves out the rest
+    crops = Canvas(120, 90, [part for part in parts if part.image.size],  # the plug-in leaves out the rest
                    selection[20:50, 30:70].copy(), selection_x=30, selection_y=20)
     for resolution in (16, 32, 128):  # shrinking, and enlarging past the region's 50 px
         a, b = compose(whole, resolution), compose(crops, resolution)
@@ -274,14 +274,14 @@ def test_layers_cropped_to_the_region_give_the_same_composite():
 
 def box_reduced(layer: Layer, step: int) -> Layer:
     """The layer at 1/step scale as a premultiplied box average (what GIMP's scaled reads give)."""
-    h, w = layer.pixels.shape[:2]
-    alpha = layer.pixels[..., 3] / 255.0 * (1.0 if layer.mask is None else layer.mask / 255.0)
-    planes = np.concatenate([layer.pixels[..., :3] * alpha[..., None], alpha[..., None] * 255], axis=2)
+    h, w = layer.image.shape[:2]
+    alpha = layer.image[..., 3] / 255.0 * (1.0 if layer.mask is None else layer.mask / 255.0)
+    planes = np.concatenate([layer.image[..., :3] * alpha[..., None], alpha[..., None] * 255], axis=2)
     sums = planes.reshape(h // step, step, w // step, step, 4).mean(axis=(1, 3))
     a = sums[..., 3:] / 255
     rgb = np.divide(sums[..., :3], a, out=np.zeros_like(sums[..., :3]), where=a > 0)
     pixels = np.floor(np.concatenate([rgb, sums[..., 3:]], axis=2) + 0.5).astype(np.uint8)
-    return dataclasses.replace(layer, pixels=pixels, mask=None, canvas_width=w, canvas_height=h)
+    return dataclasses.replace(layer, image=pixels, mask=None, canvas_width=w, canvas_height=h)
 
 
 def test_a_layer_read_at_reduced_scale_stands_for_its_full_size():
@@ -289,7 +289,7 @@ def test_a_layer_read_at_reduced_scale_stands_for_its_full_size():
     blocks = rng.integers(0, 256, (16, 12, 4), dtype=np.uint8)
     blocks[..., 3] = rng.integers(0, 256, (16, 12))
     full = Layer(np.repeat(np.repeat(blocks, 8, axis=0), 8, axis=1), x=-24, y=40)  # 96 x 128, 8 x 8 blocks
-    small = dataclasses.replace(full, pixels=blocks, canvas_width=96, canvas_height=128)
+    small = dataclasses.replace(full, image=blocks, canvas_width=96, canvas_height=128)
     for resolution in (16, 50, 200):  # cells of 16 px, of 5.12 px (unaligned), and enlarging
         a = compose(Canvas(160, 170, [full]), resolution)
         b = compose(Canvas(160, 170, [small]), resolution)

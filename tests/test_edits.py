@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from server.engine.edits import interpolate, local_blend, style_mix, truncate
+from server.engine.edits import interpolate, local_blend, style_mix
 from server.engine.errors import InvalidInput
 
 
@@ -39,11 +39,11 @@ def test_interpolate_endpoints_exact(g, mode):
 
 def test_interpolate_validation(g):
     a, b = _wplus(g, 1), _wplus(g, 2)
-    for kwargs, field in [(dict(n=1), "n"), (dict(n=3, mode="cubic"), "mode"),
-                          (dict(n=3, w_b=_wplus(g, 2, n=2)), "w_b"), (dict(n=3, w_a=a[:, :3]), "w_a")]:
-        args = dict(w_a=a, w_b=b) | kwargs
+    for kwargs, field in [(dict(frames=1), "frames"), (dict(frames=3, mode="cubic"), "mode"),
+                          (dict(frames=3, b=_wplus(g, 2, n=2)), "b"), (dict(frames=3, a=a[:, :3]), "a")]:
+        args = dict(a=a, b=b) | kwargs
         with pytest.raises(InvalidInput) as info:
-            interpolate(g, args["w_a"], args["w_b"], args["n"], mode=args.get("mode", "linear"))
+            interpolate(g, args["a"], args["b"], args["frames"], mode=args.get("mode", "linear"))
         assert info.value.field == field
 
 
@@ -57,17 +57,6 @@ def test_style_mix(g):
         with pytest.raises(InvalidInput) as info:
             style_mix(a, b, split)
         assert info.value.field == "split"
-
-
-def test_truncate(g):
-    w = _wplus(g, 3)
-    assert torch.equal(truncate(g, w, 1.0), w)
-    assert torch.allclose(truncate(g, w, 0.0), g.w_avg.expand_as(w))
-    cut = truncate(g, w, 0.0, cutoff=2)
-    assert torch.allclose(cut[:, :2], g.w_avg.expand(1, 2, -1)) and torch.equal(cut[:, 2:], w[:, 2:])
-    with pytest.raises(InvalidInput) as info:
-        truncate(g, w, float("nan"))
-    assert info.value.field == "psi"
 
 
 def test_local_blend_extremes(g):

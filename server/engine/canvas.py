@@ -33,7 +33,7 @@ class Layer:
     quarter of that size, each standing for 4 x 4 canvas pixels.
     """
 
-    pixels: np.ndarray  # uint8 (h, w, 4) or (h, w, 3)
+    image: np.ndarray  # uint8 (h, w, 4) or (h, w, 3)
     x: int = 0
     y: int = 0
     opacity: float = 1.0
@@ -46,7 +46,7 @@ class Layer:
     @property
     def bounds(self) -> Bounds:
         """Where the layer lies on the canvas."""
-        height, width = self.pixels.shape[:2]
+        height, width = self.image.shape[:2]
         return Bounds(self.x, self.y, self.x + (self.canvas_width or width), self.y + (self.canvas_height or height))
 
 
@@ -117,10 +117,10 @@ def _describe(array) -> str:
 def _check_layer(layer, where: str, max_side: int):
     if not isinstance(layer, Layer):
         raise InvalidInput(where, f"must be a Layer, got {type(layer).__name__}")
-    pixels = layer.pixels
+    pixels = layer.image
     if not (isinstance(pixels, np.ndarray) and pixels.dtype == np.uint8 and pixels.ndim == 3
             and pixels.shape[2] in (3, 4) and 1 <= min(pixels.shape[:2]) and max(pixels.shape[:2]) <= max_side):
-        raise InvalidInput(f"{where}.pixels", f"must be uint8 (h, w, 4) or (h, w, 3) with sides in "
+        raise InvalidInput(f"{where}.image", f"must be uint8 (h, w, 4) or (h, w, 3) with sides in "
                                               f"[1, {max_side}], got {_describe(pixels)}")
     for name in ("x", "y"):
         check_int(f"{where}.{name}", getattr(layer, name), -MAX_OFFSET - 1, MAX_OFFSET)
@@ -139,7 +139,7 @@ def _check_layer(layer, where: str, max_side: int):
 
 
 def validate_canvas(canvas: Canvas, max_side: int = MAX_CANVAS_SIDE, max_layers: int = MAX_LAYERS) -> None:
-    """Raise `InvalidInput` naming the culprit like a request path (`layers[2].pixels`, `selection`...)."""
+    """Raise `InvalidInput` naming the culprit like a request path (`layers[2].image`, `selection`...)."""
     check_int("width", canvas.width, 1, max_side)
     check_int("height", canvas.height, 1, max_side)
     layers = canvas.layers

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from server.region import region_square
 
 from .canvas import Canvas, Layer, Square, selection_bbox, validate_canvas
+from .errors import InvalidInput
 from .progress import CancelToken
 from .validation import check_int, check_number
 
@@ -88,7 +89,7 @@ def _bands(edges: np.ndarray, count: int) -> list[tuple[int, int, int, int]]:
 
 def _premultiplied(layer: Layer, rows: slice, cols: slice, device) -> torch.Tensor:
     """float32 (4, h, w): the layer's colour in [0, 1] times alpha, and alpha, over rows x cols."""
-    pixels = torch.from_numpy(np.array(layer.pixels[rows, cols])).to(device)
+    pixels = torch.from_numpy(np.array(layer.image[rows, cols])).to(device)
     out = torch.empty((4,) + pixels.shape[:2], device=device)
     out[:pixels.shape[2]] = pixels.permute(2, 0, 1)
     alpha = out[3]
@@ -106,7 +107,7 @@ def _layer_cells(layer: Layer, region: Square, cells: int, canvas: Canvas, devic
                  cancel: CancelToken | None) -> torch.Tensor | None:
     """float32 (4, cells, cells): the layer's premultiplied area average on each cell; None when it
     does not meet the region inside the canvas."""
-    height, width = layer.pixels.shape[:2]
+    height, width = layer.image.shape[:2]
     bounds = layer.bounds
     if bounds.intersect(region.bounds) is None or bounds.intersect(canvas.bounds) is None:
         return None
@@ -151,6 +152,8 @@ def compose(canvas: Canvas, resolution: int, margin: float = 0.125, margin_px: f
     validate_canvas(canvas)
     if region is None:
         region = region_of_interest(canvas, margin, margin_px)
+    elif canvas.bounds.intersect(region.bounds) is None:
+        raise InvalidInput("region", f"{region} does not meet the {canvas.width}x{canvas.height} canvas")
     cells = min(resolution, region.size)
     planes = torch.zeros(4, cells, cells, device=device)
     for layer in canvas.layers:

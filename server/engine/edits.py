@@ -1,7 +1,8 @@
-"""Latent edits: interpolation, style mixing, spatially local blending, truncation.
+"""Latent edits: interpolation, style mixing, spatially local blending; and the edit calls as the
+server runs them (latents in, rendered images out, with progress and cancel).
 
 Latents are W+ [N, num_ws, w_dim]. Every function validates its inputs and raises InvalidInput
-naming the argument.
+naming the argument, whose names are the request's fields (a, b, frames, content, style, split...).
 
 Local blend (in the spirit of StyleMapGAN's local editing): both latents are synthesised block
 by block, and from a chosen W+ row on, each block's feature map `x` and skip image `img` are
@@ -14,13 +15,15 @@ only B's finer styles inside the mask.
 """
 from __future__ import annotations
 
-import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from .errors import InvalidInput, translate_oom
+from .pixels import to_uint8_hwc
+from .progress import CancelToken, ProgressCallback, report
 from .validation import check_int
 
 INTERPOLATION_MODES = ("linear", "slerp")
@@ -37,11 +40,11 @@ def _check_latent(g, name: str, w) -> Tensor:
     return w
 
 
-def _check_pair(g, w_a, w_b) -> tuple[Tensor, Tensor]:
-    w_a, w_b = _check_latent(g, "w_a", w_a), _check_latent(g, "w_b", w_b)
-    if w_a.shape != w_b.shape:
-        raise InvalidInput("w_b", f"must have the shape of w_a {tuple(w_a.shape)}, got {tuple(w_b.shape)}")
-    return w_a, w_b.to(w_a.device)
+def _check_pair(g, a, b) -> tuple[Tensor, Tensor]:
+    a, b = _check_latent(g, "a", a), _check_latent(g, "b", b)
+    if a.shape != b.shape:
+        raise InvalidInput("b", f"must have the shape of a {tuple(a.shape)}, got {tuple(b.shape)}")
+    return a, b.to(a.device)
 
 
 def _slerp(a: Tensor, b: Tensor, t: float) -> Tensor:
@@ -56,48 +59,38 @@ def _slerp(a: Tensor, b: Tensor, t: float) -> Tensor:
     return (sa * ua + sb * ub) * torch.lerp(na, nb, t)
 
 
-def interpolate(g, w_a: Tensor, w_b: Tensor, n: int, mode: str = "linear") -> list[Tensor]:
-    """`n` W+ latents from `w_a` to `w_b`, both included (the ends are the inputs, bit for bit).
+def interpolate(g, a: Tensor, b: Tensor, frames: int, mode: str = "linear") -> list[Tensor]:
+    """`frames` W+ latents from `a` to `b`, both included (the ends are the inputs, bit for bit).
 
     `slerp` interpolates each row's offset from w_avg along a great circle (norm linearly): W is
     not centred at 0, so slerp around w_avg keeps the in-between latents as far from the average
     as the ends are.
     """
-    w_a, w_b = _check_pair(g, w_a, w_b)
-    check_int("n", n, 2, MAX_INTERPOLATION_STEPS)
+    a, b = _check_pair(g, a, b)
+    check_int("frames", frames, 2, MAX_INTERPOLATION_STEPS)
     if mode not in INTERPOLATION_MODES:
         raise InvalidInput("mode", f"must be one of {list(INTERPOLATION_MODES)}, got {mode!r}")
-    w_avg = g.w_avg.to(w_a)
+    w_avg = g.w_avg.to(a)
     middle = []
-    for i in range(1, n - 1):
-        t = i / (n - 1)
+    for i in range(1, frames - 1):
+        t = i / (frames - 1)
         if mode == "linear":
-            middle.append(torch.lerp(w_a, w_b, t))
+            middle.append(torch.lerp(a, b, t))
         else:
-            middle.append(w_avg + _slerp(w_a - w_avg, w_b - w_avg, t))
-    return [w_a.clone()] + middle + [w_b.clone()]
+            middle.append(w_avg + _slerp(a - w_avg, b - w_avg, t))
+    return [a.clone()] + middle + [b.clone()]
 
 
-def style_mix(w_a: Tensor, w_b: Tensor, split: int) -> Tensor:
-    """Rows < `split` (coarse: layout, pose) from A, rows >= `split` (fine: colour, texture) from B."""
-    for name, w in (("w_a", w_a), ("w_b", w_b)):
+def style_mix(content: Tensor, style: Tensor, split: int) -> Tensor:
+    """Rows < `split` (coarse: layout, pose) from `content`, rows >= `split` (fine: colour, texture)
+    from `style`."""
+    for name, w in (("content", content), ("style", style)):
         if not isinstance(w, Tensor) or w.ndim != 3 or not w.is_floating_point():
             raise InvalidInput(name, "must be a float W+ tensor [N, num_ws, w_dim]")
-    if w_a.shape != w_b.shape:
-        raise InvalidInput("w_b", f"must have the shape of w_a {tuple(w_a.shape)}, got {tuple(w_b.shape)}")
-    check_int("split", split, 0, w_a.shape[1])
-    return torch.cat([w_a[:, :split], w_b[:, split:].to(w_a.device)], dim=1)
-
-
-def truncate(g, w: Tensor, psi: float, cutoff: int | None = None) -> Tensor:
-    """Move rows < `cutoff` (all when None) toward w_avg: w_avg + psi * (w - w_avg)."""
-    w = _check_latent(g, "w", w)
-    if isinstance(psi, bool) or not isinstance(psi, (int, float)) or not math.isfinite(psi):
-        raise InvalidInput("psi", f"must be a finite number, got {psi!r}")
-    rows = g.num_ws if cutoff is None else check_int("cutoff", cutoff, 0, g.num_ws)
-    out = w.clone()
-    out[:, :rows] = torch.lerp(g.w_avg.to(w), w[:, :rows], float(psi))
-    return out
+    if content.shape != style.shape:
+        raise InvalidInput("style", f"must have the shape of content {tuple(content.shape)}, got {tuple(style.shape)}")
+    check_int("split", split, 0, content.shape[1])
+    return torch.cat([content[:, :split], style[:, split:].to(content.device)], dim=1)
 
 
 def _check_mask(mask, n: int) -> Tensor:
@@ -121,12 +114,12 @@ def _block_noise(g, n: int, noise_mode: str, seed: int, device) -> list[list[Ten
 
 @translate_oom
 @torch.no_grad()
-def local_blend(g, w_a: Tensor, w_b: Tensor, mask: Tensor, start_layer: int,
+def local_blend(g, a: Tensor, b: Tensor, mask: Tensor, start_layer: int,
                 noise_mode: str = "const", seed: int = 0) -> Tensor:
-    """Image [N, 3, R, R] (on the generator's device): A outside `mask`, B inside, from W+ row
+    """Image [N, 3, R, R] (on the generator's device): `a` outside `mask`, `b` inside, from W+ row
     `start_layer` on (see the module docstring). `mask` [1 or N, 1, H, W] in [0, 1], any H, W;
     `seed` draws the shared noise when `noise_mode` is 'random'."""
-    w_a, w_b = _check_pair(g, w_a, w_b)
+    w_a, w_b = _check_pair(g, a, b)
     mask = _check_mask(mask, w_a.shape[0])
     check_int("start_layer", start_layer, 0, g.num_ws)
     if noise_mode not in ("const", "none", "random"):
@@ -147,3 +140,44 @@ def local_blend(g, w_a: Tensor, w_b: Tensor, mask: Tensor, start_layer: int,
             ia = ib = torch.lerp(ia, ib, m)
         first_row += len(block.layers)
     return ia
+
+
+# ----------------------------------------------------------------------------- as the server runs them
+
+
+@translate_oom
+@torch.no_grad()
+def render(g, ws: Tensor) -> np.ndarray:
+    """W+ [1, num_ws, w_dim] -> uint8 RGB (R, R, 3), constant noise."""
+    return to_uint8_hwc(g.synthesis(ws.to(g.w_avg.device), noise_mode="const"))[0]
+
+
+def interpolate_frames(model, a: Tensor, b: Tensor, frames: int, mode: str, progress: ProgressCallback,
+                       cancel: CancelToken) -> list[tuple[Tensor, np.ndarray]]:
+    """(latent, image) of each frame from `a` to `b`."""
+    g = model.generator
+    latents = interpolate(g, a, b, frames, mode)
+    rendered = []
+    for index, latent in enumerate(latents):
+        cancel.check()
+        rendered.append((latent, render(g, latent)))
+        report(progress, "render", index + 1, len(latents))
+    return rendered
+
+
+def style_mix_image(model, content: Tensor, style: Tensor, split: int, progress: ProgressCallback,
+                    cancel: CancelToken) -> tuple[Tensor, np.ndarray]:
+    """The mixed latent and its image."""
+    mixed = style_mix(content, style, split)
+    cancel.check()
+    image = render(model.generator, mixed)
+    report(progress, "render", 1, 1)
+    return mixed, image
+
+
+def local_blend_image(model, a: Tensor, b: Tensor, mask: Tensor, start_layer: int, progress: ProgressCallback,
+                      cancel: CancelToken) -> np.ndarray:
+    cancel.check()
+    image = to_uint8_hwc(local_blend(model.generator, a, b, mask, start_layer))[0]
+    report(progress, "render", 1, 1)
+    return image

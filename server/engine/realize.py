@@ -14,13 +14,13 @@ import torch
 
 from server.models import Model
 
-from .canvas import MAX_CANVAS_SIDE, Canvas, Square, validate_canvas
-from .compose import compose
+from .canvas import MAX_CANVAS_SIDE, Canvas, Square
+from .compose import Composite, compose
 from .errors import InvalidInput
 from .paste import PastedLayer, paste_back
 from .pixels import to_uint8_hwc
 from .progress import CancelToken, ProgressCallback, report
-from .project import ProjectOptions, project
+from .project import Projection, ProjectOptions, project
 from .validation import check_int, check_number
 
 
@@ -33,7 +33,8 @@ class RealizeOptions:
     skip_layer: bool = False  # no paste-back: the caller places `generated` on `region` itself
 
     def validate(self) -> None:
-        """Raise InvalidInput naming the first bad field."""
+        """Raise InvalidInput naming the first bad field of these options (the projection options are
+        checked by `project`, and at the server's edge when a request arrives)."""
         check_number("margin", self.margin, 0.0, 4.0)
         check_number("feather", self.feather, 0.0, 1024.0)
         if self.region is not None:
@@ -42,7 +43,6 @@ class RealizeOptions:
                 check_int(f"region.{name}", getattr(self.region, name), -2 ** 31, 2 ** 31 - 1)
         if not isinstance(self.skip_layer, bool):
             raise InvalidInput("skip_layer", f"must be a bool, got {self.skip_layer!r}")
-        self.projection.validate()
 
 
 @dataclass
@@ -54,24 +54,28 @@ class RealizeResult:
     metrics: dict
 
 
+def compose_and_project(model: Model, canvas: Canvas, options: ProjectOptions, progress: ProgressCallback | None,
+                        cancel: CancelToken | None, margin: float = 0.125,
+                        region: Square | None = None) -> tuple[Composite, Projection]:
+    """What Realize and Project share: the region composed on the model's grid, then projected."""
+    g = model.generator
+    report(progress, "compose", 0, 1)
+    comp = compose(canvas, g.resolution, margin=margin, region=region, device=g.w_avg.device, cancel=cancel)
+    if float(comp.mask.max()) == 0.0:
+        raise InvalidInput("layers", "no visible pixels inside the region to project; "
+                                     "check layer visibility, opacity and the selection")
+    report(progress, "compose", 1, 1)
+    return comp, project(model, comp.image, comp.mask, options, progress, cancel)
+
+
 def realize(model: Model, canvas: Canvas, options: RealizeOptions | None = None,
             progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> RealizeResult:
     """Raises InvalidInput, ModelUnavailable, Cancelled, OutOfMemory (see errors.py)."""
     options = options or RealizeOptions()
     started = time.perf_counter()
     options.validate()
-    validate_canvas(canvas)
-    if options.region is not None and canvas.bounds.intersect(options.region.bounds) is None:
-        raise InvalidInput("region", f"{options.region} does not meet the {canvas.width}x{canvas.height} canvas")
-    g = model.generator
-    report(progress, "compose", 0, 1)
-    comp = compose(canvas, g.resolution, margin=options.margin, region=options.region, device=g.w_avg.device,
-                   cancel=cancel)
-    if float(comp.mask.max()) == 0.0:
-        raise InvalidInput("layers", "no visible pixels inside the region to project; "
-                                     "check layer visibility, opacity and the selection")
-    report(progress, "compose", 1, 1)
-    projection = project(model, comp.image, comp.mask, options.projection, progress, cancel)
+    comp, projection = compose_and_project(model, canvas, options.projection, progress, cancel, options.margin,
+                                           options.region)
     if cancel is not None:
         cancel.check()
     layer = None
@@ -79,7 +83,14 @@ def realize(model: Model, canvas: Canvas, options: RealizeOptions | None = None,
         report(progress, "paste", 0, 1)
         layer = paste_back(projection.image[0], canvas, comp.region, options.feather, cancel)
         report(progress, "paste", 1, 1)
-    metrics = dict(projection.metrics, seconds=time.perf_counter() - started,
-                   projection_seconds=projection.metrics["seconds"])
+    metrics = dict(projection.metrics, seconds=time.perf_counter() - started)
     return RealizeResult(layer=layer, latent=projection.latent, generated=to_uint8_hwc(projection.image)[0],
                          region=comp.region, metrics=metrics)
+
+
+def project_image(model: Model, canvas: Canvas, options: ProjectOptions, progress: ProgressCallback | None = None,
+                  cancel: CancelToken | None = None) -> tuple[Projection, np.ndarray]:
+    """Project a one-layer canvas (its whole extent; the padding to a square is unknown, not black):
+    the projection and its image, uint8 RGB (R, R, 3)."""
+    _, projection = compose_and_project(model, canvas, options, progress, cancel, margin=0.0)
+    return projection, to_uint8_hwc(projection.image)[0]

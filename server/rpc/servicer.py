@@ -15,11 +15,12 @@ import grpc
 
 from server.api.gancollage.v1 import gancollage_pb2 as pb
 from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
+from server.engine import edits
 from server.engine.errors import Cancelled
-from server.engine.realize import realize
+from server.engine.realize import project_image, realize
 from server.jobs import DeadlineExceeded, Job, JobQueue
 
-from . import convert, status, work
+from . import convert, status
 from .catalog import Catalog
 
 log = logging.getLogger(__name__)
@@ -112,32 +113,32 @@ class GanCollageServicer(pb_grpc.GanCollageServicer):
     def Project(self, request, context):
         name, model = self._catalog.get(request.model)
         canvas, options = convert.project_from_proto(request, model, name)
-        job = self._submit(context, partial(work.project_canvas, model, canvas, options))
+        job = self._submit(context, partial(project_image, model, canvas, options))
         yield from self._progress(job, pb.ProjectEvent)
         projection, image = job.result()
         yield pb.ProjectEvent(result=convert.project_result_to_proto(projection, image, name, job.queue_seconds))
 
     # ----------------------------------------------------------------------------- edits
 
-    @maps_errors(status.INTERPOLATE)
+    @maps_errors()
     def Interpolate(self, request, context):
         name, model = self._catalog.get(request.model)
         inputs = convert.interpolate_from_proto(request, model, name)
-        job = self._submit(context, partial(work.interpolate_frames, model, *inputs))
+        job = self._submit(context, partial(edits.interpolate_frames, model, *inputs))
         yield from self._progress(job, pb.InterpolateEvent)
         for index, (latent, image) in enumerate(job.result()):
             yield pb.InterpolateEvent(frame=convert.frame_to_proto(index, latent, image, name))
 
-    @maps_errors(status.STYLE_MIX)
+    @maps_errors()
     def StyleMix(self, request, context):
         name, model = self._catalog.get(request.model)
         inputs = convert.style_mix_from_proto(request, model, name)
-        latent, image = self._submit(context, partial(work.style_mix_image, model, *inputs)).result()
+        latent, image = self._submit(context, partial(edits.style_mix_image, model, *inputs)).result()
         return pb.ImageResponse(image=convert.image_to_proto(image), latent=convert.latent_to_proto(latent, name))
 
-    @maps_errors(status.LOCAL_BLEND)
+    @maps_errors()
     def LocalBlend(self, request, context):
         name, model = self._catalog.get(request.model)
         inputs = convert.local_blend_from_proto(request, model, name)
-        image = self._submit(context, partial(work.local_blend_image, model, *inputs)).result()
+        image = self._submit(context, partial(edits.local_blend_image, model, *inputs)).result()
         return pb.ImageResponse(image=convert.image_to_proto(image))

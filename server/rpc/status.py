@@ -20,15 +20,11 @@ CODES = (
 
 Renames = tuple[tuple[str, str], ...]  # (pattern matching an engine field's head, request path)
 
-# How each call's engine fields map to its request's paths; fields not matched keep their name
-# (options.*, margin, feather, mask, split, start_layer, mode are the same in both).
-REALIZE = ((r"layers\[(\d+)\]\.pixels", r"canvas.layers[\1].image"),
-           (r"layers\[(\d+)\]\.visible", r"canvas.layers[\1].hidden"),
+# The engine names its arguments after the request's fields, so only the canvas, which a request
+# nests (and Project builds from its image), needs mapping; everything else keeps its name.
+REALIZE = ((r"layers\[(\d+)\]\.visible", r"canvas.layers[\1].hidden"),
            (r"(width|height|layers|selection|selection_x|selection_y)", r"canvas.\1"))
-PROJECT = ((r"layers\[0\]\.pixels", "image"), (r"layers\[0\]\.mask", "mask"), (r"layers", "image"))
-INTERPOLATE = ((r"w_a", "a"), (r"w_b", "b"), (r"n", "frames"))
-STYLE_MIX = ((r"w_a", "content"), (r"w_b", "style"))
-LOCAL_BLEND = ((r"w_a", "a"), (r"w_b", "b"))
+PROJECT = ((r"layers\[0\]\.(image|mask)", r"\1"), (r"layers", "image"))
 
 
 def request_path(field: str, renames: Renames) -> str:
