@@ -34,9 +34,9 @@ MIN_PYTHON = (3, 11)
 PLUGIN = ROOT / "gimp_plugin" / "gan_collage"
 PLUGIN_NAME = PLUGIN.name
 # What the plug-in needs from the server package (none imports torch), copied under vendor/.
-VENDORED = ("server/__init__.py", "server/region.py", "server/client/__init__.py",
-            "server/client/bridge_protocol.py", "server/client/direct.py", "server/client/messages.py", "server/api/__init__.py",
-            "server/api/gancollage/__init__.py", "server/api/gancollage/v1/__init__.py",
+VENDORED = ("server/__init__.py", "server/defaults.py", "server/region.py", "server/client/__init__.py",
+            "server/client/bridge_protocol.py", "server/client/direct.py", "server/client/messages.py",
+            "server/api/__init__.py", "server/api/gancollage/__init__.py", "server/api/gancollage/v1/__init__.py",
             "server/api/gancollage/v1/gancollage_pb2.py", "server/api/gancollage/v1/gancollage_pb2_grpc.py")
 
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 from typing import NamedTuple, Optional
 
+from server.defaults import DEFAULT_MARGIN
+
 
 class Bounds(NamedTuple):
     """A rectangle on the canvas, ends exclusive."""
@@ -53,7 +55,7 @@ def _place(lo: int, hi: int, side: int, extent: int) -> int:
     return min(max(lo - (side - (hi - lo)) // 2, 0), extent - side)
 
 
-def region_square(selection: Optional[Bounds], width: int, height: int, margin: float = 0.125,
+def region_square(selection: Optional[Bounds], width: int, height: int, margin: float = DEFAULT_MARGIN,
                   margin_px: float = 0.0) -> tuple[int, int, int]:
     """(x, y, side) of the region of interest for a selection's bounding box (None: no selection)."""
     x0, y0, x1, y1 = selection if selection is not None else (0, 0, width, height)

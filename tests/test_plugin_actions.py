@@ -222,11 +222,12 @@ def test_progress_text():
 
 
 def test_the_shared_region_rule_needs_only_the_standard_library():
-    """install.py copies server/region.py into the plug-in, whose Python may have neither numpy nor torch."""
+    """install.py copies server/region.py and defaults.py into the plug-in, whose Python may have neither numpy nor torch."""
     import ast
 
-    tree = ast.parse((REPO / "server" / "region.py").read_text())
-    modules = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
-               for alias in node.names}
-    modules |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert modules and modules <= set(sys.stdlib_module_names) | {"__future__"}
+    for name in ("region.py", "defaults.py"):
+        tree = ast.parse((REPO / "server" / name).read_text())
+        modules = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        modules |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert {m.split(".")[0] for m in modules} - {"server"} <= set(sys.stdlib_module_names) | {"__future__"}
+        assert {m for m in modules if m.startswith("server")} <= {"server.defaults"}  # itself vendored

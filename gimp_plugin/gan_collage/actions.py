@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
 import paths  # noqa: F401  (vendor/ on sys.path first)
+from server.defaults import DEFAULT_FEATHER, DEFAULT_STEPS
 from server.region import Bounds, read_step, region_square
 
 
@@ -106,9 +107,9 @@ class NewLayer:
 class Options:
     """Projection options the dialogs offer; the server's defaults cover the rest."""
     method: str = "regressor"
-    steps: int = 200
+    steps: int = DEFAULT_STEPS
     seed: int = 0
-    feather: float = 8.0  # Realize: the result's mask fades in over this many pixels inside the selection
+    feather: float = DEFAULT_FEATHER  # Realize: the result's mask fades in over this many pixels inside the selection
 
     def request(self) -> dict:
         return {"method": self.method, "steps": self.steps, "seed": self.seed}

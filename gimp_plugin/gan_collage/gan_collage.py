@@ -22,6 +22,7 @@ from gi.repository import GLib, GObject, Gimp, GimpUi  # noqa: E402
 
 import paths  # noqa: E402,F401  (vendor/ on sys.path first)
 import actions  # noqa: E402
+from server import defaults  # noqa: E402  (vendored)
 import config as settings  # noqa: E402
 import gimp_io  # noqa: E402
 import transport  # noqa: E402
@@ -55,7 +56,7 @@ def add_projection_arguments(procedure, methods, default):
     procedure.add_choice_argument("method", "_Method", "How to find the latent",
                                   _choice(*[(m, labels[m]) for m in methods]), default, RW)
     procedure.add_int_argument("steps", "S_teps", "Optimization steps (not used by the regressor)",
-                               1, 10000, 200, RW)
+                               1, defaults.MAX_STEPS, defaults.DEFAULT_STEPS, RW)
     add_seed_argument(procedure)
 
 
@@ -66,7 +67,7 @@ def add_seed_argument(procedure):
 def add_feather_argument(procedure):
     procedure.add_double_argument("feather", "_Feather edges (px)", "The new layer's mask fades in over this many "
                                   "pixels inside the selection's edge (0 = the selection as it is)",
-                                  0.0, 1024.0, 8.0, RW)
+                                  0.0, defaults.MAX_FEATHER, defaults.DEFAULT_FEATHER, RW)
 
 
 def options_of(config) -> actions.Options:

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from server.defaults import DEFAULT_MARGIN
 from server.region import region_square
 
 from .canvas import Canvas, Layer, Square, selection_bbox, validate_canvas
@@ -53,7 +54,7 @@ class Composite:
     mask: torch.Tensor  # [1, 1, R, R] float32 in [0, 1]: coverage, 0 outside the canvas
 
 
-def region_of_interest(canvas: Canvas, margin: float = 0.125, margin_px: float = 0.0) -> Square:
+def region_of_interest(canvas: Canvas, margin: float = DEFAULT_MARGIN, margin_px: float = 0.0) -> Square:
     """The square of the canvas the model sees (rule in server/region.py)."""
     margin = check_number("margin", margin)
     margin_px = check_number("margin_px", margin_px)
@@ -144,7 +145,7 @@ def _footprint(lo: int, hi: int, side: int, resolution: int) -> np.ndarray:
     return ((i + 1) * side > lo * resolution) & (i * side < hi * resolution)
 
 
-def compose(canvas: Canvas, resolution: int, margin: float = 0.125, margin_px: float = 0.0,
+def compose(canvas: Canvas, resolution: int, margin: float = DEFAULT_MARGIN, margin_px: float = 0.0,
             region: Square | None = None, device: torch.device | str = "cpu",
             cancel: CancelToken | None = None) -> Composite:
     """The region of interest (or `region`) at model resolution: image [1, 3, R, R] and coverage [1, 1, R, R]."""

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from server.defaults import DEFAULT_FEATHER
 from server.region import Bounds
 
 from .canvas import Canvas, Square, selection_bbox
@@ -123,7 +124,7 @@ def _resized(planes: list[Image.Image], region: Square, box: Bounds) -> np.ndarr
                      for plane in planes], axis=-1)
 
 
-def paste_back(generated, canvas: Canvas, region: Square, feather: float = 8.0,
+def paste_back(generated, canvas: Canvas, region: Square, feather: float = DEFAULT_FEATHER,
                cancel: CancelToken | None = None) -> PastedLayer:
     """The generated image as a new layer covering the selection (rules in the module docstring)."""
     feather = check_number("feather", feather)

@@ -47,6 +47,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from server.defaults import DEFAULT_STEPS, MAX_STEPS
 from server.models.model import MissingPart, Model
 
 from .errors import InvalidInput, ModelUnavailable, translate_oom
@@ -62,7 +63,6 @@ INITS = ("w_avg", "regressor", "latent")
 OPTIMIZERS = ("adam", "lbfgs")
 PIXEL_LOSSES = ("l2", "l1")
 PERCEPTUAL_LOSSES = ("discriminator", "lpips", "ms-ssim", "none")
-MAX_STEPS = 10_000
 MAX_RESTARTS = 16
 SCRIBBLE_WPLUS_PRIOR = 1.0
 RESTART_JITTER = 0.5
@@ -73,7 +73,7 @@ W_STD_SAMPLES = 10_000
 @dataclass
 class ProjectOptions:
     method: str = "optimize"
-    steps: int = 200
+    steps: int = DEFAULT_STEPS
     space: str = "w+"
     init: str | None = None  # None: the method's default (see the module docstring)
     init_latent: Tensor | None = None  # W+ [N, num_ws, w_dim], or z [N, z_dim] in Z space

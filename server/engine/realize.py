@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from server.defaults import DEFAULT_FEATHER, DEFAULT_MARGIN, MAX_FEATHER, MAX_MARGIN
 from server.models import Model
 
 from .canvas import MAX_CANVAS_SIDE, Canvas, Square
@@ -27,16 +28,16 @@ from .validation import check_int, check_number
 @dataclass
 class RealizeOptions:
     projection: ProjectOptions = field(default_factory=ProjectOptions)
-    margin: float = 0.125  # region margin, a fraction of the selection's longer side
-    feather: float = 8.0  # paste-back edge width in canvas pixels; 0 = hard edge
+    margin: float = DEFAULT_MARGIN  # region margin, a fraction of the selection's longer side
+    feather: float = DEFAULT_FEATHER  # paste-back edge width in canvas pixels; 0 = hard edge
     region: Square | None = None  # the square to realize; None: the selection's region of interest
     skip_layer: bool = False  # no paste-back: the caller places `generated` on `region` itself
 
     def validate(self) -> None:
         """Raise InvalidInput naming the first bad field of these options (the projection options are
         checked by `project`, and at the server's edge when a request arrives)."""
-        check_number("margin", self.margin, 0.0, 4.0)
-        check_number("feather", self.feather, 0.0, 1024.0)
+        check_number("margin", self.margin, 0.0, MAX_MARGIN)
+        check_number("feather", self.feather, 0.0, MAX_FEATHER)
         if self.region is not None:
             check_int("region.size", self.region.size, 1, MAX_CANVAS_SIDE)
             for name in ("x", "y"):
@@ -55,7 +56,7 @@ class RealizeResult:
 
 
 def compose_and_project(model: Model, canvas: Canvas, options: ProjectOptions, progress: ProgressCallback | None,
-                        cancel: CancelToken | None, margin: float = 0.125,
+                        cancel: CancelToken | None, margin: float = DEFAULT_MARGIN,
                         region: Square | None = None) -> tuple[Composite, Projection]:
     """What Realize and Project share: the region composed on the model's grid, then projected."""
     g = model.generator
