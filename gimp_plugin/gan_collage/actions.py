@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import paths  # noqa: F401  (vendor/ on sys.path first)
 from server.defaults import DEFAULT_FEATHER, DEFAULT_STEPS
 from server.region import Bounds, read_step, region_square
+
+if TYPE_CHECKING:  # only a type: actions itself never touches a transport
+    from transport import Client
 
 
 class UserError(Exception):
@@ -223,7 +226,7 @@ class Timings:
 @dataclass
 class Session:
     """One action's way to the server: a client (DirectClient or BridgeClient), settings, progress."""
-    client: Any
+    client: Client
     model: str
     timeout: float
     report: Report

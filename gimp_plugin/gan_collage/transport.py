@@ -13,13 +13,13 @@ server stops the job either way.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Iterator, Protocol
 
 import paths  # noqa: F401  (vendor/ on sys.path first)
 from config import Config
 from server.client.bridge_protocol import BridgeClient, CallError
 
-__all__ = ["CallError", "Connection", "TransportError", "connect", "explain"]
+__all__ = ["CallError", "Client", "Connection", "TransportError", "connect", "explain"]
 
 BRIDGE_FAILURES = ("cannot start the bridge", "the bridge process exited")  # BridgeClient's own errors
 
@@ -28,7 +28,17 @@ class TransportError(Exception):
     """No way to reach the server with these settings; the message says what to change."""
 
 
-def direct_client_class() -> tuple[Any, str]:
+class Client(Protocol):
+    """What DirectClient and BridgeClient both offer (see server/client/bridge_protocol.py)."""
+
+    def call(self, name: str, request: dict, timeout: float | None = None) -> Iterator[dict]:
+        """The call's events as plain dicts; CallError when it fails."""
+
+    def close(self) -> None:
+        """End the connection (the bridge process too)."""
+
+
+def direct_client_class() -> tuple[type[Client] | None, str]:
     """(DirectClient, "") when GIMP's Python can speak gRPC, else (None, why not)."""
     try:
         from server.client.direct import DirectClient
@@ -39,7 +49,7 @@ def direct_client_class() -> tuple[Any, str]:
 
 @dataclass
 class Connection:
-    client: Any        # DirectClient or BridgeClient: call(name, request, timeout) and close()
+    client: Client     # DirectClient or BridgeClient
     description: str   # "direct gRPC" or "bridge (PYTHON)", for the connection test
 
     def close(self) -> None:
