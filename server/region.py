@@ -25,12 +25,16 @@ from server.defaults import DEFAULT_MARGIN
 
 
 class Bounds(NamedTuple):
-    """A rectangle on the canvas, ends exclusive."""
+    """A rectangle on the canvas, ends exclusive (the one rectangle type of server and plug-in)."""
 
     x0: int
     y0: int
     x1: int
     y1: int
+
+    @classmethod
+    def sized(cls, x: int, y: int, width: int, height: int) -> "Bounds":
+        return cls(x, y, x + width, y + height)
 
     @property
     def width(self) -> int:
@@ -40,11 +44,30 @@ class Bounds(NamedTuple):
     def height(self) -> int:
         return self.y1 - self.y0
 
+    def square(self) -> "Bounds":
+        """The square of the longer side centred on the rectangle, as the server pads a projected image
+        (an odd leftover pixel goes to the right / bottom)."""
+        side = max(self.width, self.height)
+        x, y = self.x0 - (side - self.width) // 2, self.y0 - (side - self.height) // 2
+        return Bounds(x, y, x + side, y + side)
+
     def intersect(self, other: "Bounds") -> Optional["Bounds"]:
         """The common part, None when they do not overlap."""
         x0, y0 = max(self.x0, other.x0), max(self.y0, other.y0)
         x1, y1 = min(self.x1, other.x1), min(self.y1, other.y1)
         return Bounds(x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
+
+
+class Square(NamedTuple):
+    """A square region of the canvas (it may extend past the canvas), like the contract's Square."""
+
+    x: int
+    y: int
+    size: int
+
+    @property
+    def bounds(self) -> Bounds:
+        return Bounds(self.x, self.y, self.x + self.size, self.y + self.size)
 
 
 def _place(lo: int, hi: int, side: int, extent: int) -> int:
@@ -56,13 +79,13 @@ def _place(lo: int, hi: int, side: int, extent: int) -> int:
 
 
 def region_square(selection: Optional[Bounds], width: int, height: int, margin: float = DEFAULT_MARGIN,
-                  margin_px: float = 0.0) -> tuple[int, int, int]:
-    """(x, y, side) of the region of interest for a selection's bounding box (None: no selection)."""
+                  margin_px: float = 0.0) -> Square:
+    """The region of interest for a selection's bounding box (None: no selection)."""
     x0, y0, x1, y1 = selection if selection is not None else (0, 0, width, height)
     longest = max(x1 - x0, y1 - y0)
     pad = int(math.floor(margin * longest + margin_px + 0.5))
     side = min(longest + 2 * pad, max(width, height))
-    return _place(x0, x1, side, width), _place(y0, y1, side, height), side
+    return Square(_place(x0, x1, side, width), _place(y0, y1, side, height), side)
 
 
 def read_step(side: int, resolution: int) -> int:

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from conftest import CancelAfter
-from server.engine.canvas import Canvas, Layer, Square, validate_canvas
+from server.engine.canvas import Canvas, Layer, validate_canvas
 from server.engine.compose import compose, region_of_interest
 from server.engine.errors import Cancelled, InvalidInput
+from server.region import Square
 
 
 def solid(h: int, w: int, rgba) -> np.ndarray:

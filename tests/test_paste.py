@@ -7,10 +7,11 @@ import torch
 from PIL import Image
 
 from conftest import CancelAfter
-from server.engine.canvas import Canvas, Layer, Square
+from server.engine.canvas import Canvas, Layer
 from server.engine.compose import region_of_interest
 from server.engine.errors import Cancelled, InvalidInput
 from server.engine.paste import edge_distance, paste_back
+from server.region import Square
 
 
 def random_canvas(width: int, height: int, selection=None, seed: int = 0) -> Canvas:

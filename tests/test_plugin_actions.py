@@ -9,7 +9,8 @@ from conftest import REPO
 
 sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
 import actions  # noqa: E402
-from actions import Box, CanvasData, LayerData, Options, Session, UserError  # noqa: E402
+from actions import CanvasData, LayerData, Options, Session, UserError  # noqa: E402
+from server.region import Bounds, Square  # noqa: E402
 
 
 class FakeClient:
@@ -58,7 +59,7 @@ SCALED = LayerData("scaled", 2, 2, b"\x07" * 12, x=4, y=0, channels=3, canvas_wi
 
 
 def test_canvas_request_keeps_order_opacity_masks_and_scale():
-    canvas = CanvasData(8, 6, [LOWER, UPPER, SCALED], region=Box(0, -1, 8, 8))
+    canvas = CanvasData(8, 6, [LOWER, UPPER, SCALED], region=Square(0, -1, 8))
     request = actions.canvas_request(canvas)
     assert (request["width"], request["height"]) == (8, 6) and "selection" not in request
     assert [layer["name"] for layer in request["layers"]] == ["lower", "upper", "scaled"]
@@ -73,7 +74,7 @@ def test_canvas_request_keeps_order_opacity_masks_and_scale():
 def test_an_empty_canvas_is_the_artists_error_before_any_call():
     client = FakeClient()
     with pytest.raises(UserError, match="nothing to realize"):
-        actions.realize(session(client), CanvasData(8, 6, [], region=Box(0, -1, 8, 8)), Options())
+        actions.realize(session(client), CanvasData(8, 6, [], region=Square(0, -1, 8)), Options())
     assert client.calls == []
 
 
@@ -85,7 +86,7 @@ def test_realize_asks_for_the_region_only_and_places_the_square_over_it():
                                              "metrics": {"method": "hybrid", "steps": 10, "seconds": 1.5}}}
 
     client = FakeClient(Realize=realized)
-    canvas = CanvasData(8, 6, [LOWER], region=Box(-2, 1, 5, 5), has_selection=True)
+    canvas = CanvasData(8, 6, [LOWER], region=Square(-2, 1, 5), has_selection=True)
     (layer,) = actions.realize(session(client), canvas, Options("hybrid", 10, 7))
     (name, request, timeout), = client.calls
     assert name == "Realize" and timeout == 60.0
@@ -93,7 +94,7 @@ def test_realize_asks_for_the_region_only_and_places_the_square_over_it():
     assert request["region"] == {"x": -2, "y": 1, "size": 5} and request["skip_layer"] is True
     assert layer.name == "Realized (hybrid, faces, seed 7, 10 steps)"
     # scaled to the region by GIMP, cropped to the canvas, masked by the selection
-    assert (layer.box, layer.crop, layer.masked) == (Box(-2, 1, 5, 5), Box(0, 1, 3, 5), True)
+    assert (layer.box, layer.crop, layer.masked) == (Bounds.sized(-2, 1, 5, 5), Bounds.sized(0, 1, 3, 5), True)
     assert layer.image == image(4, 4)
 
 
@@ -142,7 +143,7 @@ def test_the_plugins_read_plan_matches_the_servers_region(seed):
         ys, xs = np.nonzero(selection)
         bounds = Bounds(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)  # Gimp.Selection.bounds
     plan = actions.ReadPlan.of(bounds, width, height, resolution=16)
-    assert plan.region == Box(server.x, server.y, server.size, server.size)
+    assert plan.region == server
     assert plan.area == Bounds(max(server.x, 0), max(server.y, 0), min(server.x + server.size, width),
                                min(server.y + server.size, height))
     assert server.size // plan.step >= 16 or plan.step == 1
@@ -157,7 +158,7 @@ def test_project_places_the_model_square_over_the_layer():
     assert request["mask"] == {"width": 6, "height": 4, "data": LOWER.mask}
     assert layer.name == "Projection of lower (regressor, default, seed 3)"
     # 6x4 at (10, 20): the server centres it in a 6x6 square, one row of padding above and below
-    assert layer.box == Box(10, 19, 6, 6) and layer.crop == Box(10, 20, 6, 4)
+    assert layer.box == Bounds.sized(10, 19, 6, 6) and layer.crop == Bounds.sized(10, 20, 6, 4)
 
 
 @pytest.mark.parametrize("width,height", [(6, 4), (5, 2), (3, 8), (7, 7), (1, 6)])
@@ -168,7 +169,7 @@ def test_square_matches_the_servers_padding(width, height):
     from server.engine.compose import region_of_interest
 
     region = region_of_interest(Canvas(width, height, [Layer(np.zeros((height, width, 4), np.uint8))]), margin=0.0)
-    assert Box(0, 0, width, height).square() == Box(region.x, region.y, region.size, region.size)
+    assert Bounds(0, 0, width, height).square() == region.bounds
 
 
 def test_interpolate_projects_both_layers_then_names_frames_bottom_first():

@@ -12,7 +12,8 @@ from conftest import REPO
 sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "gimp"))
 import fake_gi  # noqa: E402
-from actions import Box, NewLayer, UserError  # noqa: E402
+from actions import NewLayer, UserError  # noqa: E402
+from server.region import Bounds, Square  # noqa: E402
 from fake_gi import Channel, Image, Layer  # noqa: E402
 
 
@@ -54,7 +55,7 @@ def test_visible_layers_bottom_first_with_groups_flattened(gimp_io):
     top_first, _ = collage()
     canvas = gimp_io.read_canvas(Image(8, 6, top_first), resolution=64)
     # no selection: the region is the canvas' square, (0, -1, 8); the layers are read inside the canvas
-    assert (canvas.width, canvas.height, canvas.region, canvas.has_selection) == (8, 6, Box(0, -1, 8, 8), False)
+    assert (canvas.width, canvas.height, canvas.region, canvas.has_selection) == (8, 6, Square(0, -1, 8), False)
     assert summary(canvas) == [("background", 0, 0, 1.0, None), ("mask off", 0, 0, 1.0, None),
                                ("masked", 0, 5, 1.0, b"\x00\x80"), ("child", 1, 1, 0.4, None)]
     assert canvas.layers[0].pixels == solid(8, 6, 6) and canvas.layers[0].canvas_width == 0
@@ -76,7 +77,7 @@ def test_only_the_region_of_the_selection_is_read(gimp_io):
     selection[5 * 8 + 0] = 255  # one pixel at (0, 5): bounds (0, 5)-(1, 6), region (0, 5, 1)
     image = Image(8, 6, collage()[0], selection=bytes(selection))
     canvas = gimp_io.read_canvas(image, 64)
-    assert (canvas.region, canvas.has_selection) == (Box(0, 5, 1, 1), True)
+    assert (canvas.region, canvas.has_selection) == (Square(0, 5, 1), True)
     assert summary(canvas) == [("background", 0, 5, 1.0, None), ("masked", 0, 5, 1.0, b"\x00")]  # no others there
     assert all((layer.width, layer.height) == (1, 1) for layer in canvas.layers)
 
@@ -88,7 +89,7 @@ def test_large_regions_are_read_at_reduced_scale(gimp_io):
     photo = Layer("photo", w, h, rgba=base, alpha=False)
     piece = Layer("piece", 12, 6, x=5, y=3, rgba=bytes([200, 0, 0, 255, 0, 255, 0, 0]) * 36)  # green hidden
     canvas = gimp_io.read_canvas(Image(w, h, [piece, photo]), resolution=4)
-    assert canvas.region == Box(0, -8, 40, 40)
+    assert canvas.region == Square(0, -8, 40)
     low, high = canvas.layers
     assert (low.width, low.height, low.channels, low.canvas_width, low.canvas_height) == (5, 3, 3, 40, 24)
     assert len(low.pixels) == 5 * 3 * 3
@@ -106,7 +107,7 @@ def test_selection_mask_and_its_crop(gimp_io):
     image = Image(8, 6, collage()[0], selection=selection)
     assert gimp_io.read_selection(image) == selection
     # a box reaching past the canvas reads 0 there
-    assert gimp_io.read_selection(image, Box(-1, 4, 3, 3)) == bytes([0, 32, 33, 0, 40, 41, 0, 0, 0])
+    assert gimp_io.read_selection(image, Bounds.sized(-1, 4, 3, 3)) == bytes([0, 32, 33, 0, 40, 41, 0, 0, 0])
     assert gimp_io.read_selection(Image(8, 6, collage()[0], selection=bytes(48))) is None
 
 
@@ -125,9 +126,9 @@ def test_chosen_layers_in_stacking_order(gimp_io):
 def test_new_layers_go_above_the_active_layer_scaled_and_cropped(gimp_io):
     top_first, named = collage()
     image = Image(8, 6, top_first)
-    square = Box(1, 0, 2, 2)
-    results = [NewLayer("Frame 1 (100ms)", {"width": 4, "height": 4, "rgba": solid(4, 4, 9)}, square, Box(1, 1, 2, 1)),
-               NewLayer("Frame 2 (100ms)", {"width": 4, "height": 4, "rgba": solid(4, 4, 8)}, square, Box(1, 1, 2, 1))]
+    square = Bounds.sized(1, 0, 2, 2)
+    results = [NewLayer("Frame 1 (100ms)", {"width": 4, "height": 4, "rgba": solid(4, 4, 9)}, square, Bounds.sized(1, 1, 2, 1)),
+               NewLayer("Frame 2 (100ms)", {"width": 4, "height": 4, "rgba": solid(4, 4, 8)}, square, Bounds.sized(1, 1, 2, 1))]
     added = gimp_io.insert_layers(image, [named["child"]], results)
     group = named["group"]
     assert [layer.name for layer in group.children] == ["Frame 2 (100ms)", "Frame 1 (100ms)", "child", "hidden child"]
@@ -144,14 +145,14 @@ def test_results_at_their_size_are_not_scaled_and_go_on_top_without_an_active_la
     top_first, _ = collage()
     image = Image(8, 6, top_first, base_type="GRAY")
     (layer,) = gimp_io.insert_layers(image, [], [NewLayer("Realized", {"width": 2, "height": 3, "rgba": solid(2, 3, 7)},
-                                                          Box(5, 2, 2, 3))])
+                                                          Bounds.sized(5, 2, 2, 3))])
     assert image.layers[0] is layer and layer.ops == [("update", 0, 0, 2, 3)] and (layer.x, layer.y) == (5, 2)
     assert ("new", "Realized", "GRAYA") in gimp_io.calls
 
 
 def test_a_failed_insertion_still_closes_the_undo_group(gimp_io):
     image = Image(8, 6, collage()[0])
-    broken = NewLayer("broken", {"width": 2, "height": 2, "rgba": b"short"}, Box(0, 0, 2, 2))
+    broken = NewLayer("broken", {"width": 2, "height": 2, "rgba": b"short"}, Bounds.sized(0, 0, 2, 2))
     with pytest.raises(AssertionError):
         gimp_io.insert_layers(image, [], [broken])
     assert image.undo_depth == 0
@@ -168,7 +169,7 @@ def test_progress_bar(gimp_io):
 
 def test_a_realized_layer_is_scaled_cropped_then_masked_by_the_selection(gimp_io):
     image = Image(8, 6, collage()[0], selection=bytes([255]) * 48)
-    new = NewLayer("Realized", {"width": 4, "height": 4, "rgba": solid(4, 4, 9)}, Box(0, -1, 8, 8), Box(0, 0, 8, 6),
+    new = NewLayer("Realized", {"width": 4, "height": 4, "rgba": solid(4, 4, 9)}, Bounds.sized(0, -1, 8, 8), Bounds.sized(0, 0, 8, 6),
                    masked=True)
     (layer,) = gimp_io.insert_layers(image, [], [new])
     assert layer.ops == [("update", 0, 0, 4, 4), ("scale", 8, 8), ("resize", 8, 6, 0, -1),

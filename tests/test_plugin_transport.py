@@ -11,8 +11,8 @@ from conftest import REPO
 sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
 import actions  # noqa: E402
 import transport  # noqa: E402
-from actions import Box, CanvasData, LayerData, Options, Session  # noqa: E402
-from server.region import Bounds  # noqa: E402
+from actions import CanvasData, LayerData, Options, Session  # noqa: E402
+from server.region import Bounds, Square  # noqa: E402
 from config import Config  # noqa: E402
 from transport import CallError, TransportError  # noqa: E402
 
@@ -84,7 +84,7 @@ def test_every_action_over_the_transport(session):
     canvas = CanvasData(20, 16, [OTHER, LAYER], region=plan.region, has_selection=True)
     (realized,) = actions.realize(session, canvas, Options("optimize", 2, 1))
     assert realized.name == "Realized (optimize, default, seed 1, 2 steps)" and realized.masked
-    assert realized.box == plan.region == Box(3, 1, 10, 10) and realized.crop is None
+    assert plan.region == Square(3, 1, 10) and realized.box == plan.region.bounds and realized.crop is None
     assert len(realized.image["rgba"]) == 32 * 32 * 4  # the generated square, scaled by GIMP
 
     (projected,) = actions.project(session, LAYER, Options())

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 import paths  # noqa: F401  (vendor/ on sys.path first)
 from server.defaults import DEFAULT_FEATHER, DEFAULT_STEPS
-from server.region import Bounds, read_step, region_square
+from server.region import Bounds, Square, read_step, region_square
 
 if TYPE_CHECKING:  # only a type: actions itself never touches a transport
     from transport import Client
@@ -29,20 +29,6 @@ if TYPE_CHECKING:  # only a type: actions itself never touches a transport
 
 class UserError(Exception):
     """Something the artist can fix in the image (select two layers, make a selection, ...)."""
-
-
-@dataclass(frozen=True)
-class Box:
-    x: int
-    y: int
-    width: int
-    height: int
-
-    def square(self) -> "Box":
-        """The square of the longer side centred on the box, as the server pads a projected image
-        (an odd leftover pixel goes to the right / bottom)."""
-        side = max(self.width, self.height)
-        return Box(self.x - (side - self.width) // 2, self.y - (side - self.height) // 2, side, side)
 
 
 @dataclass
@@ -65,8 +51,8 @@ class LayerData:
     canvas_height: int = 0
 
     @property
-    def box(self) -> Box:
-        return Box(self.x, self.y, self.canvas_width or self.width, self.canvas_height or self.height)
+    def box(self) -> Bounds:
+        return Bounds.sized(self.x, self.y, self.canvas_width or self.width, self.canvas_height or self.height)
 
 
 @dataclass
@@ -75,23 +61,23 @@ class CanvasData:
     width: int
     height: int
     layers: list               # LayerData, bottom to top, groups flattened
-    region: Box                # the region of interest, width == height
+    region: Square             # the region of interest
     has_selection: bool = False  # the result gets a layer mask from the selection
 
 
 @dataclass(frozen=True)
 class ReadPlan:
     """Which part of the canvas Realize reads, and how coarsely."""
-    region: Box       # the region of interest (may reach past the canvas)
+    region: Square    # the region of interest (may reach past the canvas)
     area: Bounds      # its part inside the canvas: what the layers are read over
     step: int         # read at 1/step scale
 
     @classmethod
     def of(cls, selection: Optional[Bounds], width: int, height: int, resolution: int) -> "ReadPlan":
         """For the selection's bounds (None: nothing selected) and the model's resolution."""
-        x, y, side = region_square(selection, width, height)
-        area = Bounds(x, y, x + side, y + side).intersect(Bounds(0, 0, width, height))
-        return cls(Box(x, y, side, side), area, read_step(side, resolution))
+        region = region_square(selection, width, height)
+        area = region.bounds.intersect(Bounds(0, 0, width, height))
+        return cls(region, area, read_step(region.size, resolution))
 
 
 @dataclass
@@ -100,8 +86,8 @@ class NewLayer:
     `masked`: it gets a layer mask from the selection, softened `feather` pixels in from its edge."""
     name: str
     image: dict
-    box: Box
-    crop: Optional[Box] = None
+    box: Bounds
+    crop: Optional[Bounds] = None
     masked: bool = False
     feather: float = 0.0
 
@@ -148,7 +134,7 @@ def realize_request(canvas: CanvasData, options: Options, model: str) -> dict:
     """The region and its layers; the answer is the generated square only (no pasted layer)."""
     region = canvas.region
     return {"model": model, "canvas": canvas_request(canvas), "options": options.request(),
-            "region": {"x": region.x, "y": region.y, "size": region.width}, "skip_layer": True}
+            "region": {"x": region.x, "y": region.y, "size": region.size}, "skip_layer": True}
 
 
 def project_request(layer: LayerData, options: Options, model: str) -> dict:
@@ -275,10 +261,8 @@ def realize(session: Session, canvas: CanvasData, options: Options) -> list:
     metrics = result.get("metrics", {})
     session.timings.add("server", metrics.get("seconds", 0.0) + metrics.get("queue_seconds", 0.0))
     region = result["region"]
-    square = Box(region["x"], region["y"], region["size"], region["size"])
-    x0, y0 = max(square.x, 0), max(square.y, 0)
-    x1, y1 = min(square.x + square.width, canvas.width), min(square.y + square.height, canvas.height)
-    crop = Box(x0, y0, x1 - x0, y1 - y0)
+    square = Square(region["x"], region["y"], region["size"]).bounds
+    crop = square.intersect(Bounds(0, 0, canvas.width, canvas.height))
     model = model_name(result.get("latent"), session.model)
     name = f"Realized ({made_by(metrics, model, options.seed)})"
     return [NewLayer(name, result["generated"], square, None if crop == square else crop, canvas.has_selection,
@@ -321,7 +305,7 @@ def style_mix(session: Session, content: LayerData, style: LayerData, options: O
 
 def local_blend(session: Session, base: LayerData, other: LayerData, mask: Optional[bytes], options: Options,
                 start_layer: int) -> list:
-    """`mask` is the selection over `base`'s square (see Box.square), 255 = take `other`."""
+    """`mask` is the selection over `base`'s square (see Bounds.square), 255 = take `other`."""
     if mask is None:
         raise UserError("Local blend needs a selection: select where the upper layer should be blended in.")
     a, b = _latents(session, base, other, options, 3)

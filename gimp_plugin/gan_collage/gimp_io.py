@@ -29,7 +29,7 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp  # noqa: E402
 
-from actions import Box, CanvasData, LayerData, NewLayer, ReadPlan, UserError  # noqa: E402
+from actions import CanvasData, LayerData, NewLayer, ReadPlan, UserError  # noqa: E402
 from server.region import Bounds, scaled_read  # noqa: E402
 
 RGBA = "R'G'B'A u8"
@@ -39,12 +39,12 @@ PREMULTIPLIED = "RaGaBaA float"
 THUMBNAIL_SIDE = 1024  # the largest sub-thumbnail GIMP makes
 
 
-def _read(drawable, fmt: str, box: Box | None = None, step: int = 1) -> bytes:
+def _read(drawable, fmt: str, box: Bounds | None = None, step: int = 1) -> bytes:
     """Pixels of `box` (in the drawable's pixel grid at 1/step scale; the whole drawable by default),
     zeros outside it; at reduced scale as the module docstring says."""
     if box is None:
-        box = Box(0, 0, drawable.get_width(), drawable.get_height())
-    full = (box.x * step, box.y * step, box.width * step, box.height * step)
+        box = Bounds(0, 0, drawable.get_width(), drawable.get_height())
+    full = (box.x0 * step, box.y0 * step, box.width * step, box.height * step)
     if step > 1 and fmt == RGB and max(box.width, box.height) <= THUMBNAIL_SIDE:
         data, width, height, bpp = drawable.get_sub_thumbnail_data(*full, box.width, box.height)
         if (width, height, bpp) == (box.width, box.height, 3):
@@ -55,7 +55,7 @@ def _read(drawable, fmt: str, box: Box | None = None, step: int = 1) -> bytes:
         copy = Gegl.Buffer.new(PREMULTIPLIED, full.x, full.y, full.width, full.height)
         buffer.copy(full, Gegl.AbyssPolicy.NONE, copy, full)
         buffer = copy
-    rect = Gegl.Rectangle.new(box.x, box.y, box.width, box.height)
+    rect = Gegl.Rectangle.new(box.x0, box.y0, box.width, box.height)
     return bytes(buffer.get(rect, 1.0 / step, fmt, Gegl.AbyssPolicy.NONE))
 
 
@@ -76,8 +76,7 @@ def read_layer(layer, opacity: float | None = None, area: Bounds | None = None, 
         part = placed.intersect(area)
         if part is None:
             return None
-        scaled, placed = scaled_read(part, x, y, step)
-        box = Box(scaled.x0, scaled.y0, scaled.width, scaled.height)
+        box, placed = scaled_read(part, x, y, step)
         width, height = box.width, box.height
         if step > 1:
             size = (placed.width, placed.height)
@@ -117,12 +116,12 @@ def selection_bounds(image) -> Bounds | None:
     return Bounds(x1, y1, x2, y2) if non_empty else None
 
 
-def read_selection(image, box: Box | None = None) -> bytes | None:
+def read_selection(image, box: Bounds | None = None) -> bytes | None:
     """The selection mask over `box` (canvas coordinates; the canvas by default), None when nothing is
     selected. Outside the canvas it is 0."""
     if selection_bounds(image) is None:
         return None
-    return _read(image.get_selection(), GREY, box or Box(0, 0, image.get_width(), image.get_height()))
+    return _read(image.get_selection(), GREY, box or Bounds(0, 0, image.get_width(), image.get_height()))
 
 
 def read_canvas(image, resolution: int, selected_only: bool = False) -> CanvasData:
@@ -195,9 +194,9 @@ def _insert(image, new: NewLayer, parent, position: int):
     layer.update(0, 0, width, height)
     if (width, height) != (new.box.width, new.box.height):
         layer.scale(new.box.width, new.box.height, False)
-    layer.set_offsets(new.box.x, new.box.y)
+    layer.set_offsets(new.box.x0, new.box.y0)
     if new.crop is not None:
-        layer.resize(new.crop.width, new.crop.height, new.box.x - new.crop.x, new.box.y - new.crop.y)
+        layer.resize(new.crop.width, new.crop.height, new.box.x0 - new.crop.x0, new.box.y0 - new.crop.y0)
     if new.masked:
         layer.add_mask(layer.create_mask(Gimp.AddMaskType.SELECTION))
         if new.feather > 0:

@@ -1,8 +1,8 @@
 """The canvas as the engine receives it: layers, a selection, and square regions on it.
 
-Layer groups never reach the engine: the plug-in flattens each group (with the group's own opacity,
-mask and visibility) into plain layers before sending the canvas, so `Canvas.layers` is a flat
-bottom-to-top list. A layer may be any part of the artist's layer (a crop to the region of interest)
+Layer groups never reach the engine: the plug-in sends a group's visible layers as plain layers, with
+the group's opacity multiplied in (a group's own layer mask is not carried over), so `Canvas.layers`
+is a flat bottom-to-top list. A layer may be any part of the artist's layer (a crop to the region of interest)
 and may come at reduced scale (`canvas_width`/`canvas_height`); the selection may be any part of the
 canvas (a crop to its bounding box). Nothing here allocates anything canvas-sized.
 """
@@ -80,19 +80,6 @@ class Canvas:
             out[part.y0 - window.y0:part.y1 - window.y0, part.x0 - window.x0:part.x1 - window.x0] = \
                 self.selection[part.y0 - sent.y0:part.y1 - sent.y0, part.x0 - sent.x0:part.x1 - sent.x0]
         return out
-
-
-@dataclass(frozen=True)
-class Square:
-    """A square region in canvas coordinates; it may extend past the canvas."""
-
-    x: int
-    y: int
-    size: int
-
-    @property
-    def bounds(self) -> Bounds:
-        return Bounds(self.x, self.y, self.x + self.size, self.y + self.size)
 
 
 def selection_bbox(canvas: Canvas) -> Optional[Bounds]:

@@ -34,9 +34,9 @@ import torch
 import torch.nn.functional as F
 
 from server.defaults import DEFAULT_MARGIN
-from server.region import region_square
+from server.region import Square, region_square
 
-from .canvas import Canvas, Layer, Square, selection_bbox, validate_canvas
+from .canvas import Canvas, Layer, selection_bbox, validate_canvas
 from .errors import InvalidInput
 from .progress import CancelToken
 from .validation import check_int, check_number
@@ -58,7 +58,7 @@ def region_of_interest(canvas: Canvas, margin: float = DEFAULT_MARGIN, margin_px
     """The square of the canvas the model sees (rule in server/region.py)."""
     margin = check_number("margin", margin)
     margin_px = check_number("margin_px", margin_px)
-    return Square(*region_square(selection_bbox(canvas), canvas.width, canvas.height, margin, margin_px))
+    return region_square(selection_bbox(canvas), canvas.width, canvas.height, margin, margin_px)
 
 
 def _edges(start: int, size: int, cells: int, canvas_side: int, layer_start: int, pixel: float,

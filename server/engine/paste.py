@@ -31,9 +31,9 @@ import numpy as np
 from PIL import Image
 
 from server.defaults import DEFAULT_FEATHER
-from server.region import Bounds
+from server.region import Bounds, Square
 
-from .canvas import Canvas, Square, selection_bbox
+from .canvas import Canvas, selection_bbox
 from .errors import InvalidInput
 from .progress import CancelToken
 from .validation import check_number

@@ -14,8 +14,9 @@ import torch
 
 from server.defaults import DEFAULT_FEATHER, DEFAULT_MARGIN, MAX_FEATHER, MAX_MARGIN
 from server.models import Model
+from server.region import Square
 
-from .canvas import MAX_CANVAS_SIDE, Canvas, Square
+from .canvas import MAX_CANVAS_SIDE, Canvas
 from .compose import Composite, compose
 from .errors import InvalidInput
 from .paste import PastedLayer, paste_back

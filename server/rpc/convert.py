@@ -12,7 +12,7 @@ import torch
 from PIL import Image as PILImage
 
 from server.api.gancollage.v1 import gancollage_pb2 as pb
-from server.engine.canvas import MAX_CANVAS_SIDE, MAX_LAYERS, Canvas, Layer, Square
+from server.engine.canvas import MAX_CANVAS_SIDE, MAX_LAYERS, Canvas, Layer
 from server.engine.edits import INTERPOLATION_MODES
 from server.engine.errors import InvalidInput
 from server.engine.progress import ProgressEvent
@@ -21,6 +21,7 @@ from server.engine.realize import RealizeOptions, RealizeResult
 from server.engine.validation import check_choice, check_int, check_number
 from server.jobs import Queued
 from server.models import Model
+from server.region import Square
 
 from .catalog import ModelEntry
 
