@@ -21,7 +21,7 @@ def tiny_folder(tmp_path_factory):
 
 
 def test_bench_quality_only(tiny_folder, tmp_path, capsys):
-    from server import bench
+    from server.tools import bench
 
     out, md = tmp_path / "b.json", tmp_path / "b.md"
     bench.main(["--model", str(tiny_folder), "--no-speed", "--images", "2", "--steps", "0,3",
@@ -37,7 +37,7 @@ def test_bench_quality_only(tiny_folder, tmp_path, capsys):
 
 
 def test_bench_speed_row_fields(tiny_folder, tmp_path):
-    from server import bench
+    from server.tools import bench
 
     out = tmp_path / "s.json"
     bench.main(["--model", str(tiny_folder), "--no-quality", "--sizes", "", "--repeats", "1", "--out", str(out)])

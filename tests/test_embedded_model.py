@@ -65,7 +65,7 @@ HYBRID_50_MIN_DB = {"heldout": 23.0, "collage": 23.0}
 
 @pytest.mark.parametrize("kind", ["heldout", "collage"])
 def test_projection_quality_floor(model, kind):
-    from server.bench import psnr_after, quality_targets
+    from server.tools.bench import psnr_after, quality_targets
 
     pairs = quality_targets(kind, 4, 64)
     image, mask = torch.cat([i for i, _ in pairs]), torch.cat([m for _, m in pairs])

@@ -1,4 +1,4 @@
-"""A very short run of `python -m server.loadtest`: it starts its server, loads it, and reports."""
+"""A very short run of `python -m server.tools.loadtest`: it starts its server, loads it, and reports."""
 from __future__ import annotations
 
 import json
@@ -14,7 +14,7 @@ pytest_plugins = ("test_server_fixtures",)  # its fixtures: model_paths
 def test_short_load_run(model_paths, tmp_path):
     default, _ = model_paths
     out = tmp_path / "load.json"
-    done = subprocess.run([sys.executable, "-m", "server.loadtest", "--model", str(default), "--clients", "2",
+    done = subprocess.run([sys.executable, "-m", "server.tools.loadtest", "--model", str(default), "--clients", "2",
                            "--seconds", "1.5", "--warmup", "0.5", "--optimize-steps", "2", "--json", str(out)],
                           cwd=REPO, env=python_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -28,7 +28,8 @@ from server.engine.project import ProjectOptions, project
 from server.models import Model, load_model
 from server.training.collages import collage_canvas, collage_seed_sets, heldout_seeds
 from server.training.masks import masks_with_fraction
-from server.training.portraits import make_grid, render_batch
+from server.training.grids import make_grid
+from server.training.portraits import render_batch
 
 FRACTIONS = (1.0, 0.5, 0.25)
 GRID_GAP = 2

@@ -20,7 +20,7 @@ from server.models.discriminator import Discriminator, DiscriminatorConfig
 from server.models.generator import Generator, GeneratorConfig
 from server.engine.pixels import to_uint8_hwc
 from server.training.dataset import load_or_render_dataset
-from server.training.portraits import make_grid
+from server.training.grids import make_grid
 from server.training.runs import load_checkpoint, pick_device, run_config, save_atomic, train_loop
 
 

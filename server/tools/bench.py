@@ -1,6 +1,6 @@
 """Projection benchmark: speed on several generator sizes, quality on the embedded model.
 
-    python -m server.bench --out docs/benchmark.json --markdown docs/benchmark.md
+    python -m server.tools.bench --out docs/benchmark.json --markdown docs/benchmark.md
 
 Speed, per generator (the embedded model, and random-weight 256x256 and 1024x1024 generators of
 standard width): one bare G forward+backward, the optimizer's ms per step with the pixel loss only
@@ -218,7 +218,7 @@ def main(argv=None):
     quality = [] if args.no_quality else quality_rows(
         embedded, device, args.images, [int(s) for s in args.steps.split(",")],
         [int(s) for s in args.reference_steps.split(",") if s])
-    report = {"command": "python -m server.bench " + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
+    report = {"command": "python -m server.tools.bench " + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
               "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
               "host": f"{platform.machine()}, {torch.get_num_threads()} threads", "torch": torch.__version__,
               "speed": speed, "quality": quality}

@@ -1,6 +1,6 @@
 """Load test: N concurrent clients for T seconds against a server this script starts on loopback.
 
-    python -m server.loadtest --model MODEL [--clients 4] [--seconds 20] [--json OUT.json]
+    python -m server.tools.loadtest --model MODEL [--clients 4] [--seconds 20] [--json OUT.json]
 
 Each client loops over a seeded mix of Realize calls: regressor, short optimisations, and long
 optimisations it cancels after their first step. After a warm-up at the same concurrency, it reports
@@ -147,7 +147,7 @@ def summarise(stats: Stats, elapsed: float) -> dict:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m server.loadtest", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m server.tools.loadtest", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="model folder / .pt / .pkl (or 'default') to serve")
     parser.add_argument("--clients", type=int, default=4)

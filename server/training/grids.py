@@ -1,0 +1,18 @@
+"""Image grids for training and evaluation figures."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def make_grid(images: np.ndarray, gap: int = 2, columns: int | None = None) -> np.ndarray:
+    """Tile (N, H, W, 3) images, `columns` a row (default: a near-square grid), with white gaps."""
+    n, h, w, _ = images.shape
+    cols = columns or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    grid = np.full((rows * (h + gap) + gap, cols * (w + gap) + gap, 3), 255, np.uint8)
+    for i, img in enumerate(images):
+        y, x = (gap + (h + gap) * (i // cols), gap + (w + gap) * (i % cols))
+        grid[y:y + h, x:x + w] = img
+    return grid
