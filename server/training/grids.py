@@ -2,8 +2,13 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
+import torch
+from PIL import Image
+
+from server.engine.pixels import to_uint8_hwc
 
 
 def make_grid(images: np.ndarray, gap: int = 2, columns: int | None = None) -> np.ndarray:
@@ -16,3 +21,8 @@ def make_grid(images: np.ndarray, gap: int = 2, columns: int | None = None) -> n
         y, x = (gap + (h + gap) * (i // cols), gap + (w + gap) * (i % cols))
         grid[y:y + h, x:x + w] = img
     return grid
+
+
+def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None):
+    """[-1, 1] NCHW -> one PNG grid, `nrow` images a row (default: near-square)."""
+    Image.fromarray(make_grid(to_uint8_hwc(images), gap=0, columns=nrow)).save(path)

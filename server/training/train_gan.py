@@ -18,9 +18,8 @@ import torch.nn.functional as F
 
 from server.models.discriminator import Discriminator, DiscriminatorConfig
 from server.models.generator import Generator, GeneratorConfig
-from server.engine.pixels import to_uint8_hwc
 from server.training.dataset import load_or_render_dataset
-from server.training.grids import make_grid
+from server.training.grids import save_grid
 from server.training.runs import load_checkpoint, pick_device, run_config, save_atomic, train_loop
 
 
@@ -197,13 +196,6 @@ class Trainer:
         self.G_ema.mapping.w_avg.copy_(self.G_ema.estimate_w_avg(2000, seed=0).to(self.device))
         img = self.G_ema(z)
         save_grid(img, path)
-
-
-def save_grid(images: torch.Tensor, path: Path, nrow: int | None = None):
-    """[-1, 1] NCHW -> one PNG grid, `nrow` images a row (default: near-square)."""
-    from PIL import Image
-
-    Image.fromarray(make_grid(to_uint8_hwc(images), gap=0, columns=nrow)).save(path)
 
 
 def main(argv=None):

@@ -21,7 +21,8 @@ from server.models import load_model
 from server.models.regressor import LatentRegressor, build_regressor, regressor_config
 from server.training.masks import random_masks
 from server.training.runs import load_checkpoint, pick_device, run_config, save_atomic, train_loop
-from server.training.train_gan import save_grid, style_mixed_ws
+from server.training.grids import save_grid
+from server.training.train_gan import style_mixed_ws
 
 
 @dataclass
