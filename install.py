@@ -36,6 +36,7 @@ PLUGIN_NAME = PLUGIN.name
 # What the plug-in needs from the server package (none imports torch), copied under vendor/.
 VENDORED = ("server/__init__.py", "server/defaults.py", "server/region.py", "server/client/__init__.py",
             "server/client/bridge_protocol.py", "server/client/direct.py", "server/client/messages.py",
+            "server/client/progress.py",
             "server/api/__init__.py", "server/api/gancollage/__init__.py", "server/api/gancollage/v1/__init__.py",
             "server/api/gancollage/v1/gancollage_pb2.py", "server/api/gancollage/v1/gancollage_pb2_grpc.py")
 

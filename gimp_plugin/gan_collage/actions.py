@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional
 
 import paths  # noqa: F401  (vendor/ on sys.path first)
+from server.client.progress import jobs_ahead
 from server.defaults import DEFAULT_FEATHER, DEFAULT_STEPS
 from server.region import Bounds, Square, read_step, region_square
 
@@ -174,8 +175,7 @@ Report = Callable[[str, float], None]  # (text, fraction done)
 def describe(label: str, progress: dict) -> tuple[str, float]:
     """Progress text and the fraction of the current stage done."""
     if progress.get("stage") == "queued":
-        ahead = progress.get("queue_position", 0)
-        return f"{label}: waiting for the server ({ahead} job{'s' if ahead != 1 else ''} ahead)", 0.0
+        return f"{label}: waiting for the server ({jobs_ahead(progress)})", 0.0
     step, total = progress.get("step", 0), progress.get("total", 0)
     return f"{label}: {progress.get('stage', '')} {step}/{total}", (step / total if total else 0.0)
 

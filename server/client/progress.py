@@ -1,4 +1,5 @@
-"""A one-line progress bar on stderr (a line per stage when stderr is not a terminal)."""
+"""A one-line progress bar on stderr (a line per stage when stderr is not a terminal), and the words for a
+queue position that the CLI and the GIMP plug-in share (standard library only: the plug-in gets a copy)."""
 from __future__ import annotations
 
 from typing import TextIO
@@ -6,10 +7,15 @@ from typing import TextIO
 WIDTH = 24
 
 
+def jobs_ahead(progress: dict) -> str:
+    """"1 job ahead", "3 jobs ahead": a queued Progress event's position."""
+    ahead = progress.get("queue_position", 0)
+    return f"{ahead} job{'s' if ahead != 1 else ''} ahead"
+
+
 def describe(progress: dict) -> str:
     if progress["stage"] == "queued":
-        ahead = progress["queue_position"]
-        return f"queued: {ahead} job{'s' if ahead != 1 else ''} ahead"
+        return f"queued: {jobs_ahead(progress)}"
     step, total = progress["step"], progress["total"]
     filled = WIDTH * step // total if total else 0
     return f"{progress['stage']:<10} [{'#' * filled}{'.' * (WIDTH - filled)}] {step}/{total}"
