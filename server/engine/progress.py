@@ -30,10 +30,6 @@ class CancelToken:
     def cancel(self):
         self._event.set()
 
-    @property
-    def cancelled(self) -> bool:
-        return self._event.is_set()
-
     def check(self):
         if self._event.is_set():
             raise Cancelled("cancelled by the caller")
