@@ -20,11 +20,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
+from server.models.latentcomp import read_latentcomp_checkpoint  # noqa: E402
 from server.models.regressor import (  # noqa: E402
     CONFIG_KEYS,
     LatentRegressor,
     build_regressor,
-    read_latentcomp_checkpoint,
     regressor_config,
 )
 

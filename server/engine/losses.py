@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from server.models.torch_files import load_torch_file
+
 from .errors import ModelUnavailable
 
 EPS = 1e-8
@@ -190,12 +192,9 @@ class VGG16Features(nn.Module):
 
 def _load_state_dict(path: str | os.PathLike, what: str) -> Mapping[str, Tensor]:
     try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError as exc:
-        raise ModelUnavailable(f"{what}: no file at {os.fspath(path)}") from exc
-    except Exception as exc:  # corrupt files and forbidden globals raise many types
-        raise ModelUnavailable(f"{what}: {os.fspath(path)} cannot be read with "
-                               f"torch.load(weights_only=True): {exc}") from exc
+        sd = load_torch_file(path, what)
+    except (FileNotFoundError, ValueError) as exc:
+        raise ModelUnavailable(str(exc)) from exc
     if not isinstance(sd, Mapping):
         raise ModelUnavailable(f"{what}: {os.fspath(path)} holds a {type(sd).__name__}, not a state_dict")
     return sd

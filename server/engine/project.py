@@ -77,17 +77,7 @@ _W_STD_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 def w_spread(g) -> float:
     """NVIDIA's `w_std`: sqrt(E ||w - w_avg||^2) over seeded mapping samples (cached per generator)."""
     if g not in _W_STD_CACHE:
-        gen = torch.Generator().manual_seed(0)
-        device = g.w_avg.device
-        total, batch = 0.0, 1000
-        for _ in range(W_STD_SAMPLES // batch):
-            z = torch.randn(batch, g.z_dim, generator=gen).to(device)
-            c = None
-            if g.c_dim:
-                labels = torch.randint(g.c_dim, (batch,), generator=gen)
-                c = F.one_hot(labels, g.c_dim).float().to(device)
-            w = g.mapping(z, c)[:, 0]
-            total += float((w - g.w_avg).double().square().sum())
+        total = sum(float((w - g.w_avg).double().square().sum()) for w in g.sample_w(W_STD_SAMPLES, seed=0))
         _W_STD_CACHE[g] = math.sqrt(total / W_STD_SAMPLES)
     return _W_STD_CACHE[g]
 

@@ -10,6 +10,7 @@ W+ indexing: the 4x4 block's conv uses ws[0] and its ToRGB ws[1]; each later blo
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -252,19 +253,29 @@ class Generator(nn.Module):
         return self.synthesis(ws, noise_mode=noise_mode)
 
     @torch.no_grad()
-    def estimate_w_avg(self, n: int = 10_000, seed: int = 0, batch: int = 1000) -> torch.Tensor:
-        """Mean of mapping(z) over `n` seeded z (class labels drawn uniformly when conditional)."""
+    def sample_w(self, count: int, seed: int = 0, batch: int = 1000) -> Iterator[torch.Tensor]:
+        """W batches `[b, w_dim]` (no truncation) of `count` seeded samples, `batch` at a time.
+
+        Per batch, on a CPU `torch.Generator().manual_seed(seed)`: `b` z from `randn`, then (when
+        conditional) `b` uniform class labels from `randint`, one-hot; the last batch holds the
+        remainder. Runs under no_grad, on the device of `w_avg`.
+        """
         gen = torch.Generator().manual_seed(seed)
         device = self.w_avg.device
-        total = torch.zeros(self.w_dim, dtype=torch.float64)
-        for start in range(0, n, batch):
-            m = min(batch, n - start)
+        for start in range(0, count, batch):
+            m = min(batch, count - start)
             z = torch.randn(m, self.z_dim, generator=gen)
             c = None
             if self.c_dim:
                 c = nn.functional.one_hot(torch.randint(self.c_dim, (m,), generator=gen), self.c_dim).float()
                 c = c.to(device)
-            w = self.mapping(z.to(device), c)[:, 0]
+            yield self.mapping(z.to(device), c)[:, 0]
+
+    @torch.no_grad()
+    def estimate_w_avg(self, n: int = 10_000, seed: int = 0, batch: int = 1000) -> torch.Tensor:
+        """Mean of mapping(z) over `n` seeded z (class labels drawn uniformly when conditional)."""
+        total = torch.zeros(self.w_dim, dtype=torch.float64)
+        for w in self.sample_w(n, seed, batch):
             total += w.double().sum(0).cpu()
         return (total / n).float()
 

@@ -61,6 +61,12 @@ def fir_kernel_2d(taps=(1.0, 3.0, 3.0, 1.0)) -> torch.Tensor:
     return k / k.sum()
 
 
+def is_standard_fir(kernel: torch.Tensor) -> bool:
+    """Whether a checkpoint's 4x4 resampling kernel is the [1,3,3,1] one the networks hard-wire (at any scale)."""
+    kernel = kernel.float()
+    return tuple(kernel.shape) == (4, 4) and torch.allclose(kernel / kernel.sum(), fir_kernel_2d(), atol=1e-6)
+
+
 def fir_filter(x: torch.Tensor, kernel: torch.Tensor, pad: tuple[int, int], gain: float = 1.0) -> torch.Tensor:
     """Pad every side by (before, after), then convolve each channel with `kernel`."""
     c = x.shape[1]

@@ -10,7 +10,8 @@ from .discriminator import Discriminator
 from .generator import Generator
 from .model import Model
 from .own_format import is_model_folder, read_own, sha256_of
-from .regressor import LatentRegressor, read_latentcomp_checkpoint, regressor_config
+from .latentcomp import read_latentcomp_checkpoint
+from .regressor import LatentRegressor, regressor_config
 
 EMBEDDED_DIR = Path(__file__).resolve().parent / "embedded"
 DEFAULT_NAME = "default"

@@ -13,7 +13,7 @@ import torch
 
 from .discriminator import Discriminator, DiscriminatorConfig
 from .generator import Generator, GeneratorConfig
-from .layers import fir_kernel_2d
+from .layers import is_standard_fir
 from .nvidia_pickle import PersistentRecord, network_spec, read_nvidia_snapshot
 
 
@@ -22,7 +22,7 @@ def _drop_resample_filters(sd: dict[str, torch.Tensor], name: str) -> dict[str, 
     out = {}
     for key, value in sd.items():
         if key.endswith("resample_filter"):
-            if value.shape != (4, 4) or not torch.allclose(value.float(), fir_kernel_2d(), atol=1e-6):
+            if not is_standard_fir(value):
                 raise ValueError(f"{name}: {key} is not the standard [1,3,3,1] filter")
             continue
         out[key] = value.float()

@@ -14,19 +14,19 @@ import torch
 
 from .discriminator import Discriminator, DiscriminatorConfig
 from .generator import Generator, GeneratorConfig
-from .layers import fir_kernel_2d
+from .layers import is_standard_fir
+from .torch_files import load_torch_file
 
 DEFAULT_LR_MLP = 0.01  # rosinality's Generator default; not stored in the state dict
 W_AVG_SAMPLES = 10_000
 
 
 def load_checkpoint_dict(path: Path) -> dict:
-    """torch.load restricted to tensors and plain data (plus argparse.Namespace for `args`)."""
-    with torch.serialization.safe_globals([argparse.Namespace]):
-        try:
-            ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as exc:  # the weights-only unpickler reports refused globals here
-            raise ValueError(f"{path.name}: not a readable weights-only torch checkpoint ({exc})") from exc
+    """The checkpoint's dict, read weights-only (plus argparse.Namespace for `args`).
+
+    Raises FileNotFoundError / ValueError as :func:`load_torch_file` does, and ValueError when the
+    file holds something other than a dict."""
+    ckpt = load_torch_file(path, "rosinality checkpoint", allowed_globals=[argparse.Namespace])
     if not isinstance(ckpt, dict):
         raise ValueError(f"{path.name}: expected a dict checkpoint, got {type(ckpt).__name__}")
     return ckpt
@@ -74,8 +74,7 @@ def _check_blur_kernels(sd: dict[str, torch.Tensor], name: str):
     """The networks hard-wire the [1,3,3,1] filter; refuse checkpoints built with another one."""
     for key, value in sd.items():
         if key.endswith(("blur.kernel", "upsample.kernel")) or re.search(r"\.\d+\.kernel$", key):
-            scale = value.sum()
-            if value.shape != (4, 4) or not torch.allclose(value / scale, fir_kernel_2d(), atol=1e-6):
+            if not is_standard_fir(value):
                 raise ValueError(f"{name}: {key} is not the standard [1,3,3,1] blur kernel")
 
 

@@ -14,6 +14,8 @@ from typing import Callable
 
 import torch
 
+from server.models.torch_files import load_torch_file
+
 
 def pick_device(name: str = "auto") -> torch.device:
     if name == "auto":
@@ -40,8 +42,10 @@ def save_atomic(state: dict, path: Path):
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict | None:
-    """A run's own checkpoint (tensors and plain data only), or None when there is none yet."""
-    return torch.load(path, map_location=device, weights_only=True) if path.exists() else None
+    """A run's own checkpoint (tensors and plain data only), or None when there is none yet.
+
+    Raises ValueError (see :func:`load_torch_file`) when the file cannot be read weights-only."""
+    return load_torch_file(path, "training checkpoint", map_location=device) if path.exists() else None
 
 
 @contextmanager
