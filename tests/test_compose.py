@@ -7,7 +7,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from conftest import CancelAfter
+from conftest import CancelAfter, peak_rss_growth
 from server.engine.canvas import Canvas, Layer, validate_canvas
 from server.engine.compose import compose, region_of_interest
 from server.engine.errors import Cancelled, InvalidInput
@@ -313,7 +313,9 @@ def test_memory_follows_the_region_not_the_canvas():
     c = compose(canvas, 64)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
-    assert peak < 8 << 20, f"compose peaked at {peak / 2**20:.1f} MiB"
+    assert peak < 8 << 20, f"compose's numpy work peaked at {peak / 2**20:.1f} MiB"
+    growth = peak_rss_growth(lambda: compose(canvas, 64))  # torch's tensors too (a float32 plane: 1 GiB)
+    assert growth < 64 << 20, f"compose's peak RSS grew {growth / 2**20:.1f} MiB"
     assert c.region == Square(0, 0, 16384)
     assert 0 < float(c.mask.sum()) < 0.01  # 15 canvas pixels of 256 x 256 in one cell
 

@@ -2,9 +2,9 @@
 
 Layer groups never reach the engine: the plug-in sends a group's visible layers as plain layers, with
 the group's opacity multiplied in (a group's own layer mask is not carried over), so `Canvas.layers`
-is a flat bottom-to-top list. A layer may be any part of the artist's layer (a crop to the region of interest)
-and may come at reduced scale (`canvas_width`/`canvas_height`); the selection may be any part of the
-canvas (a crop to its bounding box). Nothing here allocates anything canvas-sized.
+is a flat bottom-to-top list. A layer may be any part of the artist's layer (a crop to the region of
+interest) and may come at reduced scale (`canvas_width`/`canvas_height`); the selection may be any
+part of the canvas (a crop to its bounding box). Nothing here allocates anything canvas-sized.
 """
 from __future__ import annotations
 
@@ -47,7 +47,7 @@ class Layer:
     def bounds(self) -> Bounds:
         """Where the layer lies on the canvas."""
         height, width = self.image.shape[:2]
-        return Bounds(self.x, self.y, self.x + (self.canvas_width or width), self.y + (self.canvas_height or height))
+        return Bounds.sized(self.x, self.y, self.canvas_width or width, self.canvas_height or height)
 
 
 @dataclass
@@ -74,7 +74,7 @@ class Canvas:
         """uint8 selection over `window` (inside the canvas), zeros where none was sent."""
         out = np.zeros((window.height, window.width), np.uint8)
         height, width = self.selection.shape
-        sent = Bounds(self.selection_x, self.selection_y, self.selection_x + width, self.selection_y + height)
+        sent = Bounds.sized(self.selection_x, self.selection_y, width, height)
         part = sent.intersect(window)
         if part is not None:
             out[part.y0 - window.y0:part.y1 - window.y0, part.x0 - window.x0:part.x1 - window.x0] = \

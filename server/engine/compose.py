@@ -132,9 +132,10 @@ def _layer_cells(layer: Layer, region: Square, cells: int, canvas: Canvas, devic
         rows = torch.zeros(4, bottom - top, cells, device=device)  # each row integrated over each cell's width
         for first, end, lo, hi, weights in x_bands:
             rows[:, :, first:end] = values[:, :, lo:hi] @ weights
-        for first, end, lo, hi in _bands(np.clip(ey - (top - row0), 0, bottom - top), bottom - top):
-            weights = _overlaps(np.clip(ey[first:end + 1] - (top - row0), 0, bottom - top), lo, hi)
-            out[:, first:end] += weights.to(device, torch.float32).T @ rows[:, lo:hi]
+        local = np.clip(ey - (top - row0), 0, bottom - top)  # the cell edges within this strip
+        for first, end, lo, hi in _bands(local, bottom - top):
+            weights = _overlaps(local[first:end + 1], lo, hi).to(device, torch.float32)
+            out[:, first:end] += weights.T @ rows[:, lo:hi]
     cell_area = (region.size / cells) ** 2
     return out * (pixel_x * pixel_y / cell_area)
 

@@ -15,7 +15,6 @@ only B's finer styles inside the mask.
 """
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 import torch.nn.functional as F

@@ -30,14 +30,14 @@ class ProjectOptions:
     method: str = "optimize"
     steps: int = DEFAULT_STEPS
     space: str = "w+"
-    init: str | None = None  # None: the method's default (see the module docstring)
+    init: str | None = None  # None: the method's default (see project.py's docstring)
     init_latent: Tensor | None = None  # W+ [N, num_ws, w_dim], or z [N, z_dim] in Z space
     optimizer: str = "adam"
     lr: float = 0.1  # Adam's peak learning rate
     lr_rampup: float = 0.05  # fraction of the steps for the linear warm-up
     lr_rampdown: float = 0.25  # fraction of the steps for the cosine ramp-down
     lbfgs_iterations: int = 4  # L-BFGS iterations per step
-    # w noise at step 0, in units of the W spread; None: the start's default (see the docstring)
+    # w noise at step 0, in units of the W spread; None: the start's default (see project.py's docstring)
     initial_noise_factor: float | None = None
     noise_ramp_length: float = 0.75  # fraction of the steps over which the w noise decays to 0
     pixel_loss: str = "l2"

@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import Tensor
 
-from .regressor import _NUM_STAGES, LatentRegressor, _positive_int, build_regressor
+from .regressor import NUM_STAGES, LatentRegressor, positive_int, build_regressor
 from .torch_files import load_torch_file
 
 __all__ = ["read_latentcomp_checkpoint"]
@@ -56,7 +56,7 @@ def _infer_config(path: Any, sd: Mapping[str, Tensor], w_dim: int, input_size: i
 
     conv1 = need("conv1.weight", 4)
     widths, block_counts = [], []
-    for stage in range(1, _NUM_STAGES + 1):
+    for stage in range(1, NUM_STAGES + 1):
         widths.append(int(need(f"layer{stage}.0.conv1.weight", 4).shape[0]))
         prefix = f"layer{stage}."
         indices = {int(k.split(".")[1]) for k in sd if k.startswith(prefix) and k.split(".")[1].isdigit()}
@@ -98,8 +98,8 @@ def read_latentcomp_checkpoint(
         ValueError: the file cannot be read safely (a folder, corrupt, a refused global) or its
             layout is not recognised.
     """
-    _positive_int("w_dim", w_dim)
-    _positive_int("input_size", input_size)
+    positive_int("w_dim", w_dim)
+    positive_int("input_size", input_size)
     ckpt = load_torch_file(path, "latent-composition encoder checkpoint")
     sd = _extract_state_dict(path, ckpt)
     config = _infer_config(path, sd, w_dim, input_size)

@@ -63,7 +63,7 @@ CONFIG_KEYS = (
     "has_w_avg",
 )
 
-_NUM_STAGES = 4
+NUM_STAGES = 4
 _BN_EPS = 1e-5
 
 
@@ -107,7 +107,8 @@ class _WPlusHead(nn.Module):
         return y.view(y.shape[0], self.num_ws, self.w_dim)
 
 
-def _positive_int(name: str, value: Any) -> int:
+def positive_int(name: str, value: Any) -> int:
+    """`value` if it is a positive int, else ValueError naming `name` (also the .pth reader's check)."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return value
@@ -115,10 +116,10 @@ def _positive_int(name: str, value: Any) -> int:
 
 def _int_tuple(name: str, value: Any) -> tuple[int, ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise ValueError(f"{name} must be a sequence of {_NUM_STAGES} positive integers, got {value!r}")
-    out = tuple(_positive_int(f"{name}[{i}]", v) for i, v in enumerate(value))
-    if len(out) != _NUM_STAGES:
-        raise ValueError(f"{name} must have {_NUM_STAGES} entries (one per ResNet stage), got {list(out)}")
+        raise ValueError(f"{name} must be a sequence of {NUM_STAGES} positive integers, got {value!r}")
+    out = tuple(positive_int(f"{name}[{i}]", v) for i, v in enumerate(value))
+    if len(out) != NUM_STAGES:
+        raise ValueError(f"{name} must have {NUM_STAGES} entries (one per ResNet stage), got {list(out)}")
     return out
 
 
@@ -154,14 +155,14 @@ class LatentRegressor(nn.Module):
         has_w_avg: bool = False,
     ) -> None:
         super().__init__()
-        self.num_ws = _positive_int("num_ws", num_ws)
+        self.num_ws = positive_int("num_ws", num_ws)
         self.block_counts = _int_tuple("block_counts", block_counts)
         self.widths = _int_tuple("widths", widths)
-        self.in_channels = _positive_int("in_channels", in_channels)
+        self.in_channels = positive_int("in_channels", in_channels)
         if self.in_channels < 2:
             raise ValueError(f"in_channels must be at least 2 (image channels + 1 mask channel), got {in_channels}")
-        self.w_dim = _positive_int("w_dim", w_dim)
-        self.input_size = _positive_int("input_size", input_size)
+        self.w_dim = positive_int("w_dim", w_dim)
+        self.input_size = positive_int("input_size", input_size)
         if not isinstance(has_w_avg, bool):
             raise ValueError(f"has_w_avg must be a bool, got {has_w_avg!r}")
 
