@@ -40,14 +40,6 @@ LAYER_FIELDS = pb.Layer.DESCRIPTOR.fields_by_name
 REQUEST_FIELDS = pb.RealizeRequest.DESCRIPTOR.fields_by_name
 
 
-def _read_step(side: int, resolution: int) -> int:
-    """The plug-in's read step (server/region.py), written out: older checkouts lack the module."""
-    step = 1
-    while side >= 2 * step * resolution:
-        step *= 2
-    return step
-
-
 def layers(side: int, seed: int = 0) -> list[tuple[np.ndarray, int, int]]:
     """(uint8 pixels (h, w, 3 or 4), x, y) bottom to top; see the module docstring."""
     rng = np.random.default_rng(seed)
@@ -93,7 +85,11 @@ def image_message(pixels: np.ndarray) -> pb.Image:
 def request(side: int, resolution: int, plugin: bool) -> pb.RealizeRequest:
     message = pb.RealizeRequest(canvas=pb.Canvas(width=side, height=side),
                                 options=pb.ProjectionOptions(method=pb.METHOD_REGRESSOR))
-    step = _read_step(side, resolution) if plugin and "canvas_width" in LAYER_FIELDS else 1
+    step = 1
+    if plugin and "canvas_width" in LAYER_FIELDS:  # a contract with reduced-scale layers has server.region
+        from server.region import read_step
+
+        step = read_step(side, resolution)
     for pixels, x, y in layers(side):
         h, w = pixels.shape[:2]
         layer = message.canvas.layers.add(x=x, y=y)
