@@ -23,6 +23,7 @@ log = logging.getLogger("server")
 
 def parse_args(argv=None) -> argparse.Namespace:
     from server.rpc.network import DEFAULT_PORT, is_loopback  # light: torch is imported after the checks
+    from server.rpc.pixel_budget import DEFAULT_MAX_REQUEST_PIXELS, DEFAULT_MAX_RESULT_PIXELS
 
     parser = argparse.ArgumentParser(prog="python -m server", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -43,8 +44,20 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "required when --host is not loopback")
     parser.add_argument("--tls-cert", type=Path, help="PEM certificate chain, with --tls-key")
     parser.add_argument("--tls-key", type=Path, help="PEM private key, with --tls-cert")
-    parser.add_argument("--max-message-mb", type=int, default=1024,
-                        help="largest request or response in MiB (default: %(default)s, a few 8192x8192 layers)")
+    parser.add_argument("--max-message-mb", type=int, default=256,
+                        help="largest request or response in MiB (default: %(default)s)")
+    parser.add_argument("--max-request-megapixels", type=float, default=DEFAULT_MAX_REQUEST_PIXELS / 1e6,
+                        help="decoded pixels one request may carry, all its images and masks together "
+                             "(default: %(default).1f)")
+    parser.add_argument("--max-result-megapixels", type=float, default=DEFAULT_MAX_RESULT_PIXELS / 1e6,
+                        help="pixels one result may carry: a Realize layer, an Interpolate's frames "
+                             "(default: %(default).1f)")
+    parser.add_argument("--lpips-weights", type=Path, metavar="VGG16_FILE",
+                        help="torchvision's VGG16 ImageNet weights (vgg16-397923af.pth): enables "
+                             "perceptual 'lpips'; read as tensors only, never as code")
+    parser.add_argument("--lpips-lin", type=Path, metavar="FILE",
+                        help="LPIPS' learned per-channel weights (its vgg.pth), with --lpips-weights; "
+                             "without it every channel weighs 1")
     parser.add_argument("--grace", type=float, default=5.0,
                         help="seconds running calls get to finish on shutdown (default: %(default)s)")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
@@ -55,6 +68,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--tls-cert and --tls-key go together")
     if args.threads < 0 or args.max_queue < 0 or not 1 <= args.max_message_mb <= 2047:
         parser.error("--threads and --max-queue must be >= 0, --max-message-mb in [1, 2047]")
+    if not (0 < args.max_request_megapixels <= 1e4 and 0 < args.max_result_megapixels <= 1e4):
+        parser.error("--max-request-megapixels and --max-result-megapixels must be in (0, 10000]")
+    if args.lpips_lin is not None and args.lpips_weights is None:
+        parser.error("--lpips-lin goes with --lpips-weights")
+    for flag, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key),
+                       ("--lpips-weights", args.lpips_weights), ("--lpips-lin", args.lpips_lin)):
+        if path is not None and not path.is_file():
+            parser.error(f"{flag} {path}: no such file")
     if args.models_dir is not None and not args.models_dir.is_dir():
         parser.error(f"--models-dir {args.models_dir}: not a folder")
     return args
@@ -100,7 +121,17 @@ def main(argv=None) -> int:
     except ValueError as exc:
         log.error("%s", exc)
         return 2
-    catalog = Catalog.load(args.model, args.models_dir, device)
+    lpips = None
+    if args.lpips_weights is not None:
+        from server.engine.errors import ModelUnavailable
+        from server.engine.losses import LPIPS
+
+        try:
+            lpips = LPIPS.from_files(args.lpips_weights, args.lpips_lin).to(device)
+        except ModelUnavailable as exc:
+            log.error("cannot use --lpips-weights: %s", exc)
+            return 1
+    catalog = Catalog.load(args.model, args.models_dir, device, lpips=lpips)
     default = catalog.entries[DEFAULT_NAME]
     if default.model is None and args.model != DEFAULT_NAME:
         log.error("cannot load --model %s: %s", args.model, default.error)
@@ -109,7 +140,9 @@ def main(argv=None) -> int:
         host=args.host, port=args.port, token=args.token, max_queue=args.max_queue, device=description,
         tls_cert=args.tls_cert.read_bytes() if args.tls_cert else None,
         tls_key=args.tls_key.read_bytes() if args.tls_key else None,
-        max_message_bytes=args.max_message_mb << 20)
+        max_message_bytes=args.max_message_mb << 20,
+        max_request_pixels=int(args.max_request_megapixels * 1e6),
+        max_result_pixels=int(args.max_result_megapixels * 1e6))
     try:
         running = start_server(catalog, options)
     except (OSError, ValueError) as exc:

@@ -8,11 +8,14 @@ the engine's `CancelToken`, so only that thread touches the models on its device
 Cancelling a waiting job removes it from the queue at once; cancelling the running one sets its token,
 and the engine stops at its next step check. A job whose deadline passes is cancelled the same way
 and ends with `DeadlineExceeded`. Nothing here knows about message formats.
+
+Memory stays bounded whoever the caller is: a job keeps at most EVENT_BUFFER undelivered progress
+events (a slow reader skips the oldest, never the end), and the queue lets go of a job, its request
+and its result as soon as it ends.
 """
 from __future__ import annotations
 
 import collections
-import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +26,7 @@ from server.engine.progress import CancelToken
 
 
 Work = Callable[[Callable[[Any], None], CancelToken], Any]
+EVENT_BUFFER = 16  # undelivered progress events kept per job (with previews, the ones that cost memory)
 
 
 class QueueFull(Exception):
@@ -44,6 +48,32 @@ class _Done:
     error: BaseException | None = None
 
 
+class _Events:
+    """A job's events on their way to its caller: at most `capacity` progress events wait (the oldest
+    is dropped for a new one), and the final _Done is always kept."""
+
+    def __init__(self, capacity: int = EVENT_BUFFER):
+        self._items: collections.deque = collections.deque()
+        self._capacity = capacity
+        self._cond = threading.Condition()
+        self.dropped = 0
+
+    def put(self, item) -> None:
+        with self._cond:
+            if len(self._items) >= self._capacity and not isinstance(self._items[0], _Done):
+                self._items.popleft()
+                self.dropped += 1
+            self._items.append(item)
+            self._cond.notify()
+
+    def get(self, timeout: float | None):
+        """The next event; None when `timeout` seconds pass first."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: self._items, timeout):
+                return None
+            return self._items.popleft()
+
+
 class Job:
     """One queued call of `work`; created by `JobQueue.submit`."""
 
@@ -54,7 +84,7 @@ class Job:
         self.submitted = time.monotonic()
         self.started: float | None = None
         self._owner = owner
-        self._events: queue.SimpleQueue = queue.SimpleQueue()
+        self._events = _Events()
         self._position: int | None = None
         self._reason: Cancelled | None = None  # why it was cancelled
         self._done: _Done | None = None  # set by the consumer on the first _Done it reads
@@ -73,9 +103,8 @@ class Job:
             timeout = None
             if self.deadline is not None and self._reason is None:
                 timeout = max(self.deadline - time.monotonic(), 0.0)
-            try:
-                item = self._events.get(timeout=timeout)
-            except queue.Empty:
+            item = self._events.get(timeout)
+            if item is None:
                 self.cancel(DeadlineExceeded("the deadline passed before the job finished"))
                 continue
             if isinstance(item, _Done):
@@ -101,18 +130,18 @@ class Job:
     def _finish(self, value=None, error: BaseException | None = None) -> None:
         self._events.put(_Done(value, error))
 
-    def _run(self) -> None:
+    def _run(self) -> _Done:
+        """Run `work` (then let go of it: it holds the request); what to deliver to the caller."""
         self.started = time.monotonic()
+        work, self.work = self.work, None
         try:
             if self.deadline is not None and self.started >= self.deadline:
                 raise DeadlineExceeded("the deadline passed while the job waited in the queue")
-            value = self.work(self._events.put, self.token)
+            return _Done(work(self._events.put, self.token))
         except Cancelled as exc:
-            self._finish(error=self._reason or exc)
+            return _Done(error=self._reason or exc)
         except Exception as exc:  # reported to the caller; the worker carries on
-            self._finish(error=exc)
-        else:
-            self._finish(value)
+            return _Done(error=exc)
 
 
 class JobQueue:
@@ -130,13 +159,16 @@ class JobQueue:
         self._thread.start()
 
     def submit(self, work: Work, deadline: float | None = None) -> Job:
-        """Queue `work`; raises QueueFull when `max_waiting` jobs already wait (running one excluded)."""
+        """Queue `work`; raises QueueFull when `max_waiting` jobs already wait behind the running one.
+
+        With nothing running, the first queued job is about to start, not waiting: it does not count.
+        """
         with self._cond:
             if self._closed:
                 raise Cancelled("the server is shutting down")
-            busy = self._running is not None or bool(self._waiting)
-            if busy and len(self._waiting) >= self.max_waiting:
-                raise QueueFull(f"the job queue is full ({len(self._waiting)} jobs waiting, "
+            waiting = len(self._waiting) - (1 if self._running is None and self._waiting else 0)
+            if waiting >= self.max_waiting and (self._running is not None or self._waiting):
+                raise QueueFull(f"the job queue is full ({waiting} jobs waiting, "
                                 f"queue size {self.max_waiting}); try again later")
             job = Job(work, deadline, self)
             self._waiting.append(job)
@@ -202,7 +234,9 @@ class JobQueue:
                     return
                 job = self._running = self._waiting.popleft()
                 self._announce_positions()
-            job._run()
-            with self._cond:
+            done = job._run()
+            with self._cond:  # free before the caller hears of the end: its next call finds room
                 self._running = None
                 self._cond.notify_all()
+            job._events.put(done)
+            del job, done  # the next job may be long in coming: hold nothing of this one

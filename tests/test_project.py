@@ -156,8 +156,8 @@ def test_given_latent_with_one_warmup_step_is_kept(tiny_model, target, full_mask
 
 def test_lpips_perceptual(tiny_model, target, full_mask):
     torch.manual_seed(0)
-    lpips = L.LPIPS(L.VGG16Features())
-    result = project(tiny_model, target, full_mask, ProjectOptions(steps=2, perceptual="lpips"), lpips=lpips)
+    with_lpips = dataclasses.replace(tiny_model, lpips=L.LPIPS(L.VGG16Features()))
+    result = project(with_lpips, target, full_mask, ProjectOptions(steps=2, perceptual="lpips"))
     assert math.isfinite(result.metrics["loss"])
     with pytest.raises(ModelUnavailable):
         project(tiny_model, target, full_mask, ProjectOptions(steps=2, perceptual="lpips"))

@@ -25,8 +25,9 @@ def result_of(events):
 def test_server_info(served):
     info = served.stub.GetServerInfo(pb.GetServerInfoRequest())
     assert info.api_version == "gancollage.v1" and info.device == "cpu" and info.default_model == "default"
-    assert info.max_queue == 8 and info.max_message_bytes == 1 << 30
+    assert info.max_queue == 8 and info.max_message_bytes == 256 << 20
     assert info.max_layers == 256 and info.max_canvas_side == 16384 and info.max_frames == 256
+    assert info.max_request_pixels == 1 << 25 and info.max_result_pixels == 1 << 24
 
 
 def test_list_models(served):

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from .errors import InvalidInput, translate_oom
+from .errors import InvalidInput, shown, translate_oom
 from .pixels import to_uint8_hwc
 from .progress import CancelToken, ProgressCallback, report
 from .validation import check_int
@@ -68,7 +68,7 @@ def interpolate(g, a: Tensor, b: Tensor, frames: int, mode: str = "linear") -> l
     a, b = _check_pair(g, a, b)
     check_int("frames", frames, 2, MAX_INTERPOLATION_STEPS)
     if mode not in INTERPOLATION_MODES:
-        raise InvalidInput("mode", f"must be one of {list(INTERPOLATION_MODES)}, got {mode!r}")
+        raise InvalidInput("mode", f"must be one of {list(INTERPOLATION_MODES)}, got {shown(mode)}")
     w_avg = g.w_avg.to(a)
     middle = []
     for i in range(1, frames - 1):
@@ -122,7 +122,7 @@ def local_blend(g, a: Tensor, b: Tensor, mask: Tensor, start_layer: int,
     mask = _check_mask(mask, w_a.shape[0])
     check_int("start_layer", start_layer, 0, g.num_ws)
     if noise_mode not in ("const", "none", "random"):
-        raise InvalidInput("noise_mode", f"must be 'const', 'none' or 'random', got {noise_mode!r}")
+        raise InvalidInput("noise_mode", f"must be 'const', 'none' or 'random', got {shown(noise_mode)}")
     check_int("seed", seed, 0, 2 ** 63 - 1)
     device = g.w_avg.device
     w_a, w_b, mask = (t.to(device, torch.float32) for t in (w_a, w_b, mask))

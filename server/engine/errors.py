@@ -16,6 +16,14 @@ class InvalidInput(EngineError, ValueError):
         self.field = field
 
 
+class TooLarge(EngineError):
+    """A request beyond the server's size limits (RESOURCE_EXHAUSTED). `field` names the culprit."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
 class Cancelled(EngineError):
     """The caller cancelled, or stopped waiting (CANCELLED)."""
 
@@ -28,6 +36,15 @@ class ModelUnavailable(EngineError):
     """The model cannot be loaded or lacks a part the request needs (FAILED_PRECONDITION)."""
 
 
+SHOWN_CHARS = 40
+
+
+def shown(value) -> str:
+    """`value`'s repr for an error message, cut short: a message never echoes a long input back."""
+    text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}... ({len(text)} characters)"
+
+
 def _is_oom(exc: BaseException) -> bool:
     import torch
 
@@ -35,14 +52,14 @@ def _is_oom(exc: BaseException) -> bool:
 
 
 def translate_oom(fn):
-    """Re-raise a device OOM from `fn` as OutOfMemory, after the failed call's tensors are released."""
+    """Re-raise a device or host OOM from `fn` as OutOfMemory, after the failed call's tensors are released."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
             return fn(*args, **kwargs)
-        except RuntimeError as exc:
-            if not _is_oom(exc):
+        except (MemoryError, RuntimeError) as exc:  # MemoryError: numpy's "Unable to allocate", Python's own
+            if not isinstance(exc, MemoryError) and not _is_oom(exc):
                 raise
             message = str(exc).splitlines()[0] if str(exc) else "out of memory"
         # Outside the except block the traceback (and the tensors its frames hold) is gone.

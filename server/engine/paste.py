@@ -69,7 +69,7 @@ def _generated_array(generated) -> np.ndarray:
     return array
 
 
-def _layer_box(canvas: Canvas, region: Square) -> Bounds:
+def layer_box(canvas: Canvas, region: Square) -> Bounds:
     """Where the pasted layer lies on the canvas (see the module docstring)."""
     box = canvas.bounds.intersect(region.bounds)
     selected = selection_bbox(canvas)
@@ -129,7 +129,7 @@ def paste_back(generated, canvas: Canvas, region: Square, feather: float = DEFAU
     """The generated image as a new layer covering the selection (rules in the module docstring)."""
     feather = check_number("feather", feather)
     image = _generated_array(generated)
-    box = _layer_box(canvas, region)
+    box = layer_box(canvas, region)
     planes = [Image.fromarray(np.ascontiguousarray(plane)) for plane in image]
     pixels = np.empty((box.height, box.width, 4), np.uint8)
     strip = max(1, STRIP_PIXELS // box.width)

@@ -113,7 +113,7 @@ def resolve_perceptual(model: Model, options: ProjectOptions) -> str:
     return "discriminator" if model.discriminator is not None else "ms-ssim"
 
 
-def _image_losses(model: Model, options: ProjectOptions, lpips, device, pixel_only: bool):
+def _image_losses(model: Model, options: ProjectOptions, device, pixel_only: bool):
     losses: list[tuple[float, ImageLoss]] = []
     if options.pixel_weight:
         losses.append((options.pixel_weight, PixelLoss(options.pixel_loss)))
@@ -126,15 +126,15 @@ def _image_losses(model: Model, options: ProjectOptions, lpips, device, pixel_on
         d = _part(model, "discriminator", "discriminator features and the style loss need one")
         losses.append((1.0, DiscriminatorLoss(d, d_weight, options.style_weight)))
     if weight and name == "lpips":
-        if lpips is None:
-            raise ModelUnavailable("the LPIPS loss needs VGG16 weights, and none were supplied")
-        losses.append((weight, lpips.to(device)))
+        if model.lpips is None:
+            raise ModelUnavailable("the LPIPS loss needs VGG16 weights: start the server with --lpips-weights")
+        losses.append((weight, model.lpips.to(device)))
     elif weight and name == "ms-ssim":
         losses.append((weight, MSSSIMLoss()))
     return losses
 
 
-def _plan(model: Model, g, options: ProjectOptions, lpips, device, n: int) -> _Plan:
+def _plan(model: Model, g, options: ProjectOptions, device, n: int) -> _Plan:
     method, steps = options.method, options.steps
     has_regressor = model.regressor is not None
     consistency = 0.0
@@ -163,7 +163,7 @@ def _plan(model: Model, g, options: ProjectOptions, lpips, device, n: int) -> _P
     if init == "regressor":
         _part(model, "regressor", "init 'regressor' needs one")
     given = _check_init_latent(g, options.init_latent, phases[0][0], device, n) if init == "latent" else None
-    losses = _image_losses(model, options, lpips, device, pixel_only=method == "scribble")
+    losses = _image_losses(model, options, device, pixel_only=method == "scribble")
     w_noise = options.initial_noise_factor
     if w_noise is None:
         w_noise = DEFAULT_W_NOISE if init in (None, "w_avg") else 0.0
@@ -381,15 +381,14 @@ class _Run:
 
 
 def project(model: Model, image: Tensor, mask: Tensor, options: ProjectOptions | None = None,
-            progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
-            lpips=None) -> Projection:
+            progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> Projection:
     """Find a W+ latent whose image matches `image` on the covered pixels of `mask`.
 
     `model` is a `server.models.Model` (as `load_model` returns);
     `image` [N, 3, R, R] in [-1, 1] and `mask` [N, 1, R, R] in [0, 1] at the generator's resolution R
     (a batch is N independent projections sharing one schedule; the server sends N = 1, evaluation
-    scripts more; restarts need N = 1, and the metrics pool the batch);
-    `lpips` an optional `losses.LPIPS` (needed for `perceptual='lpips'`).
+    scripts more; restarts need N = 1, and the metrics pool the batch). `perceptual='lpips'` needs
+    `model.lpips`.
     Raises InvalidInput, ModelUnavailable, Cancelled, OutOfMemory.
     """
     if options is None:
@@ -397,18 +396,18 @@ def project(model: Model, image: Tensor, mask: Tensor, options: ProjectOptions |
     if not isinstance(options, ProjectOptions):
         raise InvalidInput("options", f"must be ProjectOptions, got {type(options).__name__}")
     options.validate()
-    return _project(model, image, mask, options, progress, cancel, lpips)
+    return _project(model, image, mask, options, progress, cancel)
 
 
 @translate_oom
-def _project(model, image, mask, options, progress, cancel, lpips) -> Projection:
+def _project(model, image, mask, options, progress, cancel) -> Projection:
     started = time.perf_counter()
     g = _part(model, "generator", "projection needs one")
     device = g.w_avg.device
     target, mask = _check_inputs(g, image, mask, device)
     if options.restarts > 1 and target.shape[0] > 1:
         raise InvalidInput("options.restarts", "best-of-N restarts need a single image, not a batch")
-    plan = _plan(model, g, options, lpips, device, target.shape[0])
+    plan = _plan(model, g, options, device, target.shape[0])
     run = _Run(model, g, target, mask, options, plan, device, progress, cancel)
     if options.method == "regressor":
         run.check_cancel()

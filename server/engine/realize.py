@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import torch
@@ -18,8 +19,8 @@ from server.region import Square
 
 from .canvas import MAX_CANVAS_SIDE, Canvas
 from .compose import Composite, compose
-from .errors import InvalidInput
-from .paste import PastedLayer, paste_back
+from .errors import InvalidInput, TooLarge, shown, translate_oom
+from .paste import PastedLayer, layer_box, paste_back
 from .pixels import to_uint8_hwc
 from .progress import CancelToken, ProgressCallback, report
 from .project import Projection, ProjectOptions, project
@@ -33,6 +34,7 @@ class RealizeOptions:
     feather: float = DEFAULT_FEATHER  # paste-back edge width in canvas pixels; 0 = hard edge
     region: Square | None = None  # the square to realize; None: the selection's region of interest
     skip_layer: bool = False  # no paste-back: the caller places `generated` on `region` itself
+    max_layer_pixels: int | None = None  # refuse (TooLarge) before projecting when the layer would be bigger
 
     def validate(self) -> None:
         """Raise InvalidInput naming the first bad field of these options (the projection options are
@@ -44,7 +46,7 @@ class RealizeOptions:
             for name in ("x", "y"):
                 check_int(f"region.{name}", getattr(self.region, name), -2 ** 31, 2 ** 31 - 1)
         if not isinstance(self.skip_layer, bool):
-            raise InvalidInput("skip_layer", f"must be a bool, got {self.skip_layer!r}")
+            raise InvalidInput("skip_layer", f"must be a bool, got {shown(self.skip_layer)}")
 
 
 @dataclass
@@ -56,10 +58,20 @@ class RealizeResult:
     metrics: dict
 
 
+def _check_layer_size(canvas: Canvas, comp: Composite, limit: int) -> None:
+    box = layer_box(canvas, comp.region)
+    if box.width * box.height > limit:
+        raise TooLarge("canvas", f"the result layer would be {box.width}x{box.height} "
+                                 f"({box.width * box.height / 1e6:.1f} megapixels), more than this server's "
+                                 f"limit of {limit / 1e6:.1f} (ServerInfo.max_result_pixels); select a smaller "
+                                 f"area, or set skip_layer and place the generated square yourself")
+
+
 def compose_and_project(model: Model, canvas: Canvas, options: ProjectOptions, progress: ProgressCallback | None,
-                        cancel: CancelToken | None, margin: float = DEFAULT_MARGIN,
-                        region: Square | None = None) -> tuple[Composite, Projection]:
-    """What Realize and Project share: the region composed on the model's grid, then projected."""
+                        cancel: CancelToken | None, margin: float = DEFAULT_MARGIN, region: Square | None = None,
+                        before_projecting=None) -> tuple[Composite, Projection]:
+    """What Realize and Project share: the region composed on the model's grid, then projected
+    (`before_projecting(comp)` may refuse the request in between, cheaply)."""
     g = model.generator
     report(progress, "compose", 0, 1)
     comp = compose(canvas, g.resolution, margin=margin, region=region, device=g.w_avg.device, cancel=cancel)
@@ -67,17 +79,23 @@ def compose_and_project(model: Model, canvas: Canvas, options: ProjectOptions, p
         raise InvalidInput("layers", "no visible pixels inside the region to project; "
                                      "check layer visibility, opacity and the selection")
     report(progress, "compose", 1, 1)
+    if before_projecting is not None:
+        before_projecting(comp)
     return comp, project(model, comp.image, comp.mask, options, progress, cancel)
 
 
+@translate_oom
 def realize(model: Model, canvas: Canvas, options: RealizeOptions | None = None,
             progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> RealizeResult:
     """Raises InvalidInput, ModelUnavailable, Cancelled, OutOfMemory (see errors.py)."""
     options = options or RealizeOptions()
     started = time.perf_counter()
     options.validate()
+    check = None
+    if not options.skip_layer and options.max_layer_pixels is not None:
+        check = partial(_check_layer_size, canvas, limit=options.max_layer_pixels)
     comp, projection = compose_and_project(model, canvas, options.projection, progress, cancel, options.margin,
-                                           options.region)
+                                           options.region, before_projecting=check)
     if cancel is not None:
         cancel.check()
     layer = None
@@ -90,6 +108,7 @@ def realize(model: Model, canvas: Canvas, options: RealizeOptions | None = None,
                          region=comp.region, metrics=metrics)
 
 
+@translate_oom
 def project_image(model: Model, canvas: Canvas, options: ProjectOptions, progress: ProgressCallback | None = None,
                   cancel: CancelToken | None = None) -> tuple[Projection, np.ndarray]:
     """Project a one-layer canvas (its whole extent; the padding to a square is unknown, not black):

@@ -4,13 +4,13 @@ from __future__ import annotations
 import math
 from numbers import Integral, Real
 
-from .errors import InvalidInput
+from .errors import InvalidInput, shown
 
 
 def check_int(name: str, value, minimum: int, maximum: int) -> int:
     """`value` as an int if it is an integer in [minimum, maximum]."""
     if isinstance(value, bool) or not isinstance(value, Integral) or not minimum <= value <= maximum:
-        raise InvalidInput(name, f"must be an integer in [{minimum}, {maximum}], got {value!r}")
+        raise InvalidInput(name, f"must be an integer in [{minimum}, {maximum}], got {shown(value)}")
     return int(value)
 
 
@@ -21,11 +21,11 @@ def check_number(name: str, value, minimum: float = 0.0, maximum: float = math.i
           and (value > minimum if low_open else value >= minimum) and value <= maximum)
     if not ok:
         interval = f"{'(' if low_open else '['}{minimum:g}, {maximum:g}]"
-        raise InvalidInput(name, f"must be a finite number in {interval}, got {value!r}")
+        raise InvalidInput(name, f"must be a finite number in {interval}, got {shown(value)}")
     return float(value)
 
 
 def check_choice(name: str, value, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise InvalidInput(name, f"must be one of {list(allowed)}, got {value!r}")
+        raise InvalidInput(name, f"must be one of {list(allowed)}, got {shown(value)}")
     return value

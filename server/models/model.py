@@ -25,6 +25,9 @@ class Model:
     discriminator: Optional[Discriminator] = None
     regressor: Optional[LatentRegressor] = None
     card: dict = field(default_factory=dict)
+    # LPIPS-VGG16 (server.engine.losses.LPIPS) from the server's --lpips-weights: not part of any
+    # checkpoint, one instance shared by every model the server serves; None without those weights.
+    lpips: Optional[object] = None
 
     def require(self, part: str, why: str = "") -> torch.nn.Module:
         """The network `part` ("generator", "discriminator" or "regressor"), or MissingPart saying `why`."""

@@ -7,12 +7,13 @@ stays listed with its error, and requests naming it get FAILED_PRECONDITION; the
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from server.engine.errors import InvalidInput, ModelUnavailable
+from server.engine.errors import InvalidInput, ModelUnavailable, shown
 from server.models import DEFAULT_NAME, Model, load_model
 
 log = logging.getLogger(__name__)
@@ -49,13 +50,21 @@ def find_checkpoints(folder: Path) -> dict[str, Path]:
     return found
 
 
+def without_folders(message: str, source: str | Path) -> str:
+    """`message` with the folder holding `source` taken out: clients see file names, not server paths."""
+    for folder in {str(Path(source).resolve().parent), str(Path(source).parent)} - {"."}:
+        message = message.replace(folder + os.sep, "")
+    return message
+
+
 class Catalog:
     def __init__(self, entries: list[ModelEntry]):
         self.entries = {entry.name: entry for entry in entries}
 
     @classmethod
     def load(cls, default: str | Path, models_dir: Path | None, device,
-             loader: Callable[[str | Path], Model] = load_model) -> "Catalog":
+             loader: Callable[[str | Path], Model] = load_model, lpips=None) -> "Catalog":
+        """Every model on `device`, each given `lpips` (the server's LPIPS network, or None)."""
         sources: dict[str, str | Path] = {DEFAULT_NAME: default}
         if models_dir is not None:
             sources.update(find_checkpoints(models_dir))
@@ -66,8 +75,10 @@ class Catalog:
                 model = loader(source).to(device)
             except Exception as exc:  # any unreadable file: listed with its error, never fatal here
                 log.warning("model %r from %s is unavailable: %s", name, source, exc)
-                entries.append(ModelEntry(name, str(source), None, f"{type(exc).__name__}: {exc}"))
+                error = without_folders(f"{type(exc).__name__}: {exc}", source)
+                entries.append(ModelEntry(name, str(source), None, error))
                 continue
+            model.lpips = lpips
             log.info("model %r from %s loaded in %.1f s", name, source, time.perf_counter() - started)
             entries.append(ModelEntry(name, str(source), model))
         return cls(entries)
@@ -77,7 +88,7 @@ class Catalog:
         name = name or DEFAULT_NAME
         entry = self.entries.get(name)
         if entry is None:
-            raise InvalidInput(field, f"unknown model {name!r}; this server has {sorted(self.entries)}")
+            raise InvalidInput(field, f"unknown model {shown(name)}; this server has {sorted(self.entries)}")
         if entry.model is None:
-            raise ModelUnavailable(f"model {name!r} ({entry.source}) cannot be used: {entry.error}")
+            raise ModelUnavailable(f"model {name!r} cannot be used: {entry.error}")
         return name, entry.model

@@ -14,7 +14,7 @@ from PIL import Image as PILImage
 from server.api.gancollage.v1 import gancollage_pb2 as pb
 from server.engine.canvas import MAX_CANVAS_SIDE, MAX_LAYERS, Canvas, Layer
 from server.engine.edits import INTERPOLATION_MODES
-from server.engine.errors import InvalidInput
+from server.engine.errors import InvalidInput, TooLarge
 from server.engine.progress import ProgressEvent
 from server.engine.project import Projection, ProjectOptions
 from server.engine.realize import RealizeOptions, RealizeResult
@@ -24,8 +24,10 @@ from server.models import Model
 from server.region import Square
 
 from .catalog import ModelEntry
+from .pixel_budget import png_size
 
 MAX_FRAMES = 256
+MAX_LATENT_VALUE = 1e4  # |w| of real latents stays in the tens; beyond this the generator's output overflows
 METHODS = {pb.METHOD_REGRESSOR: "regressor", pb.METHOD_OPTIMIZE: "optimize",
            pb.METHOD_HYBRID: "hybrid", pb.METHOD_SCRIBBLE: "scribble"}
 _STRING_OPTIONS = ("space", "init", "optimizer", "pixel_loss", "perceptual")
@@ -36,11 +38,14 @@ _WEIGHT_OPTIONS = ("perceptual_weight", "style_weight", "noise_reg_weight", "wpl
 
 
 def _decode_png(data: bytes, mode: str, path: str) -> np.ndarray:
+    """Decode after checking the header's size (the pixel budget counted it: see pixel_budget.py)."""
+    width, height = png_size(data, path)
+    if not 1 <= min(width, height) or max(width, height) > MAX_CANVAS_SIDE:
+        raise InvalidInput(path, f"the PNG is {width}x{height}; sides must be in [1, {MAX_CANVAS_SIDE}]")
     try:
         with PILImage.open(io.BytesIO(data), formats=["PNG"]) as image:
-            width, height = image.size
-            if max(width, height) > MAX_CANVAS_SIDE:
-                raise InvalidInput(path, f"the PNG is {width}x{height}; sides are limited to {MAX_CANVAS_SIDE}")
+            if image.size != (width, height):
+                raise InvalidInput(path, "is not a readable PNG file (its header is inconsistent)")
             return np.asarray(image.convert(mode))
     except InvalidInput:
         raise
@@ -135,6 +140,9 @@ def latent_from_proto(message: pb.Latent, path: str, model_name: str,
     values = torch.tensor(message.values, dtype=torch.float32)
     if not bool(torch.isfinite(values).all()):
         raise InvalidInput(f"{path}.values", "holds NaN or infinite numbers")
+    if bool((values.abs() > MAX_LATENT_VALUE).any()):
+        raise InvalidInput(f"{path}.values", f"holds numbers beyond +-{MAX_LATENT_VALUE:g}, far outside any "
+                                             f"model's latent space")
     return values.view(1, num_ws, w_dim)
 
 
@@ -185,12 +193,13 @@ def options_from_proto(message: pb.ProjectionOptions, model: Model, model_name: 
     return options
 
 
-def realize_from_proto(request: pb.RealizeRequest, model: Model, model_name: str) -> tuple[Canvas, RealizeOptions]:
+def realize_from_proto(request: pb.RealizeRequest, model: Model, model_name: str,
+                       max_result_pixels: int) -> tuple[Canvas, RealizeOptions]:
     if not request.HasField("canvas"):
         raise InvalidInput("canvas", "is missing")
     canvas = canvas_from_proto(request.canvas)
     options = RealizeOptions(options_from_proto(request.options, model, model_name),
-                             skip_layer=request.skip_layer)
+                             skip_layer=request.skip_layer, max_layer_pixels=max_result_pixels)
     if request.HasField("margin"):
         options.margin = request.margin
     if request.HasField("feather"):
@@ -213,11 +222,16 @@ def project_from_proto(request: pb.ProjectRequest, model: Model, model_name: str
     return canvas, options_from_proto(request.options, model, model_name)
 
 
-def interpolate_from_proto(request: pb.InterpolateRequest, model: Model, model_name: str):
-    """(a, b, frames, mode)."""
+def interpolate_from_proto(request: pb.InterpolateRequest, model: Model, model_name: str, max_result_pixels: int):
+    """(a, b, frames, mode); all the frames together must fit in `max_result_pixels`."""
+    frames = check_int("frames", request.frames, 2, MAX_FRAMES)
+    side = model.generator.resolution
+    if frames * side * side > max_result_pixels:
+        raise TooLarge("frames", f"{frames} frames of {side}x{side} would hold more than this server's limit of "
+                                 f"{max_result_pixels / 1e6:.1f} megapixels (ServerInfo.max_result_pixels); "
+                                 f"ask for at most {max_result_pixels // (side * side)}")
     return (_required_latent(request, "a", model, model_name), _required_latent(request, "b", model, model_name),
-            check_int("frames", request.frames, 2, MAX_FRAMES),
-            check_choice("mode", request.mode or "linear", INTERPOLATION_MODES))
+            frames, check_choice("mode", request.mode or "linear", INTERPOLATION_MODES))
 
 
 def style_mix_from_proto(request: pb.StyleMixRequest, model: Model, model_name: str):

@@ -1,10 +1,13 @@
-"""Server interceptors: one log line per call, and the bearer-token check."""
+"""Server interceptors: thread pools per kind of call, one log line per call, malformed requests,
+and the bearer-token check."""
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import threading
 import time
+from concurrent import futures
 
 import grpc
 
@@ -27,6 +30,114 @@ def _replace_behaviour(handler: grpc.RpcMethodHandler, wrap, **serializers) -> g
     serializers = {"request_deserializer": handler.request_deserializer,
                    "response_serializer": handler.response_serializer, **serializers}
     return factory(wrap(getattr(handler, attribute), handler.response_streaming), **serializers)
+
+
+class ThreadPools(grpc.ServerInterceptor):
+    """Runs each call on the thread pool of its kind, so that no kind of call can starve another.
+
+    gRPC's sync server gives every call a pool thread from its start until its end, and a unary
+    call's thread waits there for the request message. With one shared pool, a few idle reflection
+    streams (or clients that never send their request) left health checks and jobs waiting; here
+    `pools` maps method-name prefixes to pools (gRPC picks a behaviour's `experimental_thread_pool`),
+    and prefixes in `limits` may hold at most that many calls at once: more are refused at once with
+    RESOURCE_EXHAUSTED, leaving threads for the others. Calls matching no prefix use the server's pool.
+    Must be the first interceptor, so that its behaviour is the one gRPC sees.
+    """
+
+    def __init__(self, pools: dict[str, futures.ThreadPoolExecutor], limits: dict[str, int]):
+        self._pools = pools
+        self._slots = {prefix: threading.BoundedSemaphore(count) for prefix, count in limits.items()}
+
+    @staticmethod
+    def _match(method: str, table: dict):
+        return next((value for prefix, value in table.items() if method.startswith(prefix)), None)
+
+    def _limited(self, behaviour, response_streaming: bool, slots: threading.BoundedSemaphore, method: str):
+        def refuse(context):
+            context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                          f"too many {method.rsplit('/', 1)[0].lstrip('/')} calls are open; try again later")
+
+        if response_streaming:
+            def streaming(request, context):
+                if not slots.acquire(blocking=False):
+                    refuse(context)
+                try:
+                    yield from behaviour(request, context)
+                finally:
+                    slots.release()
+            return streaming
+
+        def unary(request, context):
+            if not slots.acquire(blocking=False):
+                refuse(context)
+            try:
+                return behaviour(request, context)
+            finally:
+                slots.release()
+        return unary
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        method = handler_call_details.method
+        pool = self._match(method, self._pools)
+        if handler is None or pool is None:
+            return handler
+        attribute, _ = _KINDS[handler.request_streaming, handler.response_streaming]
+        if getattr(getattr(handler, attribute), "experimental_non_blocking", False):
+            return handler
+        slots = self._match(method, self._slots)
+
+        def wrap(behaviour, response_streaming):
+            if slots is not None:
+                behaviour = self._limited(behaviour, response_streaming, slots, method)
+            run = functools.partial(behaviour)
+            run.experimental_thread_pool = pool
+            return run
+
+        return _replace_behaviour(handler, wrap)
+
+
+class _Malformed:
+    """What a request that failed to deserialise becomes, so the method can refuse it cleanly."""
+
+
+class MalformedRequests(grpc.ServerInterceptor):
+    """Bytes that are not the method's request message get INVALID_ARGUMENT with a one-line log,
+    instead of gRPC's INTERNAL "Exception deserializing request!" and a traceback per call."""
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        if handler is None or handler.request_deserializer is None:
+            return handler
+        method = handler_call_details.method
+
+        def deserialize(data: bytes):
+            try:
+                return handler.request_deserializer(data)
+            except Exception:  # any parse failure: the bytes are not this method's message
+                return _Malformed()
+
+        def refuse(context):
+            log.warning("%s: refused %s", method, "a request that is not a valid protobuf message")
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the request is not a valid message for this method")
+
+        def checked(requests, context):
+            for request in requests:
+                if isinstance(request, _Malformed):
+                    refuse(context)
+                yield request
+
+        def wrap(behaviour, response_streaming):
+            if handler.request_streaming:
+                return lambda requests, context: behaviour(checked(requests, context), context)
+
+            def single(request, context):
+                if isinstance(request, _Malformed):
+                    refuse(context)
+                return behaviour(request, context)
+            return single
+
+        return _replace_behaviour(handler, wrap, request_deserializer=deserialize)
 
 
 def _size(n: float) -> str:
@@ -106,8 +217,10 @@ class RequestLog(grpc.ServerInterceptor):
                     self._sent.bytes = 0
                     try:
                         yield from behaviour(request, context)
-                    except GeneratorExit:  # grpc stopped iterating: the client went away
-                        context.set_code(grpc.StatusCode.CANCELLED)
+                    except GeneratorExit:  # grpc stopped iterating: the client went away, or the deadline passed
+                        remaining = context.time_remaining()
+                        expired = remaining is not None and remaining <= 0
+                        context.set_code(grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED)
                         raise
                     except BaseException:
                         failed = True
@@ -133,7 +246,11 @@ class RequestLog(grpc.ServerInterceptor):
 
 
 class TokenAuth(grpc.ServerInterceptor):
-    """Refuses calls without metadata `authorization: Bearer <token>` (UNAUTHENTICATED)."""
+    """Refuses calls without metadata `authorization: Bearer <token>` (UNAUTHENTICATED).
+
+    A refused call is answered by a request-streaming handler that never reads the request: gRPC reads
+    a unary request whole before the method runs, so a large one would cost its size in memory first.
+    """
 
     def __init__(self, token: str):
         self._expected = f"Bearer {token}".encode()
@@ -154,9 +271,7 @@ class TokenAuth(grpc.ServerInterceptor):
         if refusal is None:
             return handler
 
-        def wrap(behaviour, response_streaming):
-            def refuse(request, context):
-                context.abort(grpc.StatusCode.UNAUTHENTICATED, refusal)
-            return refuse
+        def refuse(requests, context):
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, refusal)
 
-        return _replace_behaviour(handler, wrap)
+        return grpc.stream_stream_rpc_method_handler(refuse)

@@ -17,13 +17,18 @@ from server.models import DEFAULT_NAME
 
 from . import convert
 from .catalog import Catalog
-from .interceptors import RequestLog, TokenAuth
+from .interceptors import MalformedRequests, RequestLog, ThreadPools, TokenAuth
 from .network import DEFAULT_PORT, address, is_loopback
+from .pixel_budget import DEFAULT_MAX_REQUEST_PIXELS, DEFAULT_MAX_RESULT_PIXELS
 from .servicer import GanCollageServicer
 
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["GanCollage"].full_name
-SPARE_THREADS = 8  # beyond the queue: info, health, reflection and refused calls never wait
+SPARE_THREADS = 4  # beyond the queue, for calls refused at once (queue full, bad request)
+QUICK_THREADS = 8  # health, GetServerInfo, ListModels: a pool of their own
+QUICK_METHODS = ("/grpc.health.v1.Health/", f"/{SERVICE_NAME}/GetServerInfo", f"/{SERVICE_NAME}/ListModels")
+REFLECTION_THREADS = 8
+REFLECTION_STREAMS = 6  # open at once; more are refused, so one pool thread stays free to refuse them
 WORKER_STOP_SECONDS = 10.0
 
 
@@ -35,7 +40,9 @@ class ServerOptions:
     tls_cert: bytes | None = None  # PEM; with tls_key
     tls_key: bytes | None = None
     max_queue: int = 8  # jobs waiting behind the running one
-    max_message_bytes: int = 1 << 30
+    max_message_bytes: int = 256 << 20  # well above what max_request_pixels of raw RGBA + masks needs
+    max_request_pixels: int = DEFAULT_MAX_REQUEST_PIXELS
+    max_result_pixels: int = DEFAULT_MAX_RESULT_PIXELS
     device: str = "cpu"  # a description for GetServerInfo
 
 
@@ -52,6 +59,7 @@ class RunningServer:
     port: int
     jobs: JobQueue
     health: health.HealthServicer
+    pools: list[futures.ThreadPoolExecutor]
 
     def stop(self, grace: float = 5.0) -> bool:
         """Stop taking calls, give running ones `grace` seconds, then cancel them and stop the worker.
@@ -61,6 +69,8 @@ class RunningServer:
         """
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
+        for pool in self.pools:
+            pool.shutdown(wait=False, cancel_futures=True)
         return self.jobs.close(timeout=WORKER_STOP_SECONDS)
 
 
@@ -74,14 +84,22 @@ def start_server(catalog: Catalog, options: ServerOptions) -> RunningServer:
     jobs = JobQueue(options.max_queue, name=options.device)
     limits = [("grpc.max_receive_message_length", options.max_message_bytes),
               ("grpc.max_send_message_length", options.max_message_bytes)]
-    interceptors = [RequestLog()] + ([TokenAuth(options.token)] if options.token else [])
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=options.max_queue + 1 + SPARE_THREADS),
+    quick = futures.ThreadPoolExecutor(QUICK_THREADS, thread_name_prefix="grpc-quick")
+    streams = futures.ThreadPoolExecutor(REFLECTION_THREADS, thread_name_prefix="grpc-reflection")
+    reflection_prefix = "/grpc.reflection."  # v1alpha and v1
+    pools = ThreadPools({**{prefix: quick for prefix in QUICK_METHODS}, reflection_prefix: streams},
+                        limits={reflection_prefix: REFLECTION_STREAMS})
+    interceptors = [pools, RequestLog(), MalformedRequests()] + ([TokenAuth(options.token)] if options.token else [])
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=options.max_queue + 1 + SPARE_THREADS,
+                                                    thread_name_prefix="grpc-jobs"),
                          interceptors=interceptors, options=limits)
 
     info = pb.ServerInfo(version=version(), api_version=pb.DESCRIPTOR.package, device=options.device,
                          default_model=DEFAULT_NAME, max_queue=options.max_queue,
                          max_message_bytes=options.max_message_bytes, max_layers=MAX_LAYERS,
-                         max_canvas_side=MAX_CANVAS_SIDE, max_frames=convert.MAX_FRAMES)
+                         max_canvas_side=MAX_CANVAS_SIDE, max_frames=convert.MAX_FRAMES,
+                         max_request_pixels=options.max_request_pixels,
+                         max_result_pixels=options.max_result_pixels)
     pb_grpc.add_GanCollageServicer_to_server(GanCollageServicer(catalog, jobs, info), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
@@ -98,6 +116,8 @@ def start_server(catalog: Catalog, options: ServerOptions) -> RunningServer:
             port = server.add_insecure_port(where)
     except RuntimeError as exc:  # grpc's way of saying the address is taken or invalid
         jobs.close()
+        quick.shutdown()
+        streams.shutdown()
         raise OSError(f"cannot listen on {where}: {exc}") from None
     server.start()
-    return RunningServer(server, port, jobs, health_servicer)
+    return RunningServer(server, port, jobs, health_servicer, [quick, streams])

@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import logging
 import time
+import weakref
 from functools import partial, wraps
 
 import grpc
@@ -22,6 +23,7 @@ from server.jobs import DeadlineExceeded, Job, JobQueue
 
 from . import convert, status
 from .catalog import Catalog
+from .pixel_budget import check_request_pixels
 
 log = logging.getLogger(__name__)
 NO_DEADLINE = 1e8  # seconds; grpc reports an "infinite" time remaining when the call has no deadline
@@ -31,7 +33,7 @@ def _abort(context: grpc.ServicerContext, exc: Exception, renames: status.Rename
     mapped = status.status_of(exc, renames)
     if mapped is None:
         log.exception("internal error")
-        mapped = grpc.StatusCode.INTERNAL, f"internal error: {type(exc).__name__}: {exc}"
+        mapped = grpc.StatusCode.INTERNAL, status.short(f"internal error: {type(exc).__name__}: {exc}")
     context.abort(*mapped)
 
 
@@ -70,8 +72,12 @@ class GanCollageServicer(pb_grpc.GanCollageServicer):
         remaining = context.time_remaining()
         deadline = time.monotonic() + remaining if remaining is not None and remaining < NO_DEADLINE else None
         job = self._jobs.submit(job_work, deadline)
+        ended_job = weakref.ref(job)  # gRPC keeps its callbacks past the call: they must not keep the result
 
         def rpc_ended():
+            job = ended_job()
+            if job is None:
+                return
             if deadline is not None and time.monotonic() >= deadline:
                 job.cancel(DeadlineExceeded("the deadline passed before the job finished"))
             else:
@@ -102,8 +108,9 @@ class GanCollageServicer(pb_grpc.GanCollageServicer):
 
     @maps_errors(status.REALIZE)
     def Realize(self, request, context):
+        check_request_pixels(request, self._info.max_request_pixels)
         name, model = self._catalog.get(request.model)
-        canvas, options = convert.realize_from_proto(request, model, name)
+        canvas, options = convert.realize_from_proto(request, model, name, self._info.max_result_pixels)
         job = self._submit(context, partial(realize, model, canvas, options))
         yield from self._progress(job, pb.RealizeEvent)
         result = convert.realize_result_to_proto(job.result(), name, job.queue_seconds)
@@ -111,6 +118,7 @@ class GanCollageServicer(pb_grpc.GanCollageServicer):
 
     @maps_errors(status.PROJECT)
     def Project(self, request, context):
+        check_request_pixels(request, self._info.max_request_pixels)
         name, model = self._catalog.get(request.model)
         canvas, options = convert.project_from_proto(request, model, name)
         job = self._submit(context, partial(project_image, model, canvas, options))
@@ -123,7 +131,7 @@ class GanCollageServicer(pb_grpc.GanCollageServicer):
     @maps_errors()
     def Interpolate(self, request, context):
         name, model = self._catalog.get(request.model)
-        inputs = convert.interpolate_from_proto(request, model, name)
+        inputs = convert.interpolate_from_proto(request, model, name, self._info.max_result_pixels)
         job = self._submit(context, partial(edits.interpolate_frames, model, *inputs))
         yield from self._progress(job, pb.InterpolateEvent)
         for index, (latent, image) in enumerate(job.result()):
@@ -138,6 +146,7 @@ class GanCollageServicer(pb_grpc.GanCollageServicer):
 
     @maps_errors()
     def LocalBlend(self, request, context):
+        check_request_pixels(request, self._info.max_request_pixels)
         name, model = self._catalog.get(request.model)
         inputs = convert.local_blend_from_proto(request, model, name)
         image = self._submit(context, partial(edits.local_blend_image, model, *inputs)).result()

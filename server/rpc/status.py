@@ -5,7 +5,7 @@ import re
 
 import grpc
 
-from server.engine.errors import Cancelled, InvalidInput, ModelUnavailable, OutOfMemory
+from server.engine.errors import Cancelled, InvalidInput, ModelUnavailable, OutOfMemory, TooLarge
 from server.jobs import DeadlineExceeded, QueueFull
 
 # (engine error, code), most specific first
@@ -13,12 +13,16 @@ CODES = (
     (InvalidInput, grpc.StatusCode.INVALID_ARGUMENT),
     (ModelUnavailable, grpc.StatusCode.FAILED_PRECONDITION),
     (OutOfMemory, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (TooLarge, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (MemoryError, grpc.StatusCode.RESOURCE_EXHAUSTED),  # e.g. decoding a request, outside the engine
     (QueueFull, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (DeadlineExceeded, grpc.StatusCode.DEADLINE_EXCEEDED),
     (Cancelled, grpc.StatusCode.CANCELLED),
 )
 
 Renames = tuple[tuple[str, str], ...]  # (pattern matching an engine field's head, request path)
+
+MAX_MESSAGE_CHARS = 600  # a status message stays far below gRPC's metadata limits
 
 # The engine names its arguments after the request's fields, so only the canvas, which a request
 # nests (and Project builds from its image), needs mapping; everything else keeps its name.
@@ -40,8 +44,16 @@ def status_of(exc: BaseException, renames: Renames = ()) -> tuple[grpc.StatusCod
     """The status for an expected error, or None for anything else (a bug: INTERNAL)."""
     for kind, code in CODES:
         if isinstance(exc, kind):
-            if isinstance(exc, InvalidInput):
-                message = str(exc).removeprefix(f"{exc.field}: ")
-                return code, f"{request_path(exc.field, renames)}: {message}"
-            return code, str(exc)
+            if isinstance(exc, (InvalidInput, TooLarge)):
+                message = f"{request_path(exc.field, renames)}: {str(exc).removeprefix(f'{exc.field}: ')}"
+            elif isinstance(exc, MemoryError):
+                message = "the server ran out of memory for this request; send a smaller one"
+            else:
+                message = str(exc)
+            return code, short(message)
     return None
+
+
+def short(message: str) -> str:
+    """The message, cut to MAX_MESSAGE_CHARS (the engine's messages already avoid echoing inputs)."""
+    return message if len(message) <= MAX_MESSAGE_CHARS else message[:MAX_MESSAGE_CHARS - 3] + "..."

@@ -189,7 +189,7 @@ class GetServerInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ServerInfo(_message.Message):
-    __slots__ = ("version", "api_version", "device", "default_model", "max_queue", "max_message_bytes", "max_layers", "max_canvas_side", "queue_length", "max_frames", "max_request_pixels")
+    __slots__ = ("version", "api_version", "device", "default_model", "max_queue", "max_message_bytes", "max_layers", "max_canvas_side", "queue_length", "max_frames", "max_request_pixels", "max_result_pixels")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     API_VERSION_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
@@ -201,6 +201,7 @@ class ServerInfo(_message.Message):
     QUEUE_LENGTH_FIELD_NUMBER: _ClassVar[int]
     MAX_FRAMES_FIELD_NUMBER: _ClassVar[int]
     MAX_REQUEST_PIXELS_FIELD_NUMBER: _ClassVar[int]
+    MAX_RESULT_PIXELS_FIELD_NUMBER: _ClassVar[int]
     version: str
     api_version: str
     device: str
@@ -212,7 +213,8 @@ class ServerInfo(_message.Message):
     queue_length: int
     max_frames: int
     max_request_pixels: int
-    def __init__(self, version: _Optional[str] = ..., api_version: _Optional[str] = ..., device: _Optional[str] = ..., default_model: _Optional[str] = ..., max_queue: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_layers: _Optional[int] = ..., max_canvas_side: _Optional[int] = ..., queue_length: _Optional[int] = ..., max_frames: _Optional[int] = ..., max_request_pixels: _Optional[int] = ...) -> None: ...
+    max_result_pixels: int
+    def __init__(self, version: _Optional[str] = ..., api_version: _Optional[str] = ..., device: _Optional[str] = ..., default_model: _Optional[str] = ..., max_queue: _Optional[int] = ..., max_message_bytes: _Optional[int] = ..., max_layers: _Optional[int] = ..., max_canvas_side: _Optional[int] = ..., queue_length: _Optional[int] = ..., max_frames: _Optional[int] = ..., max_request_pixels: _Optional[int] = ..., max_result_pixels: _Optional[int] = ...) -> None: ...
 
 class ListModelsRequest(_message.Message):
     __slots__ = ()

@@ -1,0 +1,478 @@
+"""Hostile-client cases against a server this script starts: each case's answer, time and the
+server's peak RSS growth.
+
+    python -m server.tools.hostile [--model MODEL] [--cases NAME,NAME] [--json OUT.json]
+
+Each case runs against a fresh `python -m server --port 0` on 127.0.0.1 with the flags the case
+needs (the embedded model unless --model is given). Before a case the server's peak RSS is reset
+(`/proc/PID/clear_refs`), so its growth is what that case cost: VmHWM after minus VmRSS before.
+The tests in tests/test_server_hostile.py run the same cases against a tiny model and assert on
+the targets (answered within 5 s, peak growth <= 500 MB, the expected status code).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import struct
+import subprocess
+import sys
+import threading
+import time
+import zlib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import grpc
+
+from server.api.gancollage.v1 import gancollage_pb2 as pb
+from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
+
+STARTUP_SECONDS = 120.0
+CALL_DEADLINE = 60.0
+REPO = Path(__file__).resolve().parents[2]
+
+
+# ------------------------------------------------------------------------------------- the server
+
+
+def _status_kb(pid: int, name: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(name + ":"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {name} for process {pid}")
+
+
+class ServerProcess:
+    """`python -m server --port 0 --threads 1 FLAGS` from `checkout` (default: this one), with its log
+    drained into `log_lines`."""
+
+    def __init__(self, *flags: str, checkout: Path = REPO):
+        env = dict(os.environ, PYTHONPATH=str(checkout), PYTHONUNBUFFERED="1")
+        self.process = subprocess.Popen([sys.executable, "-m", "server", "--port", "0", "--threads", "1", *flags],
+                                        cwd=checkout, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.log_lines: list[str] = []
+        self._drain = threading.Thread(target=lambda: self.log_lines.extend(self.process.stderr), daemon=True)
+        self._drain.start()
+        self.address = self._wait_listening()
+
+    def _wait_listening(self) -> str:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            line = self.process.stdout.readline()
+            if line.startswith("listening on "):
+                return line.removeprefix("listening on ").strip()
+            if not line and self.process.poll() is not None:
+                self._drain.join(5)
+                raise RuntimeError(f"the server exited with {self.process.returncode}: {''.join(self.log_lines)}")
+        raise RuntimeError("the server did not start in time")
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def rss_mb(self) -> float:
+        return _status_kb(self.pid, "VmRSS") / 1024
+
+    def reset_peak(self) -> float:
+        """Reset the peak RSS to the current RSS; returns the current RSS in MB."""
+        Path(f"/proc/{self.pid}/clear_refs").write_text("5")
+        return self.rss_mb()
+
+    def peak_mb(self) -> float:
+        return _status_kb(self.pid, "VmHWM") / 1024
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self._drain.join(5)
+        self.process.stdout.close()
+        self.process.stderr.close()
+
+
+@contextlib.contextmanager
+def server(*flags: str, checkout: Path = REPO):
+    running = ServerProcess(*flags, checkout=checkout)
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+# ------------------------------------------------------------------------------------- requests
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A ~100-byte RGBA PNG that claims `width` x `height` but carries one row of pixels."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0)
+    row = zlib.compress(b"\0" * (1 + width * 4), 9)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", row) + chunk(b"IEND", b"")
+
+
+def opaque_layer(width: int, height: int, x: int = 0, y: int = 0) -> pb.Layer:
+    return pb.Layer(image=pb.Image(width=width, height=height, rgb=bytes(width * height * 3)), x=x, y=y)
+
+
+def small_canvas(width: int = 64, height: int = 64) -> pb.Canvas:
+    return pb.Canvas(width=width, height=height, layers=[opaque_layer(width, height)])
+
+
+def regressor(canvas: pb.Canvas, **fields) -> pb.RealizeRequest:
+    return pb.RealizeRequest(canvas=canvas, options=pb.ProjectionOptions(method=pb.METHOD_REGRESSOR), **fields)
+
+
+def rectangle_selection(canvas: pb.Canvas, x0: int, y0: int, x1: int, y1: int) -> None:
+    """Select [x0, x1) x [y0, y1), sent cropped to its box."""
+    width, height = x1 - x0, y1 - y0
+    canvas.selection.CopyFrom(pb.Mask(width=width, height=height, data=b"\xff" * (width * height)))
+    canvas.selection_x, canvas.selection_y = x0, y0
+
+
+# ------------------------------------------------------------------------------------- outcomes
+
+
+@dataclass
+class Outcome:
+    code: str  # the status code name of the call the case is about
+    message: str = ""
+    details: dict = field(default_factory=dict)  # case-specific figures
+    seconds: float = 0.0
+    peak_growth_mb: float = 0.0
+
+
+def finish(call) -> tuple[str, str]:
+    """Run a call (a unary response or a response stream) to its end: (code name, message)."""
+    try:
+        if not hasattr(call, "SerializeToString"):
+            for _ in call:
+                pass
+    except grpc.RpcError as exc:
+        return exc.code().name, exc.details() or ""
+    return "OK", ""
+
+
+def stub(channel: grpc.Channel) -> pb_grpc.GanCollageStub:
+    return pb_grpc.GanCollageStub(channel)
+
+
+def realize(channel, request, **kwargs) -> tuple[str, str]:
+    return finish(stub(channel).Realize(request, timeout=CALL_DEADLINE, **kwargs))
+
+
+def worker_free_after_cancel(channel, request, running_for: float = 0.5) -> dict:
+    """Start `request`, cancel it once it has run `running_for` s, then time until the server's queue
+    is empty again (the worker is free)."""
+    call = stub(channel).Realize(request, timeout=CALL_DEADLINE)
+    info = stub(channel).GetServerInfo
+    started = time.monotonic()
+    while info(pb.GetServerInfoRequest(), timeout=5).queue_length == 0 and time.monotonic() - started < 10:
+        time.sleep(0.01)
+    time.sleep(running_for)
+    call.cancel()
+    cancelled = time.monotonic()
+    while info(pb.GetServerInfoRequest(), timeout=5).queue_length and time.monotonic() - cancelled < 60:
+        time.sleep(0.01)
+    return {"worker_free_seconds": round(time.monotonic() - cancelled, 3)}
+
+
+# ------------------------------------------------------------------------------------- the cases
+
+
+@dataclass
+class Case:
+    """`run(channel, server)` -> Outcome, against a server started with `flags`; `expect` is the code
+    the call the case is about must end with."""
+
+    name: str
+    item: int  # the issue's item number
+    run: Callable[[grpc.Channel, ServerProcess], Outcome]
+    expect: tuple[str, ...]
+    flags: tuple[str, ...] = ()
+    limit_seconds: float = 5.0
+
+
+def _png_bomb(channel, _server) -> Outcome:
+    canvas = small_canvas()
+    canvas.layers[0].image.CopyFrom(pb.Image(png=png_header_only(16384, 10000)))
+    return Outcome(*realize(channel, regressor(canvas)))
+
+
+def _png_bombs_within_side_limit(channel, _server) -> Outcome:
+    canvas = small_canvas()
+    del canvas.layers[:]
+    canvas.layers.extend(pb.Layer(image=pb.Image(png=png_header_only(8192, 8192))) for _ in range(12))
+    return Outcome(*realize(channel, regressor(canvas)), details={"request_bytes": canvas.ByteSize()})
+
+
+def _huge_canvas_tiny_layer(side_w: int, side_h: int):
+    def run(channel, _server) -> Outcome:
+        canvas = pb.Canvas(width=side_w, height=side_h, layers=[opaque_layer(1, 1)])
+        request = regressor(canvas)
+        return Outcome(*realize(channel, request), details={"request_bytes": request.ByteSize()})
+    return run
+
+
+def _cancel_huge_canvas(channel, _server) -> Outcome:
+    canvas = pb.Canvas(width=8192, height=8192, layers=[opaque_layer(8192, 1)])
+    return Outcome("CANCELLED", details=worker_free_after_cancel(channel, regressor(canvas), running_for=0.2))
+
+
+def _wide_feather(channel, _server) -> Outcome:
+    canvas = pb.Canvas(width=2048, height=2048, layers=[opaque_layer(64, 64)])
+    rectangle_selection(canvas, 0, 0, 2048, 2048)
+    canvas.selection.data = bytes(b"\xff" * (2048 * 2047) + b"\0" * 2048)
+    request = regressor(canvas, feather=1024, margin=0)
+    started = time.monotonic()
+    code, message = realize(channel, request)
+    seconds = time.monotonic() - started
+    details = worker_free_after_cancel(channel, request, running_for=0.3)
+    return Outcome(code, message, details=dict(details, uncancelled_seconds=round(seconds, 3)))
+
+
+def _idle_reflection_streams(count: int):
+    def run(channel, server_) -> Outcome:
+        from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+        channels = [grpc.insecure_channel(server_.address) for _ in range(count)]
+        try:
+            streams = []
+            for extra in channels:  # each opens a reflection stream and never sends a request
+                method = extra.stream_stream("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")
+                streams.append(method(iter(threading.Event().wait, True)))
+            time.sleep(0.5)
+            times = {}
+            for name, call in (
+                    ("health", lambda: health_pb2_grpc.HealthStub(channel).Check(
+                        health_pb2.HealthCheckRequest(), timeout=10)),
+                    ("info", lambda: stub(channel).GetServerInfo(pb.GetServerInfoRequest(), timeout=10)),
+                    ("realize", lambda: list(stub(channel).Realize(regressor(small_canvas()), timeout=10)))):
+                started = time.monotonic()
+                try:
+                    call()
+                    code = "OK"
+                except grpc.RpcError as exc:
+                    code = exc.code().name
+                times[name] = {"code": code, "seconds": round(time.monotonic() - started, 3)}
+            for call in streams:
+                call.cancel()
+            worst = next((t["code"] for t in times.values() if t["code"] != "OK"), "OK")
+            return Outcome(worst, details=times)
+        finally:
+            for extra in channels:
+                extra.close()
+    return run
+
+
+def _echo(make_request: Callable[[grpc.Channel], tuple[str, object]]):
+    def run(channel, _server) -> Outcome:
+        method, request = make_request(channel)
+        answer = getattr(stub(channel), method)(request, timeout=CALL_DEADLINE)
+        code, message = finish(answer)
+        return Outcome(code, message[:200], details={"message_chars": len(message)})
+    return run
+
+
+def _latents(channel) -> tuple[pb.Latent, pb.Latent]:
+    """Two zero latents sized for the server's default model."""
+    info = next(m for m in stub(channel).ListModels(pb.ListModelsRequest(), timeout=10).models if m.is_default)
+    values = [0.0] * (info.num_ws * info.w_dim)
+    return tuple(pb.Latent(num_ws=info.num_ws, w_dim=info.w_dim, values=values) for _ in range(2))
+
+
+def _slow_reader(channel, server_) -> Outcome:
+    options = pb.ProjectionOptions(method=pb.METHOD_OPTIMIZE, steps=1500, preview_every=1, perceptual="none",
+                                   lr=0.01)
+    call = stub(channel).Realize(pb.RealizeRequest(canvas=small_canvas(), options=options, skip_layer=True),
+                                 timeout=CALL_DEADLINE * 4)
+    first = next(call)
+    info = stub(channel).GetServerInfo
+    started = time.monotonic()
+    while info(pb.GetServerInfoRequest(), timeout=5).queue_length and time.monotonic() - started < 200:
+        time.sleep(0.05)
+    job_seconds = time.monotonic() - started
+    after_job_mb = server_.rss_mb()
+    events = [first, *call]
+    return Outcome("OK" if events[-1].HasField("result") else "UNKNOWN",
+                   details={"events_received": len(events), "job_seconds": round(job_seconds, 2),
+                            "rss_when_job_ended_mb": round(after_job_mb, 1)})
+
+
+def _unauthenticated_large(channel, _server) -> Outcome:
+    pixels = 10_000 * 11_000  # 440 MB of rgba, like a big document sent without the token
+    canvas = pb.Canvas(width=10_000, height=11_000, layers=[
+        pb.Layer(image=pb.Image(width=10_000, height=11_000, rgba=bytes(pixels * 4)))])
+    return Outcome(*realize(channel, regressor(canvas)), details={"request_mb": round(pixels * 4 / 2**20)})
+
+
+def _bursts(calls: int, rounds: int, method=pb.METHOD_REGRESSOR, steps: int = 0):
+    """`rounds` bursts of `calls` concurrent Realize calls into an idle server: refusals counted."""
+    def run(channel, _server) -> Outcome:
+        refused, codes = 0, {}
+        request = pb.RealizeRequest(canvas=small_canvas(), skip_layer=True,
+                                    options=pb.ProjectionOptions(method=method, steps=steps))
+        for _ in range(rounds):
+            results: list[str] = [""] * calls
+            threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, realize(channel, request)[0]))
+                       for i in range(calls)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            for code in results:
+                codes[code] = codes.get(code, 0) + 1
+            refused += results.count("RESOURCE_EXHAUSTED")
+        return Outcome("RESOURCE_EXHAUSTED" if refused else "OK", details={"refused": refused, "codes": codes})
+    return run
+
+
+def _clients_looping(clients: int, calls_each: int):
+    """`clients` threads each making `calls_each` Realize calls back to back."""
+    def run(channel, _server) -> Outcome:
+        request = pb.RealizeRequest(canvas=small_canvas(), skip_layer=True,
+                                    options=pb.ProjectionOptions(method=pb.METHOD_REGRESSOR))
+        codes: dict[str, int] = {}
+        lock = threading.Lock()
+
+        def client():
+            for _ in range(calls_each):
+                code = realize(channel, request)[0]
+                with lock:
+                    codes[code] = codes.get(code, 0) + 1
+
+        threads = [threading.Thread(target=client) for _ in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        refused = codes.get("RESOURCE_EXHAUSTED", 0)
+        return Outcome("RESOURCE_EXHAUSTED" if refused else "OK", details={"refused": refused, "codes": codes})
+    return run
+
+
+def _memory_released(channel, server_) -> Outcome:
+    side = 4096
+    canvas = pb.Canvas(width=side, height=side, layers=[
+        pb.Layer(image=pb.Image(width=side, height=side, rgba=bytes(side * side * 4)))])
+    before = server_.rss_mb()
+    code, message = realize(channel, regressor(canvas, skip_layer=True))
+    time.sleep(1.0)
+    return Outcome(code, message, details={"rss_before_mb": round(before, 1),
+                                           "rss_after_mb": round(server_.rss_mb(), 1)})
+
+
+def _huge_latent(method: str):
+    def run(channel, _server) -> Outcome:
+        a, b = _latents(channel)
+        a.values[:] = [3e38] * len(a.values)
+        request = {"Realize": lambda: pb.RealizeRequest(canvas=small_canvas(), options=pb.ProjectionOptions(
+                       method=pb.METHOD_OPTIMIZE, steps=1, init_latent=a)),
+                   "Interpolate": lambda: pb.InterpolateRequest(a=a, b=b, frames=2),
+                   "StyleMix": lambda: pb.StyleMixRequest(content=a, style=b, split=1)}[method]()
+        code, message = finish(getattr(stub(channel), method)(request, timeout=CALL_DEADLINE))
+        return Outcome(code, message[:200])
+    return run
+
+
+def _not_protobuf(channel, server_) -> Outcome:
+    lines_before = len(server_.log_lines)
+    method = channel.unary_stream("/gancollage.v1.GanCollage/Realize")
+    code, message = finish(method(b"\xff\xff\xff\xff not a protobuf", timeout=10))
+    time.sleep(0.3)
+    logged = server_.log_lines[lines_before:]
+    return Outcome(code, message[:200], details={"log_lines": len(logged),
+                                                 "traceback": any("Traceback" in line for line in logged)})
+
+
+def _paths_in_messages(channel, server_) -> Outcome:
+    models = stub(channel).ListModels(pb.ListModelsRequest(), timeout=10).models
+    broken = next((m for m in models if not m.available), None)
+    code, message = realize(channel, pb.RealizeRequest(canvas=small_canvas(), model=broken.name))
+    shown = " ".join([message, *(m.error + " " + m.description for m in models)])
+    return Outcome(code, message[:200], details={"server_path_shown": "/" in shown})
+
+
+def _lpips_without_weights(channel, _server) -> Outcome:
+    options = pb.ProjectionOptions(method=pb.METHOD_OPTIMIZE, steps=1, perceptual="lpips")
+    return Outcome(*realize(channel, pb.RealizeRequest(canvas=small_canvas(), options=options, skip_layer=True)))
+
+
+CASES = [
+    Case("png_bomb", 1, _png_bomb, ("RESOURCE_EXHAUSTED", "INVALID_ARGUMENT")),
+    Case("png_bombs_12_layers", 1, _png_bombs_within_side_limit, ("RESOURCE_EXHAUSTED",)),
+    Case("canvas_16384_square_1px_layer", 2, _huge_canvas_tiny_layer(16384, 16384), ("OK", "RESOURCE_EXHAUSTED")),
+    Case("canvas_8192_square_1px_layer", 2, _huge_canvas_tiny_layer(8192, 8192), ("OK", "RESOURCE_EXHAUSTED")),
+    Case("canvas_16384x1", 2, _huge_canvas_tiny_layer(16384, 1), ("OK", "RESOURCE_EXHAUSTED")),
+    Case("cancel_8192_canvas", 2, _cancel_huge_canvas, ("CANCELLED",)),
+    Case("feather_1024_on_2048", 2, _wide_feather, ("OK", "RESOURCE_EXHAUSTED")),
+    Case("idle_reflection_streams_64", 3, _idle_reflection_streams(64), ("OK",)),
+    Case("echo_model_name", 4, _echo(lambda _: ("Realize", pb.RealizeRequest(canvas=small_canvas(), model="x" * 100_000))),
+         ("INVALID_ARGUMENT",)),
+    Case("echo_options_space", 4, _echo(lambda _: ("Realize", pb.RealizeRequest(
+        canvas=small_canvas(), options=pb.ProjectionOptions(space="x" * 100_000)))), ("INVALID_ARGUMENT",)),
+    Case("echo_interpolate_mode", 4, _echo(lambda channel: ("Interpolate", pb.InterpolateRequest(
+        a=_latents(channel)[0], b=_latents(channel)[1], frames=2, mode="x" * 100_000))), ("INVALID_ARGUMENT",)),
+    Case("slow_reader_1500_previews", 5, _slow_reader, ("OK",), limit_seconds=300),
+    Case("unauthenticated_440mb", 6, _unauthenticated_large, ("UNAUTHENTICATED",),
+         flags=("--token", "hostile-test-token")),
+    Case("bursts_of_2_max_queue_1", 7, _bursts(2, 30), ("OK",), flags=("--max-queue", "1"), limit_seconds=60),
+    Case("9_clients_max_queue_8", 7, _clients_looping(9, 12), ("OK",), limit_seconds=120),
+    Case("memory_released_after_job", 8, _memory_released, ("OK",)),
+    Case("huge_latent_realize", 9, _huge_latent("Realize"), ("INVALID_ARGUMENT",)),
+    Case("huge_latent_interpolate", 9, _huge_latent("Interpolate"), ("INVALID_ARGUMENT",)),
+    Case("huge_latent_style_mix", 9, _huge_latent("StyleMix"), ("INVALID_ARGUMENT",)),
+    Case("not_protobuf", 9, _not_protobuf, ("INVALID_ARGUMENT",)),
+    Case("server_paths_in_messages", 9, _paths_in_messages, ("FAILED_PRECONDITION",), flags=("--models-dir",)),
+    Case("lpips_without_weights", 10, _lpips_without_weights, ("FAILED_PRECONDITION",)),
+]
+
+
+def run_case(case: Case, running: ServerProcess) -> Outcome:
+    with grpc.insecure_channel(running.address) as channel:
+        grpc.channel_ready_future(channel).result(timeout=30)
+        before = running.reset_peak()
+        started = time.monotonic()
+        outcome = case.run(channel, running)
+        outcome.seconds = round(time.monotonic() - started, 3)
+        outcome.peak_growth_mb = round(running.peak_mb() - before, 1)
+    return outcome
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", help="the server's --model (default: the embedded model)")
+    parser.add_argument("--models-dir", type=Path, help="for server_paths_in_messages: a folder with a broken model")
+    parser.add_argument("--cases", help="comma-separated case names (default: all)")
+    parser.add_argument("--checkout", type=Path, default=REPO,
+                        help="run the server from this checkout (e.g. an older commit, to compare)")
+    parser.add_argument("--json", type=Path, help="write the outcomes here")
+    args = parser.parse_args(argv)
+    chosen = [c for c in CASES if not args.cases or c.name in args.cases.split(",")]
+    results = {}
+    for case in chosen:
+        flags = list(case.flags)
+        if "--models-dir" in flags:
+            if args.models_dir is None:
+                print(f"{case.name}: skipped (needs --models-dir)")
+                continue
+            flags.append(str(args.models_dir))
+        if args.model:
+            flags += ["--model", args.model]
+        with server(*flags, checkout=args.checkout) as running:
+            outcome = run_case(case, running)
+        ok = outcome.code in case.expect and outcome.seconds <= case.limit_seconds and outcome.peak_growth_mb <= 500
+        results[case.name] = dict(asdict(outcome), item=case.item, expect=case.expect, meets_targets=ok)
+        print(f"{case.name:34s} {outcome.code:20s} {outcome.seconds:7.2f}s {outcome.peak_growth_mb:8.1f}MB "
+              f"{'ok ' if ok else 'BAD'} {outcome.message[:60]!r} {outcome.details}", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1) + "\n")
+    return 0 if all(r["meets_targets"] for r in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
