@@ -16,6 +16,8 @@ and its result as soon as it ends.
 from __future__ import annotations
 
 import collections
+import ctypes
+import ctypes.util
 import threading
 import time
 from dataclasses import dataclass
@@ -27,6 +29,24 @@ from server.engine.progress import CancelToken
 
 Work = Callable[[Callable[[Any], None], CancelToken], Any]
 EVENT_BUFFER = 16  # undelivered progress events kept per job (with previews, the ones that cost memory)
+
+
+def _libc_malloc_trim():
+    """glibc's malloc_trim, or None (another C library, another system)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError, TypeError):
+        return None
+
+
+_MALLOC_TRIM = _libc_malloc_trim()
+
+
+def return_freed_memory() -> None:
+    """Give the memory a finished job freed back to the system: glibc keeps large freed blocks in its
+    heap (its mmap threshold grows with use), so without this a big request's RSS would stay."""
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
 
 
 class QueueFull(Exception):
@@ -240,3 +260,4 @@ class JobQueue:
                 self._cond.notify_all()
             job._events.put(done)
             del job, done  # the next job may be long in coming: hold nothing of this one
+            return_freed_memory()
