@@ -10,7 +10,7 @@ from conftest import CancelAfter
 from server.engine.canvas import Canvas, Layer
 from server.engine.compose import region_of_interest
 from server.engine.errors import Cancelled, InvalidInput
-from server.engine.paste import edge_distance, paste_back
+from server.engine.paste import FINE_REACH, coarse_edge_distance, edge_distance, paste_back
 from server.region import Square
 
 
@@ -200,3 +200,16 @@ def test_paste_checks_cancel_between_strips(monkeypatch):
     with pytest.raises(Cancelled):
         paste(constant(0.0), placed(random_canvas(64, 64)), cancel=token)
     assert token.left == -1
+
+
+def test_wide_feathers_measure_the_distance_on_a_coarser_grid_within_its_bound():
+    rng = np.random.default_rng(3)
+    inside = np.ones((300, 420), bool)
+    inside[rng.integers(0, 300, 40), rng.integers(0, 420, 40)] = False
+    inside[:, 200:203] = False
+    limit = 5 * FINE_REACH
+    exact, coarse = edge_distance(inside, limit), coarse_edge_distance(inside, limit)
+    k = 5
+    assert np.abs(coarse - exact).max() <= 1.5 * k + 1
+    assert np.abs(coarse - exact).mean() < k
+    np.testing.assert_array_equal(coarse_edge_distance(inside, FINE_REACH), edge_distance(inside, FINE_REACH))

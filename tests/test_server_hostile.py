@@ -23,6 +23,10 @@ from test_server_fixtures import long_request, python_env, wait_until
 
 pytest_plugins = ("test_server_fixtures",)  # its fixtures: model_paths, catalog, served
 
+# Shared CI machines are noisy: time limits here are 4x the targets, which still fail every case the
+# way it failed before (seconds to minutes); `python -m server.tools.hostile` measures the targets.
+TIME_SLACK = 4.0
+
 if not hostile.Path("/proc/self/clear_refs").exists():
     pytest.skip("peak RSS is read through /proc (Linux only)", allow_module_level=True)
 
@@ -49,7 +53,8 @@ def servers(model_paths):
 def test_hostile_case_meets_its_targets(servers, case):
     running = servers(case.flags)
     outcome = hostile.run_case(case, running)
-    assert not case.failures(outcome), (outcome, case.failures(outcome))
+    failures = case.failures(outcome, time_slack=TIME_SLACK)
+    assert not failures, (outcome, failures)
     assert running.process.poll() is None, "the server died"
 
 

@@ -1,13 +1,15 @@
 """server.jobs without gRPC: order, queue positions, a full queue, cancellation, deadlines."""
 from __future__ import annotations
 
+import gc
 import threading
 import time
+import weakref
 
 import pytest
 
 from server.engine.errors import Cancelled
-from server.jobs import DeadlineExceeded, JobQueue, Queued, QueueFull
+from server.jobs import EVENT_BUFFER, DeadlineExceeded, JobQueue, Queued, QueueFull
 
 
 class Gate:
@@ -146,3 +148,54 @@ def test_close_cancels_everything():
             job.result()
     with pytest.raises(Cancelled):
         queue.submit(Gate())
+
+
+def test_a_slow_reader_gets_the_newest_progress_and_always_the_result(jobs):
+    def chatty(progress, cancel):
+        for step in range(1000):
+            progress(("step", step))
+        return "done"
+
+    job = jobs.submit(chatty)
+    assert jobs.wait_idle(10)  # nobody read anything while it ran
+    events = list(job.events())
+    assert len(events) <= EVENT_BUFFER
+    assert events[-1] == ("step", 999)  # the oldest were dropped, not the newest
+    assert job.result() == "done"
+
+
+def test_the_job_about_to_start_does_not_count_as_waiting():
+    jobs = JobQueue(max_waiting=1, name="test")
+    try:
+        with jobs._cond:  # hold the worker back: the first job is queued but not yet started
+            first = jobs.submit(lambda progress, cancel: "a")
+            second = jobs.submit(lambda progress, cancel: "b")  # waits behind it: room for one
+            with pytest.raises(QueueFull):
+                jobs.submit(lambda progress, cancel: "c")
+        assert first.result() == "a" and second.result() == "b"
+    finally:
+        jobs.close(timeout=5)
+
+
+def test_a_finished_job_frees_its_slot_before_its_caller_hears_of_it():
+    jobs = JobQueue(max_waiting=0, name="test")
+    try:
+        for _ in range(50):  # a caller that submits again as soon as it has its result is never refused
+            assert jobs.submit(lambda progress, cancel: 1).result() == 1
+    finally:
+        jobs.close(timeout=5)
+
+
+def test_the_queue_lets_go_of_a_finished_job_and_its_data(jobs):
+    class Payload:
+        pass
+
+    payload = Payload()
+    alive = weakref.ref(payload)
+    job = jobs.submit(lambda progress, cancel, data=payload: len([data]))
+    del payload
+    assert job.result() == 1
+    del job
+    assert jobs.wait_idle(5)
+    gc.collect()
+    assert alive() is None  # no next job needed to release it

@@ -170,18 +170,21 @@ def realize(channel, request, **kwargs) -> tuple[str, str]:
 
 def worker_free_after_cancel(channel, request, running_for: float = 0.5) -> dict:
     """Start `request`, cancel it once it has run `running_for` s, then time until the server's queue
-    is empty again (the worker is free)."""
+    is empty again (the worker is free). `ended_first` when it finished before it could be cancelled."""
     call = stub(channel).Realize(request, timeout=CALL_DEADLINE)
     info = stub(channel).GetServerInfo
     started = time.monotonic()
-    while info(pb.GetServerInfoRequest(), timeout=5).queue_length == 0 and time.monotonic() - started < 10:
+    while info(pb.GetServerInfoRequest(), timeout=5).queue_length == 0 and time.monotonic() - started < 30:
+        if call.done():
+            break
         time.sleep(0.01)
     time.sleep(running_for)
+    ended_first = call.done()
     call.cancel()
     cancelled = time.monotonic()
     while info(pb.GetServerInfoRequest(), timeout=5).queue_length and time.monotonic() - cancelled < 60:
         time.sleep(0.01)
-    return {"worker_free_seconds": round(time.monotonic() - cancelled, 3)}
+    return {"worker_free_seconds": round(time.monotonic() - cancelled, 3), "ended_first": ended_first}
 
 
 # ------------------------------------------------------------------------------------- the cases
@@ -203,43 +206,45 @@ class Case:
     expect: tuple[str, ...]
     flags: tuple[str, ...] = ()
     limit_seconds: float = 5.0
-    verify: Callable[[Outcome], str | None] = lambda outcome: None
+    verify: Callable[[Outcome, float], str | None] = lambda outcome, time_slack: None
 
-    def failures(self, outcome: Outcome) -> list[str]:
+    def failures(self, outcome: Outcome, time_slack: float = 1.0) -> list[str]:
+        """What misses the targets; time limits are multiplied by `time_slack` (the test suite runs
+        on shared machines and allows more; this script measures the targets themselves)."""
         found = [f"ended {outcome.code}, expected {'/'.join(self.expect)}"] if outcome.code not in self.expect else []
-        if outcome.seconds > self.limit_seconds:
-            found.append(f"took {outcome.seconds:.2f} s (limit {self.limit_seconds:g})")
+        if outcome.seconds > self.limit_seconds * time_slack:
+            found.append(f"took {outcome.seconds:.2f} s (limit {self.limit_seconds * time_slack:g})")
         if outcome.peak_growth_mb > MAX_GROWTH_MB:
             found.append(f"peak RSS grew {outcome.peak_growth_mb:.0f} MB (limit {MAX_GROWTH_MB:.0f})")
-        extra = self.verify(outcome)
+        extra = self.verify(outcome, time_slack)
         return found + ([extra] if extra else [])
 
 
-def at_most(key: str, limit: float, unit: str = ""):
-    """A `verify` that `outcome.details[key]` is at most `limit`."""
-    def verify(outcome: Outcome) -> str | None:
-        value = outcome.details.get(key)
-        return None if value is not None and value <= limit else f"{key} = {value}{unit} (limit {limit:g}{unit})"
+def at_most(key: str, limit: float, seconds: bool = False):
+    """A `verify` that `outcome.details[key]` is at most `limit` (times the slack, for `seconds`)."""
+    def verify(outcome: Outcome, time_slack: float) -> str | None:
+        value, bound = outcome.details.get(key), limit * (time_slack if seconds else 1.0)
+        return None if value is not None and value <= bound else f"{key} = {value} (limit {bound:g})"
     return verify
 
 
 def every(*verifies):
     """A `verify` that runs each of `verifies` and reports the first failure."""
-    return lambda outcome: next((found for found in (v(outcome) for v in verifies) if found), None)
+    return lambda outcome, slack: next((found for found in (v(outcome, slack) for v in verifies) if found), None)
 
 
 def is_false(key: str):
-    def verify(outcome: Outcome) -> str | None:
+    def verify(outcome: Outcome, _slack: float) -> str | None:
         return f"{key} is {outcome.details.get(key)}" if outcome.details.get(key) is not False else None
     return verify
 
 
-def _all_quick(outcome: Outcome) -> str | None:
-    slow = {name: t for name, t in outcome.details.items() if t["code"] != "OK" or t["seconds"] > 1.0}
-    return f"not answered within 1 s: {slow}" if slow else None
+def _all_quick(outcome: Outcome, time_slack: float) -> str | None:
+    slow = {name: t for name, t in outcome.details.items() if t["code"] != "OK" or t["seconds"] > time_slack}
+    return f"not answered within {time_slack:g} s: {slow}" if slow else None
 
 
-def _released(outcome: Outcome) -> str | None:
+def _released(outcome: Outcome, _slack: float) -> str | None:
     kept = outcome.details["rss_after_mb"] - outcome.details["rss_before_mb"]
     return f"{kept:.0f} MB still held after the call" if kept > 100 else None
 
@@ -265,9 +270,18 @@ def _huge_canvas_tiny_layer(side_w: int, side_h: int):
     return run
 
 
-def _cancel_huge_canvas(channel, _server) -> Outcome:
-    canvas = pb.Canvas(width=8192, height=8192, layers=[opaque_layer(8192, 1)])
-    return Outcome("CANCELLED", details=worker_free_after_cancel(channel, regressor(canvas), running_for=0.2))
+def _cancel_largest_request(channel, _server) -> Outcome:
+    """A long optimisation of the largest request the pixel budget allows (8 layers of 2048 x 2048 on
+    an 8192-px canvas), cancelled while it runs."""
+    info = stub(channel).GetServerInfo(pb.GetServerInfoRequest(), timeout=10)
+    side = 2048
+    count = max(1, info.max_request_pixels // (side * side))
+    canvas = pb.Canvas(width=8192, height=8192, layers=[opaque_layer(side, side, 512 * i, 512 * i)
+                                                        for i in range(count)])
+    request = pb.RealizeRequest(canvas=canvas, skip_layer=True,
+                                options=pb.ProjectionOptions(method=pb.METHOD_OPTIMIZE, steps=10_000))
+    return Outcome("CANCELLED", details=dict(worker_free_after_cancel(channel, request, running_for=0.2),
+                                             layers=count))
 
 
 def _wide_feather(channel, _server) -> Outcome:
@@ -278,8 +292,9 @@ def _wide_feather(channel, _server) -> Outcome:
     started = time.monotonic()
     code, message = realize(channel, request)
     seconds = time.monotonic() - started
-    details = worker_free_after_cancel(channel, request, running_for=0.3)
+    details = worker_free_after_cancel(channel, request, running_for=0.1)
     return Outcome(code, message, details=dict(details, uncancelled_seconds=round(seconds, 3)))
+
 
 
 def _idle_reflection_streams(count: int):
@@ -359,7 +374,7 @@ def _slow_reader(channel, server_) -> Outcome:
                             "rss_when_job_ended_mb": round(after_job_mb, 1)})
 
 
-def _within_bound(outcome: Outcome) -> str | None:
+def _within_bound(outcome: Outcome, _slack: float) -> str | None:
     received, bound = outcome.details["events_received"], outcome.details["events_bound"]
     return f"{received} events reached the slow reader (bound {bound})" if received > bound else None
 
@@ -468,10 +483,11 @@ CASES = [
     Case("canvas_16384_square_1px_layer", 2, _huge_canvas_tiny_layer(16384, 16384), ("OK", "RESOURCE_EXHAUSTED")),
     Case("canvas_8192_square_1px_layer", 2, _huge_canvas_tiny_layer(8192, 8192), ("OK", "RESOURCE_EXHAUSTED")),
     Case("canvas_16384x1", 2, _huge_canvas_tiny_layer(16384, 1), ("OK", "RESOURCE_EXHAUSTED")),
-    Case("cancel_8192_canvas", 2, _cancel_huge_canvas, ("CANCELLED",),
-         verify=at_most("worker_free_seconds", CANCEL_SECONDS, " s")),
+    Case("cancel_largest_request", 2, _cancel_largest_request, ("CANCELLED",), limit_seconds=10,
+         verify=every(at_most("worker_free_seconds", CANCEL_SECONDS, seconds=True), is_false("ended_first"))),
     Case("feather_1024_on_2048", 2, _wide_feather, ("OK", "RESOURCE_EXHAUSTED"), limit_seconds=10,
-         verify=every(at_most("uncancelled_seconds", 5, " s"), at_most("worker_free_seconds", CANCEL_SECONDS, " s"))),
+         verify=every(at_most("uncancelled_seconds", 5, seconds=True), at_most("worker_free_seconds", CANCEL_SECONDS, seconds=True),
+                      is_false("ended_first"))),
     Case("idle_reflection_streams_64", 3, _idle_reflection_streams(64), ("OK",), verify=_all_quick),
     Case("echo_model_name", 4, _echo(lambda _: ("Realize", pb.RealizeRequest(canvas=small_canvas(), model="x" * 100_000))),
          ("INVALID_ARGUMENT",),
