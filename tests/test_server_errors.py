@@ -137,6 +137,8 @@ def test_missing_embedded_model_is_a_failed_precondition(monkeypatch, tmp_path):
 @pytest.mark.parametrize("failure, code, words", [
     (RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB"), grpc.StatusCode.RESOURCE_EXHAUSTED,
      "out of memory"),
+    (MemoryError("Unable to allocate 1.00 GiB for an array with shape (16384, 16384, 4)"),
+     grpc.StatusCode.RESOURCE_EXHAUSTED, "out of memory"),
     (RuntimeError("a bug"), grpc.StatusCode.INTERNAL, "a bug"),
 ])
 def test_engine_failure_maps_to_its_code_and_the_server_carries_on(served, catalog, monkeypatch, failure, code,
@@ -153,3 +155,19 @@ def test_engine_failure_maps_to_its_code_and_the_server_carries_on(served, catal
     assert error.code() == code and words in error.details()
     events = served.realize(realize_request())
     assert events[-1].HasField("result")
+
+
+def test_pixel_budget_names_where_the_request_passes_it(catalog):
+    request = pb.RealizeRequest(canvas=pb.Canvas(width=40, height=40, layers=[
+        pb.Layer(image=image(30, 30)), pb.Layer(image=pb.Image(png=b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR" + bytes(8)))]))
+    request.canvas.layers[1].image.png = request.canvas.layers[1].image.png[:16] + (30).to_bytes(4, "big") * 2
+    with serving(catalog, max_request_pixels=1000, max_result_pixels=2000) as server:
+        assert server.stub.GetServerInfo(pb.GetServerInfoRequest()).max_request_pixels == 1000
+        error = call(server, "Realize", request)
+        assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert error.details().startswith("canvas.layers[1].image: ") and "limit of 1,000 pixels" in error.details()
+        error = call(server, "Interpolate", edit_request(pb.InterpolateRequest, frames=3))  # 3 x 32 x 32 > 2000
+        assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and error.details().startswith("frames: ")
+        events = server.realize(pb.RealizeRequest(canvas=pb.Canvas(width=30, height=30, layers=[
+            pb.Layer(image=image(30, 30))])))  # 900 pixels in, 900 out: within both limits
+        assert events[-1].HasField("result")

@@ -45,6 +45,11 @@ def shown(value) -> str:
     return text if len(text) <= SHOWN_CHARS else f"{text[:SHOWN_CHARS]}... ({len(text)} characters)"
 
 
+def pixel_count(pixels: int) -> str:
+    """A pixel count for a message: "900 pixels", "33.6 megapixels"."""
+    return f"{pixels:,} pixels" if pixels < 100_000 else f"{pixels / 1e6:.1f} megapixels"
+
+
 def _is_oom(exc: BaseException) -> bool:
     import torch
 

@@ -19,7 +19,7 @@ from server.region import Square
 
 from .canvas import MAX_CANVAS_SIDE, Canvas
 from .compose import Composite, compose
-from .errors import InvalidInput, TooLarge, shown, translate_oom
+from .errors import InvalidInput, TooLarge, pixel_count, shown, translate_oom
 from .paste import PastedLayer, layer_box, paste_back
 from .pixels import to_uint8_hwc
 from .progress import CancelToken, ProgressCallback, report
@@ -62,9 +62,9 @@ def _check_layer_size(canvas: Canvas, comp: Composite, limit: int) -> None:
     box = layer_box(canvas, comp.region)
     if box.width * box.height > limit:
         raise TooLarge("canvas", f"the result layer would be {box.width}x{box.height} "
-                                 f"({box.width * box.height / 1e6:.1f} megapixels), more than this server's "
-                                 f"limit of {limit / 1e6:.1f} (ServerInfo.max_result_pixels); select a smaller "
-                                 f"area, or set skip_layer and place the generated square yourself")
+                                 f"({pixel_count(box.width * box.height)}), more than this server's limit of "
+                                 f"{pixel_count(limit)} (ServerInfo.max_result_pixels); select a smaller area, "
+                                 f"or set skip_layer and place the generated square yourself")
 
 
 def compose_and_project(model: Model, canvas: Canvas, options: ProjectOptions, progress: ProgressCallback | None,

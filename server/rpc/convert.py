@@ -14,7 +14,7 @@ from PIL import Image as PILImage
 from server.api.gancollage.v1 import gancollage_pb2 as pb
 from server.engine.canvas import MAX_CANVAS_SIDE, MAX_LAYERS, Canvas, Layer
 from server.engine.edits import INTERPOLATION_MODES
-from server.engine.errors import InvalidInput, TooLarge
+from server.engine.errors import InvalidInput, TooLarge, pixel_count
 from server.engine.progress import ProgressEvent
 from server.engine.project import Projection, ProjectOptions
 from server.engine.realize import RealizeOptions, RealizeResult
@@ -228,7 +228,7 @@ def interpolate_from_proto(request: pb.InterpolateRequest, model: Model, model_n
     side = model.generator.resolution
     if frames * side * side > max_result_pixels:
         raise TooLarge("frames", f"{frames} frames of {side}x{side} would hold more than this server's limit of "
-                                 f"{max_result_pixels / 1e6:.1f} megapixels (ServerInfo.max_result_pixels); "
+                                 f"{pixel_count(max_result_pixels)} (ServerInfo.max_result_pixels); "
                                  f"ask for at most {max_result_pixels // (side * side)}")
     return (_required_latent(request, "a", model, model_name), _required_latent(request, "b", model, model_name),
             frames, check_choice("mode", request.mode or "linear", INTERPOLATION_MODES))

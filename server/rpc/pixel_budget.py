@@ -12,7 +12,7 @@ import struct
 from typing import Iterator
 
 from server.api.gancollage.v1 import gancollage_pb2 as pb
-from server.engine.errors import InvalidInput, TooLarge
+from server.engine.errors import InvalidInput, TooLarge, pixel_count
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DEFAULT_MAX_REQUEST_PIXELS = 1 << 25  # 33.5 Mpx: e.g. a 6000 x 5000 photo, or 8 full 2048-px layers
@@ -63,6 +63,6 @@ def check_request_pixels(request, limit: int) -> None:
         total += declared_pixels(message, path)
         if total > limit:
             raise TooLarge(path, f"the request's images and masks add up to more than this server's "
-                                 f"limit of {limit / 1e6:.1f} megapixels (ServerInfo.max_request_pixels); "
+                                 f"limit of {pixel_count(limit)} (ServerInfo.max_request_pixels); "
                                  f"send them at a reduced scale or in parts")
 
