@@ -526,6 +526,16 @@ def run_case(case: Case, running: ServerProcess) -> Outcome:
     return outcome
 
 
+def markdown_table(results: dict) -> str:
+    rows = ["| case (issue item) | answer | seconds | peak RSS growth | figures | targets |", "|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        figures = ", ".join(f"{k} {v}" for k, v in r["details"].items() if not isinstance(v, dict))
+        figures = figures or ", ".join(f"{k}: {v['code']} {v['seconds']} s" for k, v in r["details"].items())
+        rows.append(f"| {name} ({r['item']}) | {r['code']} | {r['seconds']:.2f} | {r['peak_growth_mb']:.0f} MB | "
+                    f"{figures} | {'; '.join(r['failures']) or 'met'} |")
+    return "\n".join(rows) + "\n"
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="the server's --model (default: the embedded model)")
@@ -534,6 +544,7 @@ def main(argv=None) -> int:
     parser.add_argument("--checkout", type=Path, default=REPO,
                         help="run the server from this checkout (e.g. an older commit, to compare)")
     parser.add_argument("--json", type=Path, help="write the outcomes here")
+    parser.add_argument("--markdown", type=Path, help="write them as a markdown table here")
     args = parser.parse_args(argv)
     chosen = [c for c in CASES if not args.cases or c.name in args.cases.split(",")]
     results = {}
@@ -554,6 +565,8 @@ def main(argv=None) -> int:
               f"{'; '.join(failures) or 'ok'} | {outcome.message[:70]!r} {outcome.details}", flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1) + "\n")
+    if args.markdown:
+        args.markdown.write_text(markdown_table(results))
     return 0 if not any(r["failures"] for r in results.values()) else 1
 
 
