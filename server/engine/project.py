@@ -74,10 +74,15 @@ _W_STD_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @torch.no_grad()
-def w_spread(g) -> float:
-    """NVIDIA's `w_std`: sqrt(E ||w - w_avg||^2) over seeded mapping samples (cached per generator)."""
+def w_spread(g, cancel: CancelToken | None = None) -> float:
+    """NVIDIA's `w_std`: sqrt(E ||w - w_avg||^2) over seeded mapping samples (cached per generator;
+    the server computes it when it loads a model, so no request waits for it)."""
     if g not in _W_STD_CACHE:
-        total = sum(float((w - g.w_avg).double().square().sum()) for w in g.sample_w(W_STD_SAMPLES, seed=0))
+        total = 0.0
+        for w in g.sample_w(W_STD_SAMPLES, seed=0):
+            if cancel is not None:
+                cancel.check()
+            total += float((w - g.w_avg).double().square().sum())
         _W_STD_CACHE[g] = math.sqrt(total / W_STD_SAMPLES)
     return _W_STD_CACHE[g]
 
@@ -305,7 +310,7 @@ class _Run:
                 start = self.regressed()
             else:
                 start = g.w_avg.detach().float().view(1, 1, -1).expand(self.batch, g.num_ws, -1)
-            per_dim = w_spread(g) / math.sqrt(g.w_dim) if restart else 0.0
+            per_dim = w_spread(g, self.cancel) / math.sqrt(g.w_dim) if restart else 0.0
         if restart:
             jitter = torch.randn(start.shape, generator=gen, device=self.device)
             start = start + RESTART_JITTER * per_dim * jitter
@@ -331,7 +336,7 @@ class _Run:
         gen = torch.Generator(device=self.device).manual_seed(_restart_seed(o.seed, restart))
         start = self._start(restart, gen)
         noises = self._initial_noise()
-        spread = w_spread(self.g) if o.optimizer == "adam" and self.plan.w_noise_factor > 0 else 0.0
+        spread = w_spread(self.g, self.cancel) if o.optimizer == "adam" and self.plan.w_noise_factor > 0 else 0.0
         step = 0
         for space, n in self.plan.phases:
             start = self._phase(_Latent(self.g, space, start), range(step, step + n), noises, gen, spread)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from server.engine.errors import InvalidInput, ModelUnavailable, shown
+from server.engine.project import w_spread
 from server.models import DEFAULT_NAME, Model, load_model
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class Catalog:
             started = time.perf_counter()
             try:
                 model = loader(source).to(device)
+                w_spread(model.generator)  # a second of mapping samples now rather than in the first request
             except Exception as exc:  # any unreadable file: listed with its error, never fatal here
                 log.warning("model %r from %s is unavailable: %s", name, source, exc)
                 error = without_folders(f"{type(exc).__name__}: {exc}", source)
