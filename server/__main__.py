@@ -35,6 +35,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="the default model: a model folder, .pt or .pkl (default: the embedded model)")
     parser.add_argument("--models-dir", type=Path,
                         help="more models: each model folder, .pt or .pkl inside is served under its name")
+    parser.add_argument("--directions-dir", type=Path,
+                        help="direction files for every model: InterFaceGAN .npy, GANSpace .npz, .pt tensors "
+                             "(served by file name; read as arrays only)")
     parser.add_argument("--threads", type=int, default=0,
                         help="CPU threads for torch, 0 = torch's default (default: %(default)s)")
     parser.add_argument("--max-queue", type=int, default=8,
@@ -76,8 +79,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                        ("--lpips-weights", args.lpips_weights), ("--lpips-lin", args.lpips_lin)):
         if path is not None and not path.is_file():
             parser.error(f"{flag} {path}: no such file")
-    if args.models_dir is not None and not args.models_dir.is_dir():
-        parser.error(f"--models-dir {args.models_dir}: not a folder")
+    for flag, folder in (("--models-dir", args.models_dir), ("--directions-dir", args.directions_dir)):
+        if folder is not None and not folder.is_dir():
+            parser.error(f"{flag} {folder}: not a folder")
     return args
 
 
@@ -131,7 +135,7 @@ def main(argv=None) -> int:
         except ModelUnavailable as exc:
             log.error("cannot use --lpips-weights: %s", exc)
             return 1
-    catalog = Catalog.load(args.model, args.models_dir, device, lpips=lpips)
+    catalog = Catalog.load(args.model, args.models_dir, device, lpips=lpips, directions_dir=args.directions_dir)
     default = catalog.entries[DEFAULT_NAME]
     if default.model is None and args.model != DEFAULT_NAME:
         log.error("cannot load --model %s: %s", args.model, default.error)

@@ -28,6 +28,9 @@ class Model:
     # LPIPS-VGG16 (server.engine.losses.LPIPS) from the server's --lpips-weights: not part of any
     # checkpoint, one instance shared by every model the server serves; None without those weights.
     lpips: Optional[object] = None
+    # Its attribute directions (server.models.direction_files.DirectionLibrary), gathered on first use;
+    # None when nobody attached one (the server's catalog does).
+    directions: Optional[object] = None
 
     def require(self, part: str, why: str = "") -> torch.nn.Module:
         """The network `part` ("generator", "discriminator" or "regressor"), or MissingPart saying `why`."""

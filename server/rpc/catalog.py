@@ -16,6 +16,8 @@ from typing import Callable
 from server.engine.errors import InvalidInput, ModelUnavailable, shown
 from server.engine.project import w_spread
 from server.models import DEFAULT_NAME, Model, load_model
+from server.models.direction_files import library_for
+from server.models.loading import resolve_path
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +66,10 @@ class Catalog:
 
     @classmethod
     def load(cls, default: str | Path, models_dir: Path | None, device,
-             loader: Callable[[str | Path], Model] = load_model, lpips=None) -> "Catalog":
-        """Every model on `device`, each given `lpips` (the server's LPIPS network, or None)."""
+             loader: Callable[[str | Path], Model] = load_model, lpips=None,
+             directions_dir: Path | None = None) -> "Catalog":
+        """Every model on `device`, each given `lpips` (the server's LPIPS network, or None) and its
+        direction library (with the files of `directions_dir`)."""
         sources: dict[str, str | Path] = {DEFAULT_NAME: default}
         if models_dir is not None:
             sources.update(find_checkpoints(models_dir))
@@ -81,6 +85,7 @@ class Catalog:
                 entries.append(ModelEntry(name, str(source), None, error))
                 continue
             model.lpips = lpips
+            model.directions = library_for(model.generator, resolve_path(source), directions_dir)
             log.info("model %r from %s loaded in %.1f s", name, source, time.perf_counter() - started)
             entries.append(ModelEntry(name, str(source), model))
         return cls(entries)

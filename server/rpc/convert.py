@@ -12,6 +12,7 @@ import torch
 from PIL import Image as PILImage
 
 from server.api.gancollage.v1 import gancollage_pb2 as pb
+from server.engine.attribute_edits import MAX_EDITS, AttributeEdit
 from server.engine.canvas import MAX_CANVAS_SIDE, MAX_LAYERS, Canvas, Layer
 from server.engine.edits import INTERPOLATION_MODES
 from server.engine.errors import InvalidInput, TooLarge, pixel_count
@@ -251,6 +252,28 @@ def local_blend_from_proto(request: pb.LocalBlendRequest, model: Model, model_na
     return a, b, mask, check_int("start_layer", request.start_layer, 0, model.generator.num_ws)
 
 
+def edit_latent_from_proto(request: pb.EditLatentRequest, model: Model, model_name: str):
+    """(latent, [AttributeEdit]); names and rows are checked against the model's directions in the job."""
+    latent = _required_latent(request, "latent", model, model_name)
+    if not 1 <= len(request.edits) <= MAX_EDITS:
+        raise InvalidInput("edits", f"must hold 1 to {MAX_EDITS} edits, got {len(request.edits)}")
+    g = model.generator
+    edits = []
+    for index, message in enumerate(request.edits):
+        where = f"edits[{index}]"
+        pair = None
+        if not message.direction:
+            if not (message.HasField("source") and message.HasField("target")):
+                raise InvalidInput(f"{where}.direction", "is empty: name a direction, or give source and target")
+            pair = tuple(latent_from_proto(getattr(message, side), f"{where}.{side}", model_name, (g.num_ws, g.w_dim))
+                         for side in ("source", "target"))
+        edits.append(AttributeEdit(
+            message.strength, message.direction, pair,
+            message.first_layer if message.HasField("first_layer") else None,
+            message.last_layer if message.HasField("last_layer") else None))
+    return latent, edits
+
+
 # ------------------------------------------------------------------------------------- results out
 
 
@@ -298,6 +321,12 @@ def project_result_to_proto(projection: Projection, image: np.ndarray, model_nam
 
 def frame_to_proto(index: int, latent: torch.Tensor, image: np.ndarray, model_name: str) -> pb.InterpolateFrame:
     return pb.InterpolateFrame(index=index, image=image_to_proto(image), latent=latent_to_proto(latent, model_name))
+
+
+def direction_to_proto(direction) -> pb.DirectionInfo:
+    return pb.DirectionInfo(name=direction.name, kind=direction.kind, first_layer=direction.first_layer,
+                            last_layer=direction.last_layer, description=direction.description,
+                            sigma=direction.sigma, accuracy=direction.extra.get("accuracy", 0.0))
 
 
 def model_info_to_proto(entry: ModelEntry, is_default: bool) -> pb.ModelInfo:

@@ -16,7 +16,7 @@ import grpc
 
 from server.api.gancollage.v1 import gancollage_pb2 as pb
 from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
-from server.engine import edits
+from server.engine import attribute_edits, edits
 from server.engine.errors import Cancelled
 from server.engine.realize import project_image, realize
 from server.jobs import DeadlineExceeded, Job, JobQueue
@@ -151,3 +151,19 @@ class GanCollageServicer(pb_grpc.GanCollageServicer):
         inputs = convert.local_blend_from_proto(request, model, name)
         image = self._submit(context, partial(edits.local_blend_image, model, *inputs)).result()
         return pb.ImageResponse(image=convert.image_to_proto(image))
+
+    # ----------------------------------------------------------------------------- attribute edits
+
+    @maps_errors()
+    def ListDirections(self, request, context):
+        _, model = self._catalog.get(request.model)
+        found = self._submit(context, partial(attribute_edits.list_directions, model)).result()
+        return pb.ListDirectionsResponse(directions=[convert.direction_to_proto(d) for d in found])
+
+    @maps_errors()
+    def EditLatent(self, request, context):
+        name, model = self._catalog.get(request.model)
+        latent, wanted = convert.edit_latent_from_proto(request, model, name)
+        edited, image = self._submit(context, partial(attribute_edits.edit_latent_image, model, latent,
+                                                      wanted)).result()
+        return pb.ImageResponse(image=convert.image_to_proto(image), latent=convert.latent_to_proto(edited, name))

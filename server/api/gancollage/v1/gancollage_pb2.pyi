@@ -389,3 +389,59 @@ class ImageResponse(_message.Message):
     image: Image
     latent: Latent
     def __init__(self, image: _Optional[_Union[Image, _Mapping]] = ..., latent: _Optional[_Union[Latent, _Mapping]] = ...) -> None: ...
+
+class ListDirectionsRequest(_message.Message):
+    __slots__ = ("model",)
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    def __init__(self, model: _Optional[str] = ...) -> None: ...
+
+class DirectionInfo(_message.Message):
+    __slots__ = ("name", "kind", "first_layer", "last_layer", "description", "sigma", "accuracy")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    FIRST_LAYER_FIELD_NUMBER: _ClassVar[int]
+    LAST_LAYER_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    SIGMA_FIELD_NUMBER: _ClassVar[int]
+    ACCURACY_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    kind: str
+    first_layer: int
+    last_layer: int
+    description: str
+    sigma: float
+    accuracy: float
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., first_layer: _Optional[int] = ..., last_layer: _Optional[int] = ..., description: _Optional[str] = ..., sigma: _Optional[float] = ..., accuracy: _Optional[float] = ...) -> None: ...
+
+class ListDirectionsResponse(_message.Message):
+    __slots__ = ("directions",)
+    DIRECTIONS_FIELD_NUMBER: _ClassVar[int]
+    directions: _containers.RepeatedCompositeFieldContainer[DirectionInfo]
+    def __init__(self, directions: _Optional[_Iterable[_Union[DirectionInfo, _Mapping]]] = ...) -> None: ...
+
+class Edit(_message.Message):
+    __slots__ = ("direction", "strength", "first_layer", "last_layer", "source", "target")
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    STRENGTH_FIELD_NUMBER: _ClassVar[int]
+    FIRST_LAYER_FIELD_NUMBER: _ClassVar[int]
+    LAST_LAYER_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    direction: str
+    strength: float
+    first_layer: int
+    last_layer: int
+    source: Latent
+    target: Latent
+    def __init__(self, direction: _Optional[str] = ..., strength: _Optional[float] = ..., first_layer: _Optional[int] = ..., last_layer: _Optional[int] = ..., source: _Optional[_Union[Latent, _Mapping]] = ..., target: _Optional[_Union[Latent, _Mapping]] = ...) -> None: ...
+
+class EditLatentRequest(_message.Message):
+    __slots__ = ("model", "latent", "edits")
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    LATENT_FIELD_NUMBER: _ClassVar[int]
+    EDITS_FIELD_NUMBER: _ClassVar[int]
+    model: str
+    latent: Latent
+    edits: _containers.RepeatedCompositeFieldContainer[Edit]
+    def __init__(self, model: _Optional[str] = ..., latent: _Optional[_Union[Latent, _Mapping]] = ..., edits: _Optional[_Iterable[_Union[Edit, _Mapping]]] = ...) -> None: ...

@@ -69,6 +69,16 @@ class GanCollageStub:
                 request_serializer=gancollage_dot_v1_dot_gancollage__pb2.LocalBlendRequest.SerializeToString,
                 response_deserializer=gancollage_dot_v1_dot_gancollage__pb2.ImageResponse.FromString,
                 _registered_method=True)
+        self.ListDirections = channel.unary_unary(
+                '/gancollage.v1.GanCollage/ListDirections',
+                request_serializer=gancollage_dot_v1_dot_gancollage__pb2.ListDirectionsRequest.SerializeToString,
+                response_deserializer=gancollage_dot_v1_dot_gancollage__pb2.ListDirectionsResponse.FromString,
+                _registered_method=True)
+        self.EditLatent = channel.unary_unary(
+                '/gancollage.v1.GanCollage/EditLatent',
+                request_serializer=gancollage_dot_v1_dot_gancollage__pb2.EditLatentRequest.SerializeToString,
+                response_deserializer=gancollage_dot_v1_dot_gancollage__pb2.ImageResponse.FromString,
+                _registered_method=True)
 
 
 class GanCollageServicer:
@@ -122,6 +132,20 @@ class GanCollageServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListDirections(self, request, context):
+        """Attribute edits: the directions a model offers (GANSpace and SeFa are computed on the first
+        call for a model, then cached), and a latent moved along several of them at once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EditLatent(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GanCollageServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -158,6 +182,16 @@ def add_GanCollageServicer_to_server(servicer, server):
             'LocalBlend': grpc.unary_unary_rpc_method_handler(
                     servicer.LocalBlend,
                     request_deserializer=gancollage_dot_v1_dot_gancollage__pb2.LocalBlendRequest.FromString,
+                    response_serializer=gancollage_dot_v1_dot_gancollage__pb2.ImageResponse.SerializeToString,
+            ),
+            'ListDirections': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDirections,
+                    request_deserializer=gancollage_dot_v1_dot_gancollage__pb2.ListDirectionsRequest.FromString,
+                    response_serializer=gancollage_dot_v1_dot_gancollage__pb2.ListDirectionsResponse.SerializeToString,
+            ),
+            'EditLatent': grpc.unary_unary_rpc_method_handler(
+                    servicer.EditLatent,
+                    request_deserializer=gancollage_dot_v1_dot_gancollage__pb2.EditLatentRequest.FromString,
                     response_serializer=gancollage_dot_v1_dot_gancollage__pb2.ImageResponse.SerializeToString,
             ),
     }
@@ -349,6 +383,60 @@ class GanCollage:
             target,
             '/gancollage.v1.GanCollage/LocalBlend',
             gancollage_dot_v1_dot_gancollage__pb2.LocalBlendRequest.SerializeToString,
+            gancollage_dot_v1_dot_gancollage__pb2.ImageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDirections(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gancollage.v1.GanCollage/ListDirections',
+            gancollage_dot_v1_dot_gancollage__pb2.ListDirectionsRequest.SerializeToString,
+            gancollage_dot_v1_dot_gancollage__pb2.ListDirectionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EditLatent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gancollage.v1.GanCollage/EditLatent',
+            gancollage_dot_v1_dot_gancollage__pb2.EditLatentRequest.SerializeToString,
             gancollage_dot_v1_dot_gancollage__pb2.ImageResponse.FromString,
             options,
             channel_credentials,

@@ -1,0 +1,178 @@
+"""Direction files users bring, read as arrays only (never as code), and one model's direction library.
+
+Readers, by suffix (the direction is named after the file, `stem` or `stem.key`):
+- `.npy`: InterFaceGAN boundaries, `[1, w_dim]` or `[w_dim]` (or `[num_ws, w_dim]`: one row per layer);
+  `numpy.load(allow_pickle=False)`.
+- `.npz`: GANSpace exports with `lat_comp` `[K, 1, w_dim]` (plus `lat_mean`, `lat_stdev`, not needed:
+  sigma is measured on this model's samples like every other kind): `stem.pc1`, ... `stem.pcK`.
+- `.pt` / `.pth`: a tensor or a dict of tensors (PTI's and e4e's editing folders), with
+  `torch.load(weights_only=True)`.
+
+`DirectionLibrary` gathers a model's directions on first use: GANSpace and SeFa (computed once and
+cached as safetensors next to the model, or in the user's cache folder when that is not writable), the
+supervised ones the model ships (`directions.safetensors` in its folder), and the files found in the
+folders it was given. A file that cannot be read, or whose vectors do not fit the model, is skipped with
+a warning.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .directions import (Direction, computed_directions, load_directions, save_directions, unit_direction,
+                         w_samples)
+from .generator import Generator
+
+log = logging.getLogger(__name__)
+SUFFIXES = (".npy", ".npz", ".pt", ".pth")
+SHIPPED_FILE = "directions.safetensors"
+CACHE_VERSION = 1  # bump when the computed directions change
+
+
+def _vectors(path: Path) -> dict[str, torch.Tensor]:
+    """name -> raw vector for one file (ValueError when unreadable)."""
+    stem = path.stem
+    try:
+        if path.suffix == ".npy":
+            return {stem: torch.from_numpy(np.array(np.load(path, allow_pickle=False), dtype=np.float32))}
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as archive:
+                if "lat_comp" not in archive:
+                    raise ValueError("a GANSpace .npz needs lat_comp")
+                components = np.asarray(archive["lat_comp"], dtype=np.float32)
+            components = components.reshape(components.shape[0], -1)
+            return {f"{stem}.pc{i + 1}": torch.from_numpy(c.copy()) for i, c in enumerate(components)}
+        loaded = torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, ValueError, RuntimeError, EOFError) as exc:
+        raise ValueError(f"{path.name}: {exc}") from None
+    except Exception as exc:  # torch's unpickler refusing a global: not tensors only
+        raise ValueError(f"{path.name}: not a file of tensors ({type(exc).__name__})") from None
+    if isinstance(loaded, torch.Tensor):
+        return {stem: loaded.float()}
+    if isinstance(loaded, dict) and loaded and all(isinstance(v, torch.Tensor) for v in loaded.values()):
+        return {f"{stem}.{key}": value.float() for key, value in loaded.items()}
+    raise ValueError(f"{path.name}: expected a tensor or a dict of tensors, got {type(loaded).__name__}")
+
+
+def fitted(vector: torch.Tensor, g: Generator) -> torch.Tensor:
+    """`vector` as [w_dim] or [num_ws, w_dim] for `g` (ValueError when it does not fit)."""
+    vector = vector.squeeze()
+    if vector.ndim == 1 and vector.shape[0] == g.w_dim:
+        return vector
+    if vector.ndim == 2 and tuple(vector.shape) == (g.num_ws, g.w_dim):
+        return vector
+    raise ValueError(f"shape {tuple(vector.shape)} fits neither [{g.w_dim}] nor [{g.num_ws}, {g.w_dim}]")
+
+
+def read_direction_files(folders: list[Path], g: Generator, samples: Callable[[], torch.Tensor]) -> list[Direction]:
+    """Every direction in the files of `folders` that fits `g`; `samples()` gives W samples for sigma."""
+    found = []
+    for folder in folders:
+        for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+            if path.suffix not in SUFFIXES or not path.is_file():
+                continue
+            try:
+                vectors = {name: fitted(vector, g) for name, vector in _vectors(path).items()}
+                found += [unit_direction(name, "file", vector, samples(), g.num_ws, f"from {path.name}")
+                          for name, vector in vectors.items() if torch.isfinite(vector).all()]
+            except ValueError as exc:
+                log.warning("skipping direction file %s: %s", path.name, exc)
+    return found
+
+
+def generator_fingerprint(g: Generator) -> str:
+    """A short hash of the weights the computed directions depend on (mapping and style affines)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(g.state_dict().items()):
+        if name.startswith("mapping.") or ".affine." in name:
+            digest.update(name.encode())
+            digest.update(tensor.detach().float().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def user_cache_folder() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "gan-collage" / "directions"
+
+
+class DirectionLibrary:
+    """Every direction one model offers, by name, gathered on the first call of `directions()`.
+
+    `cache_folder`: where the computed set is cached (the user's cache folder when None or not
+    writable); `shipped`: a directions file that came with the model; `file_folders`: searched for
+    user files.
+    """
+
+    def __init__(self, g: Generator, cache_folder: Path | None = None, shipped: Path | None = None,
+                 file_folders: tuple[Path, ...] = ()):
+        self._g = g
+        self._cache_folder = cache_folder
+        self._shipped = shipped
+        self._file_folders = list(file_folders)
+        self._lock = threading.Lock()
+        self._directions: dict[str, Direction] | None = None
+        self._w: torch.Tensor | None = None
+
+    def directions(self) -> dict[str, Direction]:
+        with self._lock:
+            if self._directions is None:
+                self._directions = self._gather()
+            return self._directions
+
+    def _samples(self) -> torch.Tensor:
+        if self._w is None:
+            self._w = w_samples(self._g)
+        return self._w
+
+    def _cache_candidates(self) -> list[Path]:
+        name = f"directions-computed-v{CACHE_VERSION}-{generator_fingerprint(self._g)}.safetensors"
+        folders = ([self._cache_folder] if self._cache_folder is not None else []) + [user_cache_folder()]
+        return [folder / name for folder in folders]
+
+    def _computed(self) -> list[Direction]:
+        candidates = self._cache_candidates()
+        for path in candidates:
+            if path.is_file():
+                try:
+                    return load_directions(path)
+                except Exception as exc:  # a damaged cache is recomputed
+                    log.warning("ignoring the direction cache %s: %s", path, exc)
+        computed = computed_directions(self._g, self._samples())
+        for path in candidates:
+            try:
+                save_directions(path, computed)
+                break
+            except OSError:
+                continue
+        return computed
+
+    def _gather(self) -> dict[str, Direction]:
+        found = self._computed()
+        if self._shipped is not None and self._shipped.is_file():
+            found += load_directions(self._shipped)
+        found += read_direction_files(self._file_folders, self._g, self._samples)
+        self._w = None  # 20 MB at w_dim 512: not kept
+        by_name: dict[str, Direction] = {}
+        for direction in found:
+            if direction.name in by_name:
+                log.warning("direction %r is defined twice; keeping the first", direction.name)
+                continue
+            by_name[direction.name] = direction
+        return by_name
+
+
+def library_for(g: Generator, source: Path, directions_dir: Path | None = None) -> DirectionLibrary:
+    """The library of the model loaded from `source`: a model folder caches and ships its directions in
+    itself and keeps user files in `directions/`; a checkpoint file caches beside itself and keeps
+    user files in `<stem>-directions/` there. `directions_dir` serves every model."""
+    extra = (directions_dir,) if directions_dir is not None else ()
+    if source.is_dir():
+        return DirectionLibrary(g, source, source / SHIPPED_FILE, (source / "directions", *extra))
+    return DirectionLibrary(g, source.parent, None, (source.parent / f"{source.stem}-directions", *extra))
