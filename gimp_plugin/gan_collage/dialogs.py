@@ -1,0 +1,116 @@
+"""The procedures' dialogs: GIMP's ProcedureDialog, with only the controls that matter.
+
+- Steps and Seed are insensitive while the method is the regressor (one deterministic pass).
+- Split and "Blend from layer" range over the chosen model's latent rows (the server's num_ws).
+- Server settings: the token is a password field, the model a list of the server's models (still
+  editable, for a server that is not running yet), and GIMP's own "Load/Save settings" buttons, which
+  have nothing to do with the settings file, are hidden. Its report comes in an information box.
+"""
+from __future__ import annotations
+
+import gi
+
+gi.require_version("Gimp", "3.0")
+gi.require_version("GimpUi", "3.0")
+gi.require_version("Gtk", "3.0")
+from gi.repository import GObject, Gimp, GimpUi, Gtk  # noqa: E402
+
+ROW_PROPERTIES = ("split", "start-layer")  # ranges over latent rows
+OPTIMIZATION_ONLY = ("steps", "seed")       # meaningless for the regressor
+GIMP_SETTINGS_BUTTONS = ("Reset", "_Reset", "Load Saved Settings", "Save Settings")
+
+
+def _properties(config) -> set:
+    return {spec.name for spec in config.list_properties()}
+
+
+def _only_when_optimizing(dialog, names: set) -> None:
+    regressor = Gimp.ValueArray.new_from_values([GObject.Value(GObject.TYPE_STRING, "regressor")])
+    for name in OPTIMIZATION_ONLY:
+        if name in names and "method" in names:
+            dialog.set_sensitive_if_in(name, None, "method", regressor, False)
+
+
+def _limit_rows(dialog, names: set, rows: int) -> None:
+    for name in ROW_PROPERTIES:
+        if name in names:
+            spin = dialog.get_widget(name, GimpUi.SpinScale.__gtype__)
+            spin.set_range(0, rows)
+
+
+def _buttons(widget):
+    """Every button under `widget`."""
+    if isinstance(widget, Gtk.Button):
+        yield widget
+    if isinstance(widget, Gtk.Container):
+        for child in widget.get_children():
+            yield from _buttons(child)
+
+
+def _hide_gimp_settings_buttons(dialog) -> None:
+    for button in _buttons(dialog):
+        label = button.get_label() or button.get_tooltip_text() or ""
+        if label in GIMP_SETTINGS_BUTTONS or "saved settings" in label.lower() or "factory" in label.lower():
+            button.hide()
+            button.set_no_show_all(True)
+
+
+def _password(dialog, name: str) -> None:
+    entry = dialog.get_widget(name, GimpUi.LabelEntry.__gtype__).get_entry()
+    entry.set_visibility(False)
+    entry.set_input_purpose(Gtk.InputPurpose.PASSWORD)
+
+
+def _model_chooser(config, models: list) -> Gtk.Widget:
+    """A row "Model: [combo]" listing the server's models, its entry bound to the config's "model"."""
+    combo = Gtk.ComboBoxText.new_with_entry()
+    combo.append("", "(the server's default)")
+    for model in models:
+        combo.append(model["name"], model["label"])
+    entry = combo.get_child()
+    entry.set_placeholder_text("the server's default")
+    config.bind_property("model", entry, "text",
+                         GObject.BindingFlags.BIDIRECTIONAL | GObject.BindingFlags.SYNC_CREATE)
+    combo.connect("changed", lambda box: box.get_active_id() is not None and entry.set_text(box.get_active_id()))
+    row = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=6)
+    label = Gtk.Label.new_with_mnemonic("_Model")
+    label.set_mnemonic_widget(combo)
+    label.set_xalign(0.0)
+    row.pack_start(label, False, False, 0)
+    row.pack_start(combo, True, True, 0)
+    row.show_all()
+    return row
+
+
+def run(procedure, config, names: list | None = None, rows: int = 0, models: list | None = None) -> bool:
+    """Show the procedure's dialog; True when confirmed. `rows`: the model's latent rows (0 = unknown);
+    `models`: the server's models as {"name", "label"} for the settings' model list (None = not shown)."""
+    GimpUi.init(procedure.get_name())
+    dialog = GimpUi.ProcedureDialog(procedure=procedure, config=config)
+    present = _properties(config)
+    if models is not None:
+        box = dialog.fill_box("gan-collage-model", ["transport"])
+        row = _model_chooser(config, models)
+        box.pack_start(row, False, False, 0)
+        box.reorder_child(row, 0)
+        names = [name if name != "model" else "gan-collage-model" for name in names if name != "transport"]
+    if "token" in present:
+        _password(dialog, "token")
+    dialog.fill(names)
+    _only_when_optimizing(dialog, present)
+    if rows:
+        _limit_rows(dialog, present, rows)
+    if models is not None:
+        _hide_gimp_settings_buttons(dialog)
+    confirmed = dialog.run()
+    dialog.destroy()
+    return confirmed
+
+
+def inform(title: str, text: str) -> None:
+    """An information box (not GIMP's message console, which shows a warning icon)."""
+    box = Gtk.MessageDialog(message_type=Gtk.MessageType.INFO, buttons=Gtk.ButtonsType.OK, text=title)
+    box.format_secondary_text(text)
+    box.set_title(title)
+    box.run()
+    box.destroy()

@@ -1,0 +1,35 @@
+"""Fixtures for the plug-in's tests (no tests of its own): the packaged plug-in folder, a closed port."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on: bound once by us, then released (never 50051 by chance)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def packaged_plugin(tmp_path_factory) -> Path:
+    """`install.py --package-plugin OUT`'s folder, OUT/gan_collage (the wheels come from PyPI once, then .cache/)."""
+    out = tmp_path_factory.mktemp("package")
+    done = subprocess.run([sys.executable, str(REPO / "install.py"), "--package-plugin", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out / "gan_collage"
+
+
+def plain_python(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """This interpreter without site-packages (python -S): no grpcio, no protobuf, no numpy, like GIMP's
+    Python on Windows, macOS or Flatpak."""
+    return subprocess.run([sys.executable, "-S", *args], capture_output=True, text=True, timeout=timeout,
+                          cwd="/")
