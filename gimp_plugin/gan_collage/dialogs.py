@@ -5,8 +5,14 @@
 - Server settings: the token is a password field, the model a list of the server's models (still
   editable, for a server that is not running yet), and GIMP's own "Load/Save settings" buttons, which
   have nothing to do with the settings file, are hidden. Its report comes in an information box.
+
+With $GAN_COLLAGE_DIALOG_REPORT set to a file, each dialog appends a JSON line describing its controls
+as they are shown (visible, sensitive, ranges, hidden text), so tests can check what the artist sees.
 """
 from __future__ import annotations
+
+import json
+import os
 
 import gi
 
@@ -18,6 +24,7 @@ from gi.repository import GObject, Gimp, GimpUi, Gtk  # noqa: E402
 ROW_PROPERTIES = ("split", "start-layer")  # ranges over latent rows
 OPTIMIZATION_ONLY = ("steps", "seed")       # meaningless for the regressor
 GIMP_SETTINGS_BUTTONS = ("Reset", "_Reset", "Load Saved Settings", "Save Settings")
+REPORT_ENV = "GAN_COLLAGE_DIALOG_REPORT"
 
 
 def _properties(config) -> set:
@@ -34,8 +41,7 @@ def _only_when_optimizing(dialog, names: set) -> None:
 def _limit_rows(dialog, names: set, rows: int) -> None:
     for name in ROW_PROPERTIES:
         if name in names:
-            spin = dialog.get_widget(name, GimpUi.SpinScale.__gtype__)
-            spin.set_range(0, rows)
+            dialog.get_widget(name, GimpUi.LabelSpin.__gtype__).get_spin_button().set_range(0, rows)
 
 
 def _buttons(widget):
@@ -82,6 +88,24 @@ def _model_chooser(config, models: list) -> Gtk.Widget:
     return row
 
 
+def _describe(dialog, procedure, names: set, models: list | None) -> dict:
+    """What the dialog shows, control by control (for $GAN_COLLAGE_DIALOG_REPORT)."""
+    controls = {}
+    for name in sorted(names):
+        widget = dialog.get_widget(name, GObject.TYPE_NONE)
+        if widget is None:
+            continue
+        entry = {"visible": widget.is_visible(), "sensitive": widget.is_sensitive()}
+        if isinstance(widget, GimpUi.LabelSpin):
+            entry["range"] = list(widget.get_spin_button().get_range())
+        if isinstance(widget, GimpUi.LabelEntry):
+            entry["hidden_text"] = not widget.get_entry().get_visibility()
+        controls[name] = entry
+    buttons = sorted(button.get_label() or "" for button in _buttons(dialog) if button.is_visible())
+    return {"procedure": procedure.get_name(), "controls": controls, "buttons": buttons,
+            "models": None if models is None else [model["name"] for model in models]}
+
+
 def run(procedure, config, names: list | None = None, rows: int = 0, models: list | None = None) -> bool:
     """Show the procedure's dialog; True when confirmed. `rows`: the model's latent rows (0 = unknown);
     `models`: the server's models as {"name", "label"} for the settings' model list (None = not shown)."""
@@ -102,6 +126,11 @@ def run(procedure, config, names: list | None = None, rows: int = 0, models: lis
         _limit_rows(dialog, present, rows)
     if models is not None:
         _hide_gimp_settings_buttons(dialog)
+    if os.environ.get(REPORT_ENV):
+        dialog.show_all()
+        with open(os.environ[REPORT_ENV], "a", encoding="utf-8") as out:
+            out.write(json.dumps(_describe(dialog, procedure, present - {"run-mode", "image", "drawables"}, models))
+                      + "\n")
     confirmed = dialog.run()
     dialog.destroy()
     return confirmed
