@@ -19,11 +19,11 @@ import gi
 gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gtk", "3.0")
-from gi.repository import GObject, Gimp, GimpUi, Gtk  # noqa: E402
+from gi.repository import GLib, GObject, Gimp, GimpUi, Gtk  # noqa: E402
 
 ROW_PROPERTIES = ("split", "start-layer")  # ranges over latent rows
 OPTIMIZATION_ONLY = ("steps", "seed")       # meaningless for the regressor
-GIMP_SETTINGS_BUTTONS = ("Reset", "_Reset", "Load Saved Settings", "Save Settings")
+GIMP_SETTINGS_BUTTONS = ("Reset", "Load Saved Settings", "Save Settings")
 REPORT_ENV = "GAN_COLLAGE_DIALOG_REPORT"
 
 
@@ -53,12 +53,38 @@ def _buttons(widget):
             yield from _buttons(child)
 
 
+def _text(widget) -> str:
+    """A button's text as shown (mnemonic underscores dropped), also when its label sits in a box."""
+    if isinstance(widget, Gtk.Label):
+        return widget.get_text()
+    if isinstance(widget, Gtk.Button) and widget.get_label():
+        return widget.get_label().replace("_", "")
+    if isinstance(widget, Gtk.Container):
+        return " ".join(filter(None, (_text(child) for child in widget.get_children())))
+    return ""
+
+
 def _hide_gimp_settings_buttons(dialog) -> None:
     for button in _buttons(dialog):
-        label = button.get_label() or button.get_tooltip_text() or ""
-        if label in GIMP_SETTINGS_BUTTONS or "saved settings" in label.lower() or "factory" in label.lower():
+        if _text(button) in GIMP_SETTINGS_BUTTONS:
             button.hide()
-            button.set_no_show_all(True)
+
+
+def _align_labels(dialog) -> None:
+    """Line the model row's label up with GIMP's own labelled widgets."""
+    group = Gtk.SizeGroup(mode=Gtk.SizeGroupMode.HORIZONTAL)
+
+    def visit(widget):
+        if isinstance(widget, GimpUi.Labeled):
+            group.add_widget(widget.get_label())
+        elif isinstance(widget, Gtk.Label) and widget.get_name() == "gan-collage-label":
+            group.add_widget(widget)
+        if isinstance(widget, Gtk.Container):
+            for child in widget.get_children():
+                visit(child)
+
+    visit(dialog)
+    dialog.gan_collage_labels = group  # the group lives as long as the dialog
 
 
 def _password(dialog, name: str) -> None:
@@ -80,6 +106,7 @@ def _model_chooser(config, models: list) -> Gtk.Widget:
     combo.connect("changed", lambda box: box.get_active_id() is not None and entry.set_text(box.get_active_id()))
     row = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=6)
     label = Gtk.Label.new_with_mnemonic("_Model")
+    label.set_name("gan-collage-label")
     label.set_mnemonic_widget(combo)
     label.set_xalign(0.0)
     row.pack_start(label, False, False, 0)
@@ -101,7 +128,7 @@ def _describe(dialog, procedure, names: set, models: list | None) -> dict:
         if isinstance(widget, GimpUi.LabelEntry):
             entry["hidden_text"] = not widget.get_entry().get_visibility()
         controls[name] = entry
-    buttons = sorted(button.get_label() or "" for button in _buttons(dialog) if button.is_visible())
+    buttons = sorted(_text(button) for button in _buttons(dialog) if button.is_visible())
     return {"procedure": procedure.get_name(), "controls": controls, "buttons": buttons,
             "models": None if models is None else [model["name"] for model in models]}
 
@@ -124,22 +151,35 @@ def run(procedure, config, names: list | None = None, rows: int = 0, models: lis
     _only_when_optimizing(dialog, present)
     if rows:
         _limit_rows(dialog, present, rows)
-    if models is not None:
-        _hide_gimp_settings_buttons(dialog)
-    if os.environ.get(REPORT_ENV):
-        dialog.show_all()
-        with open(os.environ[REPORT_ENV], "a", encoding="utf-8") as out:
-            out.write(json.dumps(_describe(dialog, procedure, present - {"run-mode", "image", "drawables"}, models))
-                      + "\n")
+    if "margin" in present:
+        dialog.get_widget("margin", GimpUi.LabelSpin.__gtype__).get_spin_button().set_digits(3)
+
+    def shown(widget):
+        if models is not None:
+            _hide_gimp_settings_buttons(dialog)  # GIMP shows them as the dialog maps
+            _align_labels(dialog)
+        if os.environ.get(REPORT_ENV):
+            with open(os.environ[REPORT_ENV], "a", encoding="utf-8") as out:
+                shown_names = present & set(names) if names else present - {"run-mode", "image", "drawables"}
+                out.write(json.dumps(_describe(dialog, procedure, shown_names, models)) + "\n")
+
+    dialog.connect_after("map", shown)
     confirmed = dialog.run()
     dialog.destroy()
     return confirmed
 
 
 def inform(title: str, text: str) -> None:
-    """An information box (not GIMP's message console, which shows a warning icon)."""
-    box = Gtk.MessageDialog(message_type=Gtk.MessageType.INFO, buttons=Gtk.ButtonsType.OK, text=title)
-    box.format_secondary_text(text)
-    box.set_title(title)
+    """An information box with GIMP's information icon (Gimp.message would show a warning icon)."""
+    box = Gtk.Dialog(title=title, modal=True)
+    box.add_button("_OK", Gtk.ResponseType.OK)
+    row = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=12, border_width=12)
+    row.pack_start(Gtk.Image.new_from_icon_name("dialog-information", Gtk.IconSize.DIALOG), False, False, 0)
+    label = Gtk.Label(label=f"<b>{GLib.markup_escape_text(title)}</b>\n\n{GLib.markup_escape_text(text)}",
+                      use_markup=True, wrap=True, max_width_chars=60, xalign=0.0, selectable=True)
+    label.set_size_request(420, -1)  # a wrapped label otherwise asks for the height of its narrowest layout
+    row.pack_start(label, True, True, 0)
+    box.get_content_area().pack_start(row, True, True, 0)
+    box.show_all()
     box.run()
     box.destroy()

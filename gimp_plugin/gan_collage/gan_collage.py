@@ -82,8 +82,8 @@ def add_region_arguments(procedure):
     procedure.add_double_argument("feather", "_Feather edges (px)", "The new layer's mask fades in over this many "
                                   "pixels inside the selection's edge (0 = the selection as it is)",
                                   0.0, defaults.MAX_FEATHER, defaults.DEFAULT_FEATHER, RW)
-    procedure.add_double_argument("margin", "_Margin", "Context around the selection the model sees, as a fraction "
-                                  "of the selection's longer side", 0.0, defaults.MAX_MARGIN, defaults.DEFAULT_MARGIN,
+    procedure.add_double_argument("margin", "_Margin (x selection size)", "Context around the selection the model "
+                                  "sees, as a fraction of the selection's longer side", 0.0, defaults.MAX_MARGIN, defaults.DEFAULT_MARGIN,
                                   RW)
 
 
