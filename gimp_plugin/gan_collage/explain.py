@@ -44,10 +44,17 @@ def plain_reason(message: str) -> tuple[str, str]:
 
 def _refused(error: CallError) -> str:
     named, reason = plain_reason(error.message)
+    if named == "the model":
+        return _no_such_model(reason)
     what = f"{named}: {reason}" if named and reason else reason or (f"{named} is not acceptable" if named else "")
     return (f"The GAN Collage server could not use what was sent ({what}). Change it in the dialog or the image "
             "and try again." if what else "The GAN Collage server could not use what was sent. Check the "
             "action's settings and the chosen layers, and try again.")
+
+
+def _no_such_model(reason: str) -> str:
+    return (f"The GAN Collage server does not have the chosen model{f' ({reason})' if reason else ''}. Pick one of "
+            "its models in Server settings.")
 
 
 def _first_line(error: CallError, config: Config) -> str:
@@ -70,8 +77,7 @@ def _first_line(error: CallError, config: Config) -> str:
     if code in ("INVALID_ARGUMENT", "OUT_OF_RANGE"):
         return _refused(error)
     if code == "NOT_FOUND":
-        return ("The GAN Collage server does not have the chosen model. Pick one of its models in Server "
-                "settings.")
+        return _no_such_model(plain_reason(error.message)[1])
     if code == "FAILED_PRECONDITION":
         named, reason = plain_reason(error.message)
         return (f"The chosen model cannot do this{f' ({reason})' if reason else ''}. Pick another model in "
