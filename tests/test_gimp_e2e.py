@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from importlib import metadata
 from pathlib import Path
 
@@ -69,6 +70,17 @@ def gimp_root() -> Path:
     except RuntimeError as exc:
         pytest.fail(str(exc))
     return ROOT
+
+
+@pytest.fixture(scope="module")
+def unzipped_plugin(packaged_plugin, tmp_path_factory) -> Path:
+    """gan_collage.zip unpacked as unzip does it (the permissions the zip records applied)."""
+    target = tmp_path_factory.mktemp("unzipped")
+    with zipfile.ZipFile(packaged_plugin.parent / "gan_collage.zip") as archive:
+        for entry in archive.infolist():
+            archive.extract(entry, target)
+            (target / entry.filename).chmod(entry.external_attr >> 16 & 0o777)
+    return target / "gan_collage"
 
 
 @pytest.fixture(scope="module")
@@ -173,10 +185,13 @@ def cancel_like_gimp(root: Path, address: str):
 
 
 @pytest.mark.parametrize("stack", ["pure-python", "grpcio"])
-def test_every_procedure_in_gimp(stack, gimp_root, server, packaged_plugin, tmp_path):
+def test_every_procedure_in_gimp(stack, gimp_root, server, packaged_plugin, unzipped_plugin, tmp_path):
+    """The packaged folder copied by hand (pure-Python), and the zip unpacked (grpcio)."""
     unreachable = f"127.0.0.1:{closed_port()}"
     params = {"server": server, "unreachable": unreachable, "steps": STEPS}
-    report, stopped_after = run_gimp(gimp_root, packaged_plugin, "e2e_batch.py", params, tmp_path,
+    plugin = packaged_plugin if stack == "pure-python" else unzipped_plugin
+    assert os.access(plugin / "gan_collage.py", os.X_OK)
+    report, stopped_after = run_gimp(gimp_root, plugin, "e2e_batch.py", params, tmp_path,
                                      GRPCIO if stack == "grpcio" else "", cancel_like_gimp(gimp_root, server))
     calls = report["calls"]
     errors = ("one layer", "split too high", "indexed", "huge canvas", "unreachable settings", "unreachable",

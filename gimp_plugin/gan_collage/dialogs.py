@@ -1,6 +1,7 @@
 """The procedures' dialogs: GIMP's ProcedureDialog, with only the controls that matter.
 
-- Steps and Seed are insensitive while the method is the regressor (one deterministic pass).
+- Steps and Seed are insensitive while the method is the regressor (one deterministic pass), and
+  "Include GAN Collage results" while only the selected layers are sent.
 - Split and "Blend from layer" range over the chosen model's latent rows (the server's num_ws).
 - Server settings: the token is a password field, the model a list of the server's models (still
   editable, for a server that is not running yet), and GIMP's own "Load/Save settings" buttons, which
@@ -22,7 +23,10 @@ gi.require_version("Gtk", "3.0")
 from gi.repository import GLib, GObject, Gimp, GimpUi, Gtk  # noqa: E402
 
 ROW_PROPERTIES = ("split", "start-layer")  # ranges over latent rows
-OPTIMIZATION_ONLY = ("steps", "seed")       # meaningless for the regressor
+# (control, the choice it depends on, the choices for which it does nothing): greyed out then
+IDLE_WHEN = (("steps", "method", "regressor"),          # one deterministic pass
+             ("seed", "method", "regressor"),
+             ("include-results", "layers", "selected"))  # the chosen layers are sent, results or not
 GIMP_SETTINGS_BUTTONS = ("Reset", "Load Saved Settings", "Save Settings")
 REPORT_ENV = "GAN_COLLAGE_DIALOG_REPORT"
 
@@ -31,11 +35,11 @@ def _properties(config) -> set:
     return {spec.name for spec in config.list_properties()}
 
 
-def _only_when_optimizing(dialog, names: set) -> None:
-    regressor = Gimp.ValueArray.new_from_values([GObject.Value(GObject.TYPE_STRING, "regressor")])
-    for name in OPTIMIZATION_ONLY:
-        if name in names and "method" in names:
-            dialog.set_sensitive_if_in(name, None, "method", regressor, False)
+def _grey_out_idle_controls(dialog, names: set) -> None:
+    for name, choice, idle in IDLE_WHEN:
+        if name in names and choice in names:
+            values = Gimp.ValueArray.new_from_values([GObject.Value(GObject.TYPE_STRING, idle)])
+            dialog.set_sensitive_if_in(name, None, choice, values, False)
 
 
 def _limit_rows(dialog, names: set, rows: int) -> None:
@@ -148,7 +152,7 @@ def run(procedure, config, names: list | None = None, rows: int = 0, models: lis
     if "token" in present:
         _password(dialog, "token")
     dialog.fill(names)
-    _only_when_optimizing(dialog, present)
+    _grey_out_idle_controls(dialog, present)
     if rows:
         _limit_rows(dialog, present, rows)
     if "margin" in present:
