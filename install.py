@@ -45,14 +45,18 @@ VENDORED = ("server/__init__.py", "server/defaults.py", "server/region.py", "ser
             "server/api/__init__.py", "server/api/gancollage/__init__.py", "server/api/gancollage/v1/__init__.py",
             "server/api/gancollage/v1/gancollage_pb2.py", "server/api/gancollage/v1/gancollage_pb2_grpc.py")
 # The pure-Python gRPC stack unpacked into vendor/pure-grpc/ (protobuf: the stubs' runtime, see gancollage_pb2.py).
+# Only pure-Python wheels (py3-none-any), so one folder serves GIMP on every platform.
 PURE_GRPC_WHEELS = {
     "grpclib-0.4.9-py3-none-any.whl": "7762ec1c8ed94dfad597475152dd35cbd11aecaaca2f243e29702435ca24cf0e",
     "h2-4.4.1-py3-none-any.whl": "0e25f1462b23c9cb82d9eb02e28bc706dac2a68cb457c6a0d74d63c8a2a5d0e6",
     "hpack-4.2.0-py3-none-any.whl": "858ac0b02280fa582b5080d68db0899c62a80375e0e5413a74970c5e518b6986",
     "hyperframe-6.1.0-py3-none-any.whl": "b03380493a519fce58ea5af42e4a42317bf9bd425596f7a0835ffce80f1a42e5",
-    "multidict-7.2.1-py3-none-any.whl": "08ea94663d9e7c25d14d78222f7aee906c472d4837766bec62477c38f6e419dc",
+    "multidict-7.1.0-py3-none-any.whl": "d9ef29cfd98e17085b4f91bba8fa1570bec6787d5c52ce653ed33a58785585d0",
     "protobuf-7.36.2-py3-none-any.whl": "bdb3a345d48db958e6ce1f18e508beb0cc981d64f24088427549c866cd039f1e",
+    # multidict's backport of typing.Self and friends, for GIMPs whose Python is 3.10
+    "typing_extensions-4.16.0-py3-none-any.whl": "481caa481374e813c1b176ada14e97f1f67a4539ce9cfeb3f350d78d6370c2e8",
 }
+PURE_GRPC_PYTHON = "3.10"  # the oldest Python every pinned wheel supports
 WHEEL_CACHE = ROOT / ".cache" / "pure-grpc-wheels"
 PROFILE_MARKERS = ("gimprc", "pluginrc", "sessionrc", "plug-ins")  # what GIMP 3 writes into a profile
 
@@ -159,7 +163,7 @@ class Installer:
         missing = [wheel for wheel in wheels if not wheel.exists() or sha256(wheel) != PURE_GRPC_WHEELS[wheel.name]]
         if missing:
             self.run([self.pip_python(), "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-                      "--platform", "any", "--implementation", "py", "--abi", "none", "--python-version", "3.11",
+                      "--platform", "any", "--implementation", "py", "--abi", "none", "--python-version", PURE_GRPC_PYTHON,
                       "--dest", WHEEL_CACHE, *[wheel_requirement(wheel.name) for wheel in missing]],
                      "the plug-in's pure-Python gRPC wheels")
         if self.args.dry_run:

@@ -1,6 +1,7 @@
 """Fixtures for the plug-in's tests (no tests of its own): the packaged plug-in folder, a closed port."""
 from __future__ import annotations
 
+import shutil
 import socket
 import subprocess
 import sys
@@ -28,8 +29,16 @@ def packaged_plugin(tmp_path_factory) -> Path:
     return out / "gan_collage"
 
 
-def plain_python(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    """This interpreter without site-packages (python -S): no grpcio, no protobuf, no numpy, like GIMP's
-    Python on Windows, macOS or Flatpak."""
-    return subprocess.run([sys.executable, "-S", *args], capture_output=True, text=True, timeout=timeout,
-                          cwd="/")
+def plain_python(*args: str, timeout: float = 120, python: str = sys.executable) -> subprocess.CompletedProcess:
+    """An interpreter (this one by default) without site-packages (python -S): no grpcio, no protobuf, no
+    numpy, like GIMP's Python on Windows, macOS or Flatpak."""
+    return subprocess.run([python, "-S", *args], capture_output=True, text=True, timeout=timeout, cwd="/")
+
+
+def other_python(version: str) -> str | None:
+    """An interpreter of that version (pyenv's, or python3.X on PATH but not a pyenv shim), None when there is none."""
+    candidates = sorted((Path.home() / ".pyenv" / "versions").glob(f"{version}.*/bin/python"))
+    if candidates:
+        return str(candidates[-1])
+    found = shutil.which(f"python{version}")
+    return found if found and "/shims/" not in found else None

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from conftest import REPO
-from plugin_fixtures import closed_port, packaged_plugin, plain_python  # noqa: F401  (a fixture)
+from plugin_fixtures import closed_port, other_python, packaged_plugin, plain_python  # noqa: F401  (a fixture)
 
 sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
 import actions  # noqa: E402
@@ -102,3 +102,18 @@ def test_the_packaged_plugin_without_grpcio_or_protobuf(served, packaged_plugin,
     }
     assert report["codes"] == over_grpcio == {"unknown model": "INVALID_ARGUMENT", "closed port": "UNAVAILABLE",
                                               "deadline": "DEADLINE_EXCEEDED"}
+
+
+@pytest.mark.parametrize("version", ["3.10", "3.12", "3.13"])
+def test_the_packaged_plugin_in_other_pythons(version, served, packaged_plugin):
+    """GIMP 3 ships or uses Python 3.10 to 3.13 depending on the platform; the vendored stack is pure Python."""
+    python = other_python(version)
+    if python is None:
+        pytest.skip(f"no Python {version} on this machine (python{version} on PATH or in ~/.pyenv)")
+    done = plain_python(str(REPO / "tests" / "pure_python_plugin.py"), str(packaged_plugin), served.address,
+                        f"127.0.0.1:{closed_port()}", python=python)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["protobuf"] == "python" and len(report["layers"]) == 7
+    assert report["codes"] == {"unknown model": "INVALID_ARGUMENT", "closed port": "UNAVAILABLE",
+                               "deadline": "DEADLINE_EXCEEDED"}

@@ -156,7 +156,9 @@ def run(procedure, config, names: list | None = None, rows: int = 0, models: lis
     if rows:
         _limit_rows(dialog, present, rows)
     if "margin" in present:
-        dialog.get_widget("margin", GimpUi.LabelSpin.__gtype__).get_spin_button().set_digits(3)
+        margin = dialog.get_widget("margin", GimpUi.LabelSpin.__gtype__).get_spin_button()
+        margin.set_digits(3)
+        margin.set_width_chars(6)
 
     def shown(widget):
         if models is not None:

@@ -8,6 +8,7 @@ drops and the server stops the job, whichever stack made it.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from typing import Callable, Iterator, Protocol
 
@@ -70,11 +71,16 @@ def choose_stack(transport: str) -> tuple[Opener, str]:
     try:
         return pure_stack()
     except Exception as exc:
+        detail = f"\n({_describe(exc)}{'; grpcio: ' + why_not if why_not else ''})"
+        if paths.PURE_GRPC.is_dir():
+            version = ".".join(map(str, sys.version_info[:2]))
+            raise TransportError(f"GAN Collage's bundled gRPC does not work in this GIMP's Python {version} (it needs "
+                                 f"Python 3.10 or newer).{detail}") from None
         raise TransportError(
             f"The GAN Collage plug-in folder is incomplete: its pure-Python gRPC files are missing "
             f"({paths.PURE_GRPC}). Replace the folder {paths.FOLDER} with the one `python3 install.py "
-            "--package-plugin OUT` makes (or run `python3 install.py --plugin-only`), then restart GIMP."
-            f"\n({_describe(exc)}{'; grpcio: ' + why_not if why_not else ''})") from None
+            f"--package-plugin OUT` makes (or run `python3 install.py --plugin-only`), then restart GIMP.{detail}"
+        ) from None
 
 
 @dataclass
