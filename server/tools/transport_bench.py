@@ -1,7 +1,7 @@
 """The plug-in's two gRPC stacks against each other: grpcio, and its vendored pure-Python stack (grpclib +
 protobuf's Python runtime), for a 1024x1024 Realize.
 
-    python -m server.tools.transport_bench --repeats 10 --out docs/benchmark/transport.json
+    python -m server.tools.transport_bench --processes 5 --repeats 10 --out docs/benchmark/transport.json
 
 Starts `python -m server` (embedded model, a free port), packages the plug-in (`install.py
 --package-plugin`), then runs the same client in two fresh processes of this interpreter: one as is
@@ -15,8 +15,10 @@ plug-in makes them in every run of an action (each run is a new process):
 * `full request`: both layers whole (2 x 4 MiB of RGBA), the pasted 1024x1024 layer answered (what
   the command-line client sends).
 
-Medians of `--repeats` calls after one warm-up; `transport` is the call's wall time minus the server's
-own queue + job seconds (its metrics), so the two stacks are compared on the same server work.
+Each stack runs in `--processes` fresh processes, taken in turns; a process times `--repeats` calls of
+each request after one warm-up. Figures are medians over the processes of each process's median;
+`transport` is a call's wall time minus the server's own queue + job seconds (its metrics), so the two
+stacks are compared on the same server work.
 """
 from __future__ import annotations
 
@@ -89,7 +91,24 @@ def serve() -> tuple[subprocess.Popen, str]:
     raise RuntimeError("the server did not start")
 
 
-def measure(repeats: int) -> list:
+def summary(runs: list) -> dict:
+    """Medians over one stack's processes."""
+    def median(*keys):
+        values = []
+        for run in runs:
+            value = run
+            for key in keys:
+                value = value[key]
+            values.append(value)
+        return statistics.median(values)
+
+    summed = {"stack": runs[0]["stack"], "processes": len(runs), "start_s": median("start_s")}
+    for name in ("plug-in request", "full request"):
+        summed[name] = {**runs[0][name], "wall_s": median(name, "wall_s"), "transport_s": median(name, "transport_s")}
+    return summed
+
+
+def measure(repeats: int, processes: int) -> list:
     with tempfile.TemporaryDirectory() as out:
         subprocess.run([sys.executable, str(REPO / "install.py"), "--package-plugin", out], check=True,
                        capture_output=True)
@@ -100,16 +119,17 @@ def measure(repeats: int) -> list:
             code = ("import importlib.util, json; spec = importlib.util.spec_from_file_location('bench', "
                     f"{__file__!r}); bench = importlib.util.module_from_spec(spec); spec.loader.exec_module(bench); "
                     "client = bench.client; ")
-            runs = []
-            for flags, stack in (((), "grpcio"), (("-S",), "pure-python")):
-                done = subprocess.run([sys.executable, *flags, "-c", code + f"print(json.dumps(client({plugin!r}, "
-                                       f"{address!r}, {stack!r}, {repeats})))"], capture_output=True, text=True,
-                                      cwd=out, check=True)
-                runs.append(json.loads(done.stdout))
+            runs = {"grpcio": [], "pure-python": []}
+            for _ in range(processes):
+                for flags, stack in (((), "grpcio"), (("-S",), "pure-python")):
+                    done = subprocess.run([sys.executable, *flags, "-c", code + f"print(json.dumps(client("
+                                           f"{plugin!r}, {address!r}, {stack!r}, {repeats})))"], capture_output=True,
+                                          text=True, cwd=out, check=True)
+                    runs[stack].append(json.loads(done.stdout))
         finally:
             server.terminate()
             server.wait(timeout=30)
-    return runs
+    return [summary(stack_runs) for stack_runs in runs.values()]
 
 
 def table(runs: list) -> str:
@@ -124,10 +144,11 @@ def table(runs: list) -> str:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--repeats", type=int, default=10, help="calls of each request per process")
+    parser.add_argument("--processes", type=int, default=5, help="fresh processes per stack")
     parser.add_argument("--out", type=Path, help="also write the figures as JSON")
     args = parser.parse_args(argv)
-    runs = measure(args.repeats)
+    runs = measure(args.repeats, args.processes)
     print(table(runs))
     if args.out:
         args.out.write_text(json.dumps({"command": "python -m server.tools.transport_bench "
