@@ -37,10 +37,13 @@ try:
     import transport
     INCOMPLETE = ""
 except ImportError as missing:
-    INCOMPLETE = (f"The GAN Collage plug-in in {os.path.dirname(os.path.abspath(__file__))} is incomplete: "
-                  f"it lacks the files install.py puts in its vendor/ folder ({missing}). In the GAN Collage folder "
-                  "run `python3 install.py --plugin-only` (it installs into your GIMP profiles), or run `python3 "
-                  "install.py --package-plugin OUT` and copy OUT/gan_collage over this folder. Then restart GIMP.")
+    FOLDER = os.path.dirname(os.path.abspath(__file__))
+    INCOMPLETE = (f"The GAN Collage plug-in in {FOLDER} "
+                  + (f"cannot load its modules ({missing})." if os.path.isdir(os.path.join(FOLDER, "vendor")) else
+                     f"is incomplete: it lacks the files install.py puts in its vendor/ folder ({missing}).")
+                  + " In the GAN Collage folder run `python3 install.py --plugin-only` (it installs into your GIMP "
+                  "profiles), or run `python3 install.py --package-plugin OUT` and copy OUT/gan_collage over this "
+                  "folder. Then restart GIMP.")
 
 PREFIX = "python-fu-gan-collage-"
 MENU = "<Image>/Filters/Generative/GAN Collage"
