@@ -13,7 +13,7 @@ from conftest import REPO
 
 
 def closed_port() -> int:
-    """A loopback port nothing listens on: bound once by us, then released (never 50051 by chance)."""
+    """A loopback port nothing listens on: bound once by us, then released (never one a server is using)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
