@@ -163,8 +163,8 @@ class Installer:
         missing = [wheel for wheel in wheels if not wheel.exists() or sha256(wheel) != PURE_GRPC_WHEELS[wheel.name]]
         if missing:
             self.run([self.pip_python(), "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-                      "--platform", "any", "--implementation", "py", "--abi", "none", "--python-version", PURE_GRPC_PYTHON,
-                      "--dest", WHEEL_CACHE, *[wheel_requirement(wheel.name) for wheel in missing]],
+                      "--platform", "any", "--implementation", "py", "--abi", "none",
+                      "--python-version", PURE_GRPC_PYTHON, "--dest", WHEEL_CACHE, *[wheel_requirement(wheel.name) for wheel in missing]],
                      "the plug-in's pure-Python gRPC wheels")
         if self.args.dry_run:
             return wheels
@@ -360,7 +360,8 @@ def main(argv=None) -> int:
     args.venv = args.venv.resolve()
     try:
         Installer(args).install()
-    except (InstallError, subprocess.CalledProcessError, OSError, ValueError) as exc:  # ValueError: a damaged settings file
+    # ValueError: a damaged settings file
+    except (InstallError, subprocess.CalledProcessError, OSError, ValueError) as exc:
         print(f"[install] failed: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -97,7 +97,8 @@ def test_the_package_is_self_contained(packaged_plugin):
     assert [p for p in folder.rglob("*") if p.is_file() and checkout in p.read_bytes()] == []
     with zipfile.ZipFile(folder.parent / "gan_collage.zip") as archive:
         names = {info.filename: info for info in archive.infolist()}
-        assert set(names) == {f"gan_collage/{p.relative_to(folder).as_posix()}" for p in folder.rglob("*") if p.is_file()}
+        files = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+        assert set(names) == {f"gan_collage/{name}" for name in files}
         assert names["gan_collage/gan_collage.py"].external_attr >> 16 & 0o111 == 0o111
         assert archive.read("gan_collage/vendor/server/region.py") == (REPO / "server/region.py").read_bytes()
 

@@ -224,7 +224,8 @@ def test_style_mix_and_local_blend_requests():
 def test_latent_rows_are_checked_against_the_model_before_any_projection(action, value, label):
     client = FakeClient(ListModels=listing(("default", 64, True, "", 10)))
     arguments = (b"\xff" * 36,) if action is actions.local_blend else ()
-    with pytest.raises(UserError, match=f"{label} is {value}, but the model 'default' has 10 latent rows: choose 0 to 10"):
+    expected = f"{label} is {value}, but the model 'default' has 10 latent rows: choose 0 to 10"
+    with pytest.raises(UserError, match=expected):
         action(session(client), LOWER, UPPER, *arguments, Options(), value)
     assert client.calls == []
 

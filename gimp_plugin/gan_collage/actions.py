@@ -242,8 +242,8 @@ class Limits:
         pixels = request_pixels(request)
         if self.max_request_pixels and pixels > self.max_request_pixels:
             raise UserError(f"This would send {pixels / 1e6:.1f} million pixels; the GAN Collage server takes at most "
-                            f"{self.max_request_pixels / 1e6:.1f} million at once. Use a smaller selection or layer, or "
-                            "fewer layers.")
+                            f"{self.max_request_pixels / 1e6:.1f} million at once. Use a smaller selection or layer, "
+                            "or fewer layers.")
         size = payload_bytes(request)
         if self.max_message_bytes and size > self.max_message_bytes:
             raise UserError(f"This would send {size / 2**20:.0f} MiB; the GAN Collage server takes at most "

@@ -86,8 +86,8 @@ def add_region_arguments(procedure):
                                   "pixels inside the selection's edge (0 = the selection as it is)",
                                   0.0, defaults.MAX_FEATHER, defaults.DEFAULT_FEATHER, RW)
     procedure.add_double_argument("margin", "_Margin (x selection size)", "Context around the selection the model "
-                                  "sees, as a fraction of the selection's longer side", 0.0, defaults.MAX_MARGIN, defaults.DEFAULT_MARGIN,
-                                  RW)
+                                  "sees, as a fraction of the selection's longer side", 0.0, defaults.MAX_MARGIN,
+                                  defaults.DEFAULT_MARGIN, RW)
 
 
 def options_of(config) -> actions.Options:
@@ -341,8 +341,8 @@ def run_settings(procedure, config, data):
     if run_mode != Gimp.RunMode.NONINTERACTIVE:
         for prop, field in SETTINGS_FIELDS.items():
             config.set_property(prop, getattr(setup, field))
-    if run_mode == Gimp.RunMode.INTERACTIVE and not dialogs.run(procedure, config, [*SETTINGS_FIELDS, "test-connection"],
-                                                                models=dialog_models(setup)):
+    shown = [*SETTINGS_FIELDS, "test-connection"]
+    if run_mode == Gimp.RunMode.INTERACTIVE and not dialogs.run(procedure, config, shown, models=dialog_models(setup)):
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
     for prop, field in SETTINGS_FIELDS.items():
         setattr(setup, field, config.get_property(prop).strip())

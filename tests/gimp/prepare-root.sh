@@ -32,7 +32,8 @@ in_root /opt/pip-venv/bin/pip install -q --no-cache-dir --disable-pip-version-ch
   $PIP_PACKAGES
 rm -rf "$ROOT/opt/pip-venv"
 in_root python3 -c 'import grpc' 2>/dev/null && { echo "prepare-root: GIMP's python3 must not have grpc" >&2; exit 1; }
-in_root python3 -c 'import google.protobuf' 2>/dev/null && { echo "prepare-root: GIMP's python3 must not have protobuf" >&2; exit 1; }
+in_root python3 -c 'import google.protobuf' 2>/dev/null &&
+  { echo "prepare-root: GIMP's python3 must not have protobuf" >&2; exit 1; }
 in_root PYTHONPATH=/opt/direct-site python3 -c 'import grpc, google.protobuf'
 echo "$WANT" > "$STAMP"
 echo "prepare-root: $ROOT ready ($(du -sh -x "$ROOT" | cut -f1))" >&2
