@@ -1,12 +1,12 @@
 """Run by test_plugin_transport in a Python without grpcio or protobuf (python -S): the packaged plug-in's
 actions over its own pure-Python gRPC stack, against a real server.
 
-    python -S pure_python_plugin.py PLUGIN_FOLDER SERVER CLOSED_SERVER      (prints a JSON report)
+    python -S pure_python_plugin.py PLUGIN_FOLDER SERVER CLOSED_SERVER [TOKEN_SERVER TOKEN]   (prints JSON)
 """
 import json
 import sys
 
-plugin, server, closed = sys.argv[1:4]
+plugin, server, closed, *guarded = sys.argv[1:]
 sys.path.insert(0, plugin)
 import actions  # noqa: E402
 import transport  # noqa: E402
@@ -54,4 +54,9 @@ report["codes"] = {
     "deadline": code_of(Config(server=server), "Project", {"image": actions.image_dict(LAYER),
                                                            "options": {"method": "optimize", "steps": 10000}}, 0.3),
 }
+if guarded:
+    address, token = guarded
+    report["codes"].update({"no token": code_of(Config(server=address), "GetServerInfo", {}),
+                            "wrong token": code_of(Config(server=address, token="guess"), "GetServerInfo", {}),
+                            "right token": code_of(Config(server=address, token=token), "GetServerInfo", {})})
 print(json.dumps(report))

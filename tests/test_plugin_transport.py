@@ -18,9 +18,20 @@ import transport  # noqa: E402
 from actions import CanvasData, LayerData, Options, Session  # noqa: E402
 from config import Config  # noqa: E402
 from server.region import Bounds, Square  # noqa: E402
+from test_server_fixtures import serving  # noqa: E402
 from transport import CallError, TransportError  # noqa: E402
 
-pytest_plugins = ("test_server_fixtures",)  # served
+pytest_plugins = ("test_server_fixtures",)  # served, catalog
+
+
+def code(config: Config, name: str, request: dict, timeout: float = 60) -> str:
+    """The status code of a call over grpcio ("OK" when it succeeds)."""
+    try:
+        with transport.connect(config) as connection:
+            list(connection.client.call(name, request, timeout))
+    except CallError as exc:
+        return exc.code
+    return "OK"
 
 LAYER = LayerData("patch", 12, 8, bytes(range(192)) * 2, x=3, y=2)
 OTHER = LayerData("other", 8, 8, b"\x80\x40\x20\xff" * 64, x=10, y=10)
@@ -73,10 +84,15 @@ def test_every_action_over_grpcio(session):
     assert session.model_info()["num_ws"] > 0 and session.limits().max_canvas_side > 0
 
 
-def test_the_packaged_plugin_without_grpcio_or_protobuf(served, packaged_plugin, session):
+def test_the_packaged_plugin_without_grpcio_or_protobuf(served, catalog, packaged_plugin, session):
     """Same actions, same layers, same error codes through the vendored grpclib and pure-Python protobuf."""
     closed = f"127.0.0.1:{closed_port()}"
-    done = plain_python(str(REPO / "tests" / "pure_python_plugin.py"), str(packaged_plugin), served.address, closed)
+    with serving(catalog, token="s3cret") as guarded:
+        done = plain_python(str(REPO / "tests" / "pure_python_plugin.py"), str(packaged_plugin), served.address,
+                            closed, guarded.address, "s3cret")
+        over_grpcio = {"no token": code(Config(server=guarded.address), "GetServerInfo", {}),
+                       "wrong token": code(Config(server=guarded.address, token="guess"), "GetServerInfo", {}),
+                       "right token": code(Config(server=guarded.address, token="s3cret"), "GetServerInfo", {})}
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["grpc_importable"] is False and report["protobuf"] == "python"
@@ -88,20 +104,16 @@ def test_the_packaged_plugin_without_grpcio_or_protobuf(served, packaged_plugin,
                      "Local blend of patch + other (from layer 1, default)"]
     assert all(length == side * side * 4 for _, side, length in report["layers"])
 
-    def code(config, name, request, timeout=60):
-        with pytest.raises(CallError) as error, transport.connect(config) as connection:
-            list(connection.client.call(name, request, timeout))
-        return error.value.code
-
-    over_grpcio = {
+    over_grpcio.update({
         "unknown model": code(Config(server=served.address), "Project", {"model": "nope",
                                                                          "image": actions.image_dict(LAYER)}),
         "closed port": code(Config(server=closed), "GetServerInfo", {}),
         "deadline": code(Config(server=served.address), "Project",
                          {"image": actions.image_dict(LAYER), "options": {"method": "optimize", "steps": 10000}}, 0.3),
-    }
+    })
     assert report["codes"] == over_grpcio == {"unknown model": "INVALID_ARGUMENT", "closed port": "UNAVAILABLE",
-                                              "deadline": "DEADLINE_EXCEEDED"}
+                                              "deadline": "DEADLINE_EXCEEDED", "no token": "UNAUTHENTICATED",
+                                              "wrong token": "UNAUTHENTICATED", "right token": "OK"}
 
 
 @pytest.mark.parametrize("version", ["3.10", "3.12", "3.13"])
