@@ -194,8 +194,8 @@ def test_every_procedure_in_gimp(stack, gimp_root, server, packaged_plugin, unzi
     report, stopped_after = run_gimp(gimp_root, plugin, "e2e_batch.py", params, tmp_path,
                                      GRPCIO if stack == "grpcio" else "", cancel_like_gimp(gimp_root, server))
     calls = report["calls"]
-    errors = ("one layer", "split too high", "indexed", "huge canvas", "unreachable settings", "unreachable",
-              "forced grpcio", "cancelled")
+    errors = ("one layer", "split too high", "indexed", "huge canvas", "damaged settings", "unreachable settings",
+              "unreachable", "forced grpcio", "cancelled")
     failed = {label: call.get("error") for label, call in calls.items()
               if call["status"] != "success" and label not in errors}
     assert not failed, failed
@@ -246,6 +246,7 @@ def test_every_procedure_in_gimp(stack, gimp_root, server, packaged_plugin, unzi
     assert (report["indexed_type"], report["indexed_layers"]) == ("indexed", 1)  # nothing added, nothing posterised
     assert "20000 x 20000 pixels; the GAN Collage server takes images up to" in calls["huge canvas"]["error"]
     assert calls["huge canvas"]["seconds"] < 5  # refused before reading or uploading anything
+    assert calls["damaged settings"]["error"].startswith("GAN Collage's settings file cannot be used. Open Filters")
     port = unreachable.rsplit(":", 1)[1]
     for label in ("unreachable settings", "unreachable"):
         assert f"Cannot reach the GAN Collage server at {unreachable}. Start it with:" in calls[label]["error"]

@@ -270,7 +270,10 @@ def run_action(procedure, run_mode, image, drawables, config, data):
         if exc.code == "CANCELLED":
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
         return _failure(procedure, explain.explain(exc, setup or settings.Config()))
-    except (actions.UserError, settings.ConfigError, transport.TransportError) as exc:
+    except settings.ConfigError as exc:
+        return _failure(procedure, "GAN Collage's settings file cannot be used. Open Filters > Generative > GAN "
+                                   f"Collage > Server settings and press OK to write a new one.\n({exc})")
+    except (actions.UserError, transport.TransportError) as exc:
         return _failure(procedure, str(exc))
     finally:
         if progress is not None:

@@ -208,7 +208,10 @@ huge = Gimp.Image.new(20000, 20000, Gimp.ImageBaseType.RGB)
 new_layer(huge, "small", 8, 8, 0, 0, 100.0, (1, 2, 3))
 call("huge canvas", "realize", huge)
 huge.delete()
-settings("unreachable settings", PARAMS["unreachable"])
+with open(report["settings_file"], "w") as damaged:
+    damaged.write("{not json")
+call("damaged settings", "realize", image)
+settings("unreachable settings", PARAMS["unreachable"])  # also replaces the damaged file
 call("unreachable", "realize", image)
 report["changed_by_errors"] = [[a, b] for a, b in zip(before_errors, snapshot(image)) if a != b]
 report["unchanged_after_errors"] = snapshot(image) == before_errors
