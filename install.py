@@ -5,26 +5,31 @@
     python3 install.py --dev           # plus the test tools
     python3 install.py --plugin-only --gimp-profile ~/.config/GIMP/3.0
     python3 install.py --uninstall     # remove the plug-in and its settings from the profiles
+    python3 install.py --package-plugin OUT   # OUT/gan_collage/ and OUT/gan_collage.zip, to copy by hand
 
 PyTorch: with an NVIDIA GPU (nvidia-smi answers) the CUDA build is installed, otherwise the CPU
 build; `--torch cpu|cuda` overrides the detection and `--torch-index-url` picks a wheel index
 (for example PyTorch's CPU-only index).
 
 The plug-in goes to `<profile>/plug-ins/gan_collage/` of each GIMP 3 profile found (Linux, Flatpak,
-Snap, Windows, macOS locations) or named with --gimp-profile, with the few client modules and gRPC stubs
-it needs (no torch) in its `vendor/` folder. Its settings, `<profile>/gan-collage.json`, get the bridge
-interpreter (this environment's Python) and the project folder; the address, token, model and transport
-the user chose are kept. Running it again only installs what is missing and refreshes the plug-in.
+Snap, Windows, macOS locations) or named with --gimp-profile, self-contained: the few client modules
+and gRPC stubs it needs (no torch) in its `vendor/`, and in `vendor/pure-grpc/` a pinned pure-Python
+gRPC stack (grpclib, h2, hpack, hyperframe, multidict, protobuf; wheels from PyPI, checked against
+their SHA-256) for GIMPs whose Python has no grpcio. Its settings, `<profile>/gan-collage.json`, get
+this environment's Python (for the "start the server" hint); the address, token, model and transport the
+user chose are kept. Running it again only installs what is missing and refreshes the plug-in.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
 import os
 import shutil
 import subprocess
 import sys
 import venv
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -35,10 +40,25 @@ PLUGIN = ROOT / "gimp_plugin" / "gan_collage"
 PLUGIN_NAME = PLUGIN.name
 # What the plug-in needs from the server package (none imports torch), copied under vendor/.
 VENDORED = ("server/__init__.py", "server/defaults.py", "server/region.py", "server/client/__init__.py",
-            "server/client/bridge_protocol.py", "server/client/direct.py", "server/client/messages.py",
-            "server/client/progress.py",
+            "server/client/address.py", "server/client/errors.py", "server/client/direct.py",
+            "server/client/grpclib_client.py", "server/client/messages.py", "server/client/progress.py",
             "server/api/__init__.py", "server/api/gancollage/__init__.py", "server/api/gancollage/v1/__init__.py",
             "server/api/gancollage/v1/gancollage_pb2.py", "server/api/gancollage/v1/gancollage_pb2_grpc.py")
+# The pure-Python gRPC stack unpacked into vendor/pure-grpc/ (protobuf: the stubs' runtime, see gancollage_pb2.py).
+# Only pure-Python wheels (py3-none-any), so one folder serves GIMP on every platform.
+PURE_GRPC_WHEELS = {
+    "grpclib-0.4.9-py3-none-any.whl": "7762ec1c8ed94dfad597475152dd35cbd11aecaaca2f243e29702435ca24cf0e",
+    "h2-4.4.1-py3-none-any.whl": "0e25f1462b23c9cb82d9eb02e28bc706dac2a68cb457c6a0d74d63c8a2a5d0e6",
+    "hpack-4.2.0-py3-none-any.whl": "858ac0b02280fa582b5080d68db0899c62a80375e0e5413a74970c5e518b6986",
+    "hyperframe-6.1.0-py3-none-any.whl": "b03380493a519fce58ea5af42e4a42317bf9bd425596f7a0835ffce80f1a42e5",
+    "multidict-7.1.0-py3-none-any.whl": "d9ef29cfd98e17085b4f91bba8fa1570bec6787d5c52ce653ed33a58785585d0",
+    "protobuf-7.36.2-py3-none-any.whl": "bdb3a345d48db958e6ce1f18e508beb0cc981d64f24088427549c866cd039f1e",
+    # multidict's backport of typing.Self and friends, for GIMPs whose Python is 3.10
+    "typing_extensions-4.16.0-py3-none-any.whl": "481caa481374e813c1b176ada14e97f1f67a4539ce9cfeb3f350d78d6370c2e8",
+}
+PURE_GRPC_PYTHON = "3.10"  # the oldest Python every pinned wheel supports
+WHEEL_CACHE = ROOT / ".cache" / "pure-grpc-wheels"
+PROFILE_MARKERS = ("gimprc", "pluginrc", "sessionrc", "plug-ins")  # what GIMP 3 writes into a profile
 
 
 def has_nvidia_gpu() -> bool:
@@ -128,69 +148,115 @@ class Installer:
 
     # ------------------------------------------------------------------------------ plug-in
 
+    def pip_python(self) -> Path:
+        """An interpreter with pip, to fetch the plug-in's wheels: this one, else the server environment's."""
+        if importlib.util.find_spec("pip") is not None:
+            return Path(sys.executable)
+        if self.python.exists():
+            return self.python
+        raise InstallError(f"{sys.executable} has no pip and there is no server environment at {self.args.venv} "
+                           "yet: run install.py without --plugin-only first (it creates one with pip)")
+
+    def plugin_wheels(self) -> list[Path]:
+        """The pinned pure-Python gRPC wheels, downloaded into .cache/ once and checked against their SHA-256."""
+        wheels = [WHEEL_CACHE / name for name in PURE_GRPC_WHEELS]
+        missing = [wheel for wheel in wheels if not wheel.exists() or sha256(wheel) != PURE_GRPC_WHEELS[wheel.name]]
+        if missing:
+            self.run([self.pip_python(), "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+                      "--platform", "any", "--implementation", "py", "--abi", "none",
+                      "--python-version", PURE_GRPC_PYTHON, "--dest", WHEEL_CACHE, *[wheel_requirement(wheel.name) for wheel in missing]],
+                     "the plug-in's pure-Python gRPC wheels")
+        if self.args.dry_run:
+            return wheels
+        for wheel in wheels:
+            if not wheel.exists() or sha256(wheel) != PURE_GRPC_WHEELS[wheel.name]:
+                raise InstallError(f"{wheel} is missing or is not the pinned file (SHA-256 differs); delete it and "
+                                   "run install.py again")
+        return wheels
+
     def profiles(self) -> list[Path]:
+        """The profiles to work on: those named with --gimp-profile (refused unless they look like GIMP 3
+        profiles, or --force), else every one found."""
         if self.args.gimp_profile:
-            return [Path(p).expanduser().resolve() for p in self.args.gimp_profile]
+            named = [Path(p).expanduser().resolve() for p in self.args.gimp_profile]
+            wrong = [p for p in named if not looks_like_profile(p)]
+            if wrong and not self.args.force:
+                raise InstallError(", ".join(map(str, wrong)) + " does not look like a GIMP 3 profile folder (it "
+                                   f"holds none of {', '.join(PROFILE_MARKERS)}; GIMP's Edit > Preferences > Folders "
+                                   "shows the right one). Check the path, or add --force to use it anyway.")
+            return named
         found = find_gimp_profiles(Path.home(), os.environ, sys.platform)
         if not found:
             looked = ", ".join(str(f / "3.*") for f in profile_folders(Path.home(), os.environ, sys.platform))
-            self.say(f"no GIMP 3 profile found (looked in {looked}). The plug-in is NOT installed: start GIMP 3 "
-                     "once so that it creates its profile and run this again, or name the profile folder with "
-                     "--gimp-profile DIR.")
+            self.say(f"no GIMP 3 profile found (looked in {looked}).")
         return found
 
-    def copy_plugin(self, profile: Path):
+    def copy_plugin(self, profile: Path, wheels: list[Path]):
         target = profile / "plug-ins" / PLUGIN_NAME
         self.say(f"plug-in -> {target}")
-        if self.args.dry_run:
-            return
-        if target.exists():
-            shutil.rmtree(target)
-        shutil.copytree(PLUGIN, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "vendor"))
-        (target / f"{PLUGIN_NAME}.py").chmod(0o755)  # GIMP only runs executable plug-ins
-        for relative in VENDORED:
-            destination = target / "vendor" / relative
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / relative, destination)
+        if not self.args.dry_run:
+            build_plugin(target, wheels)
 
     def write_settings(self, profile: Path):
         module = plugin_config()
         path = module.path_in(profile)
         current = module.load(path)
-        current.bridge_python = str(self.python)
-        current.project_root = str(ROOT)
+        if self.python.exists() or not self.args.plugin_only:
+            current.server_python = str(self.python)
         if self.args.server:
             current.server = self.args.server
         if self.args.transport:
             current.transport = self.args.transport
-        self.say(f"settings -> {path} (server {current.server}, transport {current.transport}, "
-                 f"bridge {current.bridge_python})")
+        self.say(f"settings -> {path} (server {current.server}, transport {current.transport})")
         if not self.args.dry_run:
             module.save(path, current)
 
-    def install_plugin(self):
-        if not self.python.exists() and not self.args.dry_run:
-            self.say(f"note: no server environment at {self.args.venv} yet; the plug-in's bridge needs it "
-                     "(run install.py without --plugin-only)")
-        for profile in self.profiles():
-            self.copy_plugin(profile)
+    def install_plugin(self) -> list[Path]:
+        """The profiles the plug-in went into."""
+        profiles = self.profiles()
+        wheels = self.plugin_wheels() if profiles else []
+        for profile in profiles:
+            self.copy_plugin(profile, wheels)
             self.write_settings(profile)
+        return profiles
+
+    def package_plugin(self, out: Path):
+        folder, archive = out / PLUGIN_NAME, out / f"{PLUGIN_NAME}.zip"
+        self.say(f"plug-in folder -> {folder}, zip -> {archive}")
+        wheels = self.plugin_wheels()
+        if self.args.dry_run:
+            self.say("nothing was written (dry run)")
+            return
+        build_plugin(folder, wheels)
+        zip_folder(folder, archive)
+        self.say(f"done. Copy {folder} (or unpack {archive.name}) into the plug-ins folder of a GIMP 3 profile (GIMP: "
+                 "Edit > Preferences > Folders > Plug-ins), restart GIMP, then start the server and use Filters > "
+                 "Generative > GAN Collage.")
 
     def uninstall(self):
-        for profile in self.profiles():
+        profiles = self.profiles()
+        removed = []
+        for profile in profiles:
             for path in (profile / "plug-ins" / PLUGIN_NAME, plugin_config().path_in(profile)):
                 if not path.exists():
                     continue
-                self.say(f"removing {path}")
+                self.say(f"{'would remove' if self.args.dry_run else 'removing'} {path}")
+                removed.append(path)
                 if self.args.dry_run:
                     continue
                 if path.is_dir():
                     shutil.rmtree(path)
                 else:
                     path.unlink()
+        if not removed:
+            self.say("nothing to remove: no GAN Collage plug-in or settings in "
+                     + (", ".join(map(str, profiles)) if profiles else "any GIMP 3 profile"))
         self.say(f"the server environment in {self.args.venv} is left in place; delete that folder to remove it")
 
     def install(self):
+        if self.args.package_plugin:
+            self.package_plugin(self.args.package_plugin.resolve())
+            return
         if self.args.uninstall:
             self.uninstall()
             return
@@ -198,10 +264,67 @@ class Installer:
             self.ensure_venv()
             self.install_torch()
             self.install_project()
-        if not self.args.no_plugin:
-            self.install_plugin()
-        self.say(f"done. Start the server with: {self.python} -m server   (add --model PATH for your own "
-                 "checkpoint); in GIMP: Filters > Generative > GAN Collage")
+        installed = [] if self.args.no_plugin else self.install_plugin()
+        dry = self.args.dry_run
+        if not self.args.no_plugin and not installed:
+            self.say(f"the GIMP plug-in {'would not be' if dry else 'is NOT'} installed: start GIMP 3 once so that it "
+                     "creates its profile and run this again, name the profile folder with --gimp-profile DIR, or "
+                     "make a folder to copy by hand with --package-plugin OUT.")
+        elif installed:
+            where = ", ".join(str(p / "plug-ins" / PLUGIN_NAME) for p in installed)
+            self.say(f"the GIMP plug-in {'would go to' if dry else 'is in'} {where}"
+                     + ("" if dry else "; restart GIMP, then: Filters > Generative > GAN Collage"))
+        if dry:
+            self.say("nothing was changed (dry run)")
+        elif not self.args.plugin_only:
+            self.say(f"done. Start the server with: {self.python} -m server   (add --model PATH for your own "
+                     "checkpoint)")
+
+
+class InstallError(Exception):
+    """Something the user must fix before anything is installed; the message says what."""
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def wheel_requirement(wheel: str) -> str:
+    """"grpclib==0.4.9" for "grpclib-0.4.9-py3-none-any.whl"."""
+    name, version = wheel.split("-")[:2]
+    return f"{name}=={version}"
+
+
+def looks_like_profile(folder: Path) -> bool:
+    return folder.is_dir() and any((folder / marker).exists() for marker in PROFILE_MARKERS)
+
+
+def build_plugin(target: Path, wheels: list[Path]):
+    """The self-contained plug-in folder: the plug-in, vendor/ (project modules) and vendor/pure-grpc/.
+
+    Files get fresh modification times (not the checkout's), so GIMP queries the plug-in again."""
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(PLUGIN, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "vendor"),
+                    copy_function=shutil.copy)
+    (target / f"{PLUGIN_NAME}.py").chmod(0o755)  # GIMP only runs executable plug-ins
+    for relative in VENDORED:
+        destination = target / "vendor" / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / relative, destination)
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as archive:
+            archive.extractall(target / "vendor" / "pure-grpc")
+
+
+def zip_folder(folder: Path, archive: Path):
+    """`folder` as a zip whose top entry is the folder itself, keeping the executable bit."""
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                entry = zipfile.ZipInfo.from_file(path, path.relative_to(folder.parent).as_posix())
+                entry.compress_type = zipfile.ZIP_DEFLATED
+                out.writestr(entry, path.read_bytes())
 
 
 def parse_args(argv=None):
@@ -215,11 +338,15 @@ def parse_args(argv=None):
     part.add_argument("--no-plugin", action="store_true", help="only the server environment")
     part.add_argument("--plugin-only", action="store_true", help="only the GIMP plug-in and its settings")
     part.add_argument("--uninstall", action="store_true", help="remove the plug-in and its settings from the profiles")
+    part.add_argument("--package-plugin", type=Path, metavar="OUT", help="write OUT/gan_collage/ and "
+                      "OUT/gan_collage.zip: the self-contained plug-in folder, to copy into a profile by hand")
     ap.add_argument("--gimp-profile", action="append", metavar="DIR",
                     help="a GIMP 3 profile folder to install into (repeatable; default: every one found)")
     ap.add_argument("--server", metavar="HOST:PORT", help="the server address the plug-in uses "
                     "(default: keep the configured one, else 127.0.0.1:50051)")
-    ap.add_argument("--transport", choices=("auto", "direct", "bridge"),
+    ap.add_argument("--force", action="store_true", help="use --gimp-profile folders that do not look like "
+                    "GIMP 3 profiles (creating them)")
+    ap.add_argument("--transport", choices=("auto", "grpcio", "pure-python"),
                     help="how the plug-in reaches the server (default: keep the configured one, else auto)")
     ap.add_argument("--dry-run", action="store_true", help="print what would be done, change nothing")
     return ap.parse_args(argv)
@@ -233,7 +360,8 @@ def main(argv=None) -> int:
     args.venv = args.venv.resolve()
     try:
         Installer(args).install()
-    except (subprocess.CalledProcessError, OSError, ValueError) as exc:  # ValueError: a damaged settings file
+    # ValueError: a damaged settings file
+    except (InstallError, subprocess.CalledProcessError, OSError, ValueError) as exc:
         print(f"[install] failed: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -112,7 +112,7 @@ def test_error_exit_codes(server, files, tmp_path):
 
 
 def test_client_imports_no_torch():
-    code = ("import sys, server.client.cli, server.client.bridge, server.client.direct; "
+    code = ("import sys, server.client.cli, server.client.direct; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=python_env(), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

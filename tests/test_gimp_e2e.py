@@ -1,12 +1,14 @@
 """The plug-in in a real GIMP 3.0 (a Debian trixie chroot built by ../shared/gimp3), against a real server.
 
-One GIMP run per transport, each calling every procedure non-interactively through the PDB
-(tests/gimp/e2e_batch.py), then cancelling a long one the way GIMP does (killing the plug-in): direct
-gRPC (GIMP's python3 gets grpc through PYTHONPATH) and the bridge (GIMP's python3 has no grpc; the
-bridge runs in a venv inside the chroot). One more run opens every dialog on an Xvfb display and
-confirms it (tests/gimp/dialogs_batch.py). The chroot is cached in $GANCOLLAGE_GIMP3_CACHE (default
-/var/cache/gancollage-gimp3) and reused. Needs root. Skips only when ../shared/gimp3 is absent (users'
-machines); a chroot that cannot be built fails the test.
+The plug-in is the folder `install.py --package-plugin` makes, copied by hand into a fresh profile. In
+the chroot GIMP's python3 has neither grpcio nor protobuf and no server environment exists. One GIMP run
+per gRPC stack calls every procedure non-interactively through the PDB (tests/gimp/e2e_batch.py), then
+cancels a long one the way GIMP does (killing the plug-in): the plug-in's own pure-Python stack, and
+grpcio (given to GIMP's python3 through PYTHONPATH). One run opens every dialog on an Xvfb display,
+records what each shows, photographs it and confirms it (tests/gimp/dialogs_batch.py); one runs the
+source folder copied without its vendor/ (tests/gimp/incomplete_batch.py). The chroot is cached in
+$GANCOLLAGE_GIMP3_CACHE (default /var/cache/gancollage-gimp3) and reused. Needs root. Skips only when
+../shared/gimp3 is absent (users' machines); a chroot that cannot be built fails the test.
 """
 from __future__ import annotations
 
@@ -15,26 +17,28 @@ import json
 import os
 import select
 import shutil
-import socket
 import subprocess
 import sys
 import threading
 import time
+import zipfile
 from importlib import metadata
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO, SHARED, make_tiny_model
+from plugin_fixtures import closed_port, packaged_plugin  # noqa: F401  (a fixture)
 from test_server_fixtures import server_process
 
 GIMP3 = SHARED / "gimp3"
 CACHE = Path(os.environ.get("GANCOLLAGE_GIMP3_CACHE", "/var/cache/gancollage-gimp3"))
-ROOT = CACHE / "root"
+ROOT = CACHE / "gimp-only"
 HERE = Path(__file__).resolve().parent / "gimp"
 EMBEDDED = REPO / "server" / "models" / "embedded" / "model.json"
-BRIDGE_PYTHON, PROJECT_ROOT = "/opt/bridge-venv/bin/python", "/opt/gancollage"
+GRPCIO = "PYTHONPATH=/opt/direct-site"  # GIMP's python3 with grpcio (installed there by prepare-root.sh)
 STEPS = 2
+SCREENSHOTS = os.environ.get("GANCOLLAGE_SCREENSHOTS")  # a host folder: keep the dialogs' screenshots there
 
 pytestmark = pytest.mark.skipif(not GIMP3.is_dir(), reason=f"{GIMP3} not found: the GIMP 3 chroot scripts "
                                 "are only in the project's shared folder (CI and developers' machines)")
@@ -46,8 +50,7 @@ def log(text: str) -> None:
 
 def prepare_root() -> Path:
     """The cached GIMP 3 chroot, built or refreshed by tests/gimp/prepare-root.sh (RuntimeError if it fails)."""
-    packages = " ".join(f"{name}=={metadata.version(name)}"
-                        for name in ("grpcio", "protobuf", "grpcio-health-checking"))
+    packages = " ".join(f"{name}=={metadata.version(name)}" for name in ("grpcio", "protobuf"))
     started = time.monotonic()
     done = subprocess.run([str(HERE / "prepare-root.sh"), str(GIMP3), str(ROOT)], capture_output=True, text=True,
                           env=dict(os.environ, PIP_PACKAGES=packages), timeout=1200)
@@ -66,15 +69,18 @@ def gimp_root() -> Path:
         prepare_root()
     except RuntimeError as exc:
         pytest.fail(str(exc))
-    # the bridge's project folder: this checkout's client code (the bridge needs no torch)
-    target = ROOT / PROJECT_ROOT.lstrip("/")
-    shutil.rmtree(target, ignore_errors=True)
-    (target / "server").mkdir(parents=True)
-    shutil.copy2(REPO / "server" / "__init__.py", target / "server")
-    for package in ("client", "api"):
-        shutil.copytree(REPO / "server" / package, target / "server" / package,
-                        ignore=shutil.ignore_patterns("__pycache__"))
     return ROOT
+
+
+@pytest.fixture(scope="module")
+def unzipped_plugin(packaged_plugin, tmp_path_factory) -> Path:
+    """gan_collage.zip unpacked as unzip does it (the permissions the zip records applied)."""
+    target = tmp_path_factory.mktemp("unzipped")
+    with zipfile.ZipFile(packaged_plugin.parent / "gan_collage.zip") as archive:
+        for entry in archive.infolist():
+            archive.extract(entry, target)
+            (target / entry.filename).chmod(entry.external_attr >> 16 & 0o777)
+    return target / "gan_collage"
 
 
 @pytest.fixture(scope="module")
@@ -93,20 +99,6 @@ def server(tmp_path_factory):
         log(f"no embedded model yet ({EMBEDDED} is missing): serving a tiny random 32 px model")
     with server_process("--model", model) as (_, address):
         yield address
-
-
-@pytest.fixture(scope="module")
-def plugin_dir(tmp_path_factory) -> Path:
-    """The plug-in folder exactly as install.py lays it out in a profile."""
-    profile = tmp_path_factory.mktemp("profile")
-    subprocess.run([sys.executable, str(REPO / "install.py"), "--plugin-only", "--gimp-profile", str(profile)],
-                   check=True, capture_output=True, timeout=60)
-    return profile / "plug-ins" / "gan_collage"
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) != 0
 
 
 def queue_length(address: str) -> int:
@@ -192,29 +184,24 @@ def cancel_like_gimp(root: Path, address: str):
     return during
 
 
-@pytest.mark.parametrize("transport", ["direct", "bridge"])
-def test_every_procedure_in_gimp(transport, gimp_root, server, plugin_dir, tmp_path):
-    params = {"server": server, "unreachable": "127.0.0.1:9", "bridge_python": BRIDGE_PYTHON,
-              "project_root": PROJECT_ROOT, "steps": STEPS}
-    report, stopped_after = run_gimp(gimp_root, plugin_dir, "e2e_batch.py", params, tmp_path,
-                                     "PYTHONPATH=/opt/direct-site" if transport == "direct" else "",
-                                     cancel_like_gimp(gimp_root, server))
+@pytest.mark.parametrize("stack", ["pure-python", "grpcio"])
+def test_every_procedure_in_gimp(stack, gimp_root, server, packaged_plugin, unzipped_plugin, tmp_path):
+    """The packaged folder copied by hand (pure-Python), and the zip unpacked (grpcio)."""
+    unreachable = f"127.0.0.1:{closed_port()}"
+    params = {"server": server, "unreachable": unreachable, "steps": STEPS}
+    plugin = packaged_plugin if stack == "pure-python" else unzipped_plugin
+    assert os.access(plugin / "gan_collage.py", os.X_OK)
+    report, stopped_after = run_gimp(gimp_root, plugin, "e2e_batch.py", params, tmp_path,
+                                     GRPCIO if stack == "grpcio" else "", cancel_like_gimp(gimp_root, server))
     calls = report["calls"]
+    errors = ("one layer", "split too high", "indexed", "huge canvas", "damaged settings", "unreachable settings",
+              "unreachable", "forced grpcio", "cancelled")
     failed = {label: call.get("error") for label, call in calls.items()
-              if call["status"] != "success" and label not in ("no settings", "one layer", "unreachable settings",
-                                                               "unreachable", "forced direct", "cancelled")}
+              if call["status"] != "success" and label not in errors}
     assert not failed, failed
-    assert report["gimp_has_grpc"] == (transport == "direct")
-
-    # no settings file: auto transport, default address
-    if transport == "direct":
-        if port_is_free(50051):
-            assert "Cannot reach the GAN Collage server at 127.0.0.1:50051" in calls["no settings"]["error"]
-    else:
-        assert "no gRPC and no bridge is configured" in calls["no settings"]["error"]
-    assert calls["no settings"]["new"] == []
-    via = "via direct gRPC" if transport == "direct" else f"via bridge ({BRIDGE_PYTHON})"
-    assert via in calls["settings"]["value"] and report["settings_file"] in calls["settings"]["value"]
+    assert report["gimp_has_grpc"] == (stack == "grpcio")
+    through = "grpcio " if stack == "grpcio" else "pure-Python gRPC (grpclib 0.4.9)"
+    assert f"through {through}" in calls["settings"]["value"] and report["settings_file"] in calls["settings"]["value"]
 
     def new(label):
         return [(n["name"], n["x"], n["y"], n["width"], n["height"], n["parent"], n["below"])
@@ -223,13 +210,15 @@ def test_every_procedure_in_gimp(transport, gimp_root, server, plugin_dir, tmp_p
     model = "default"
     # realize: the region of interest (selection box (8, 8)-(40, 32) + 4 px margin, made square and moved
     # inside the canvas: (4, 0, 40)), above the selected layer, masked by the selection; nothing changes
-    # outside the selection
-    assert new("realize") == [(f"Realized (regressor, {model}, seed 0)", 4, 0, 40, 40, None, "patch")]
-    assert calls["realize"]["value"] == f"Realized (regressor, {model}, seed 0)"
+    # outside the selection. The regressor has no seed: the name says none.
+    assert new("realize") == [(f"Realized (regressor, {model})", 4, 0, 40, 40, None, "patch")]
+    assert calls["realize"]["value"] == f"Realized (regressor, {model})"
     above, below, outside = report["realize_mask"]  # feathered inward: never above the selection
     assert above == 0 and outside == 0 and below > 0
     assert report["refine_mask"] == [0, 0, 0]  # feather 0: the selection itself
     assert report["composite_changed_outside_selection"] == 0 and 0 < report["selected_pixels"] < 32 * 24
+    # "Visible layers" leaves GAN Collage's own results out unless asked to take them
+    assert report["again_is_the_same"] is True and report["with_results_differs"] is True
     assert new("refine") == [(f"Realized (optimize, {model}, seed 3, {STEPS} steps)", 4, 0, 40, 40, None, "masked")]
     # model-resolution results: scaled and cropped onto the source layer, above it (here inside its group)
     assert new("project") == [(f"Projection of child (hybrid, {model}, seed 0, {STEPS} steps)", 40, 4, 16, 16,
@@ -247,22 +236,43 @@ def test_every_procedure_in_gimp(transport, gimp_root, server, plugin_dir, tmp_p
     assert report["selection_unchanged"]
 
     # errors: a clear message, a PDB error status, the image unchanged
-    assert report["unchanged_after_errors"]
-    assert calls["one layer"]["status"] == "execution-error"
+    assert report["unchanged_after_errors"], report["changed_by_errors"]
+    for label in errors[:-2]:
+        assert calls[label]["status"] == "execution-error" and calls[label]["new"] == [], label
     assert "Select exactly two layers" in calls["one layer"]["error"]
+    assert "Split is 50, but the model 'default' has" in calls["split too high"]["error"]
+    assert calls["split too high"]["seconds"] < 5  # refused before projecting either layer
+    assert "this one is indexed" in calls["indexed"]["error"] and "Image > Mode > RGB" in calls["indexed"]["error"]
+    assert (report["indexed_type"], report["indexed_layers"]) == ("indexed", 1)  # nothing added, nothing posterised
+    assert "20000 x 20000 pixels; the GAN Collage server takes images up to" in calls["huge canvas"]["error"]
+    assert calls["huge canvas"]["seconds"] < 5  # refused before reading or uploading anything
+    assert calls["damaged settings"]["error"].startswith("GAN Collage's settings file cannot be used. Open Filters")
+    port = unreachable.rsplit(":", 1)[1]
     for label in ("unreachable settings", "unreachable"):
-        assert calls[label]["status"] == "execution-error"
-        assert "Cannot reach the GAN Collage server at 127.0.0.1:9. Start it with:" in calls[label]["error"]
-        assert "--port 9" in calls[label]["error"]
-    if transport == "direct":
-        assert calls["forced direct"]["status"] == "success"
+        assert f"Cannot reach the GAN Collage server at {unreachable}. Start it with:" in calls[label]["error"]
+        assert f"--port {port}" in calls[label]["error"]
+    if stack == "grpcio":
+        assert calls["forced grpcio"]["status"] == "success"
     else:
-        assert "GIMP's Python cannot use gRPC" in calls["forced direct"]["error"]
+        assert "GIMP's Python cannot use grpcio" in calls["forced grpcio"]["error"]
 
     # cancel: GIMP kills the plug-in; the server drops the job (10000 steps would take minutes)
     log(f"cancelled call: {calls['cancelled']}")
     assert calls["cancelled"]["status"] != "success" and report["unchanged_after_cancel"]
     assert stopped_after is not None and stopped_after < 10
+
+
+def test_a_source_folder_copied_by_hand_registers_and_says_what_to_do(gimp_root, tmp_path):
+    """gimp_plugin/gan_collage copied without vendor/: every procedure is in the menu and explains the fix."""
+    report, _ = run_gimp(gimp_root, REPO / "gimp_plugin" / "gan_collage", "incomplete_batch.py", {}, tmp_path, "",
+                         lambda gimp: None)
+    names = ("realize", "refine", "project", "interpolate", "style-mix", "local-blend", "settings")
+    assert all(report[name] is not None for name in names), report
+    for name in names:
+        assert report[name]["paths"] == ["<Image>/Filters/Generative/GAN Collage"]
+        assert report[name]["status"] == "execution-error"
+        assert "is incomplete" in report[name]["error"] and "install.py --package-plugin OUT" in report[name]["error"]
+    assert report["layers"] == 1
 
 
 # ------------------------------------------------------------------------------------ dialogs
@@ -275,7 +285,7 @@ def xvfb(root: Path):
         stale.unlink()
     read, write = os.pipe()
     process = subprocess.Popen(in_root(root, "Xvfb", "-displayfd", str(write), "-nolisten", "tcp", "-screen", "0",
-                                       "800x600x24"), pass_fds=(write,), stderr=subprocess.DEVNULL)
+                                       "1024x768x24"), pass_fds=(write,), stderr=subprocess.DEVNULL)
     os.close(write)
     try:
         ready, _, _ = select.select([read], [], [], 30)
@@ -289,38 +299,73 @@ def xvfb(root: Path):
         process.wait(timeout=30)
 
 
-def confirm_dialogs(root: Path, display: str):
-    """Press OK (Return) on every dialog the plug-in opens until GIMP exits; the dialogs' titles seen."""
-    def xdotool(*args: str) -> str:
-        return subprocess.run(in_root(root, "xdotool", *args, env=(f"DISPLAY={display}",)), capture_output=True,
+def confirm_dialogs(root: Path, display: str, shots: Path):
+    """Photograph, then press OK (Return) on, every dialog the plug-in opens until GIMP exits; the dialogs'
+    titles seen. Screenshots go to `shots` as NN-TITLE.png."""
+    inside = root / "tmp" / "gan-collage-shots"
+    shutil.rmtree(inside, ignore_errors=True)
+    inside.mkdir(parents=True)
+    shutil.copy(HERE / "screenshot.py", inside)
+
+    def in_display(*command: str) -> str:
+        return subprocess.run(in_root(root, *command, env=(f"DISPLAY={display}",)), capture_output=True,
                               text=True, timeout=30).stdout
 
     def during(gimp) -> set:
         titles = set()
         while gimp.poll() is None:
-            windows = xdotool("search", "--onlyvisible", "--name", ".").split()
+            windows = in_display("xdotool", "search", "--onlyvisible", "--name", ".").split()
             if windows:
-                titles.add(xdotool("getwindowname", windows[-1]).strip())
-                time.sleep(0.3)  # let GTK finish showing it
-                xdotool("windowfocus", "--sync", windows[-1], "key", "Return")
+                title = in_display("xdotool", "getwindowname", windows[-1]).strip()
+                titles.add(title)
+                time.sleep(0.5)  # let GTK finish drawing it
+                name = f"{len(list(inside.glob('*.png'))):02d}-{''.join(c if c.isalnum() else '-' for c in title)}.png"
+                in_display("python3", "/tmp/gan-collage-shots/screenshot.py", f"/tmp/gan-collage-shots/{name}")
+                in_display("xdotool", "windowfocus", "--sync", windows[-1], "key", "Return")
             time.sleep(0.2)
+        for shot in inside.glob("*.png"):
+            shutil.copy(shot, shots)
         return titles
 
     return during
 
 
-def test_dialogs_in_gimp(gimp_root, server, plugin_dir, tmp_path):
-    """Every procedure run interactively, its dialog confirmed as it opens (the settings dialog shows the file)."""
-    params = {"server": server, "bridge_python": BRIDGE_PYTHON}
+def test_dialogs_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
+    """Every procedure run interactively: what each dialog shows (recorded by the plug-in as it opens it),
+    a screenshot of it, then OK. The settings dialog shows the file's values, the token hidden and the
+    server's models; its report comes in an information box."""
+    params = {"server": server}
+    shots = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path / "shots"
+    shots.mkdir(parents=True, exist_ok=True)
+    described = gimp_root / "tmp" / "gan-collage-dialogs.jsonl"
+    described.unlink(missing_ok=True)
     with xvfb(gimp_root) as display:
-        report, titles = run_gimp(gimp_root, plugin_dir, "dialogs_batch.py", params, tmp_path,
-                                     f"DISPLAY={display} PYTHONPATH=/opt/direct-site",
-                                     confirm_dialogs(gimp_root, display))
+        report, titles = run_gimp(gimp_root, packaged_plugin, "dialogs_batch.py", params, tmp_path,
+                                  f"DISPLAY={display} GAN_COLLAGE_DIALOG_REPORT=/tmp/gan-collage-dialogs.jsonl",
+                                  confirm_dialogs(gimp_root, display, shots))
     statuses = {name: result for name, result in report.items() if isinstance(result, dict) and "status" in result}
     assert all(result["status"] == "success" for result in statuses.values()), statuses
     assert len(statuses) == 7
-    assert titles == {"Server settings...", "Realize collage - fast...", "Realize collage - refine...",
-                      "Project layer...", "Interpolate two layers...", "Mix styles...", "Local blend..."}
+    assert titles == {"Server settings...", "GAN Collage settings saved", "Realize collage - fast...",
+                      "Realize collage - refine...", "Project layer...", "Interpolate two layers...",
+                      "Mix styles...", "Local blend..."}
+    assert len(list(shots.glob("*.png"))) == len(titles)
     # OK on the prefilled settings dialog saved what the file held
-    assert (report["settings_file"]["server"], report["settings_file"]["bridge_python"]) == (server, BRIDGE_PYTHON)
+    assert (report["settings_file"]["server"], report["settings_file"]["token"]) == (server, "secret-token")
     assert len(report["layers"]) == 2 + 1 + 1 + 1 + 8 + 1 + 1
+
+    dialogs = {entry["procedure"].removeprefix("python-fu-gan-collage-"): entry
+               for entry in map(json.loads, described.read_text().splitlines())}
+    settings = dialogs["settings"]
+    assert settings["controls"]["token"]["hidden_text"] is True
+    assert settings["models"] == ["default"]
+    assert not {"Reset", "Load Saved Settings", "Save Settings"} & set(settings["buttons"])
+    fast = dialogs["realize"]["controls"]
+    assert "seed" not in fast and "steps" not in fast and {"feather", "margin", "include-results"} <= set(fast)
+    refine = dialogs["refine"]["controls"]  # hybrid by default: optimization settings matter
+    assert refine["steps"]["sensitive"] and refine["seed"]["sensitive"]
+    for name in ("project", "interpolate", "style-mix", "local-blend"):  # the regressor by default
+        controls = dialogs[name]["controls"]
+        assert not controls["steps"]["sensitive"] and not controls["seed"]["sensitive"], name
+    rows = dialogs["style-mix"]["controls"]["split"]["range"]
+    assert rows == dialogs["local-blend"]["controls"]["start-layer"]["range"] and rows[0] == 0 and 2 <= rows[1] < 64

@@ -13,15 +13,34 @@ from actions import CanvasData, LayerData, Options, Session, UserError  # noqa: 
 from server.region import Bounds, Square  # noqa: E402
 
 
+def server_info(**limits):
+    def answer(request):
+        yield {"event": "result", "result": {"max_canvas_side": 16384, "max_layers": 256, "max_frames": 256,
+                                             "max_message_bytes": 1 << 30, "max_request_pixels": 0, **limits}}
+    return answer
+
+
+def listing(*models):
+    """ListModels' answer for (name, resolution, is_default, error[, num_ws]) tuples."""
+    def answer(request):
+        yield {"event": "result", "result": {"models": [
+            dict(name=name, resolution=resolution, is_default=default, available=error == "", error=error,
+                 num_ws=rest[0] if rest else 10) for name, resolution, default, error, *rest in models]}}
+    return answer
+
+
 class FakeClient:
-    """Answers each call with canned events; records (name, request, timeout)."""
+    """Answers each call with canned events (the server's info and a default 64 px model unless given);
+    records the other calls as (name, request, timeout)."""
+    ASKED = ("GetServerInfo", "ListModels")
 
     def __init__(self, **answers):
-        self.answers = answers
+        self.answers = {"GetServerInfo": server_info(), "ListModels": listing(("default", 64, True, "")), **answers}
         self.calls = []
+        self.asked = []
 
     def call(self, name, request, timeout=None):
-        self.calls.append((name, request, timeout))
+        (self.asked if name in self.ASKED else self.calls).append((name, request, timeout))
         yield from self.answers[name](request)
 
 
@@ -98,14 +117,6 @@ def test_realize_asks_for_the_region_only_and_places_the_square_over_it():
     assert layer.image == image(4, 4)
 
 
-def listing(*models):
-    def answer(request):
-        yield {"event": "result", "result": {"models": [dict(name=name, resolution=resolution, is_default=default,
-                                                             available=error == "", error=error)
-                                                        for name, resolution, default, error in models]}}
-    return answer
-
-
 def test_the_session_asks_the_server_for_its_models_resolution():
     client = FakeClient(ListModels=listing(("faces", 256, False, ""), ("default", 64, True, "")))
     assert session(client).resolution() == 64
@@ -156,7 +167,7 @@ def test_project_places_the_model_square_over_the_layer():
     (_, request, _), = client.calls
     assert request["image"] == {"width": 6, "height": 4, "rgba": LOWER.pixels}
     assert request["mask"] == {"width": 6, "height": 4, "data": LOWER.mask}
-    assert layer.name == "Projection of lower (regressor, default, seed 3)"
+    assert layer.name == "Projection of lower (regressor, default)"  # the regressor has no seed
     # 6x4 at (10, 20): the server centres it in a 6x6 square, one row of padding above and below
     assert layer.box == Bounds.sized(10, 19, 6, 6) and layer.crop == Bounds.sized(10, 20, 6, 4)
 
@@ -206,6 +217,36 @@ def test_style_mix_and_local_blend_requests():
     assert client.calls[-1][1]["mask"] == {"width": 6, "height": 6, "data": mask}
     assert client.calls[-1][1]["start_layer"] == 2
     assert blend.name == "Local blend of lower + upper (from layer 2, default)"
+
+
+@pytest.mark.parametrize("action,value,label", [(actions.style_mix, 11, "Split"),
+                                                (actions.local_blend, 12, "Blend from layer")])
+def test_latent_rows_are_checked_against_the_model_before_any_projection(action, value, label):
+    client = FakeClient(ListModels=listing(("default", 64, True, "", 10)))
+    arguments = (b"\xff" * 36,) if action is actions.local_blend else ()
+    expected = f"{label} is {value}, but the model 'default' has 10 latent rows: choose 0 to 10"
+    with pytest.raises(UserError, match=expected):
+        action(session(client), LOWER, UPPER, *arguments, Options(), value)
+    assert client.calls == []
+
+
+def test_the_servers_limits_refuse_a_request_before_it_is_sent():
+    canvas = CanvasData(8, 6, [LOWER, UPPER, SCALED], region=Square(0, -1, 8))
+    for limits, expected in (({"max_layers": 2}, "3 layers inside the region; the GAN Collage server takes at most 2"),
+                             ({"max_request_pixels": 30}, "0.0 million pixels"),
+                             ({"max_message_bytes": 100}, "takes at most 0 MiB")):
+        client = FakeClient(GetServerInfo=server_info(**limits))
+        with pytest.raises(UserError, match=expected):
+            actions.realize(session(client), canvas, Options())
+        assert client.calls == []
+    # 6x4 + 6x4 mask + 3x5 + 2x2 pixels, counted at their declared sizes
+    assert actions.request_pixels(actions.canvas_request(canvas)) == 24 + 24 + 15 + 4
+    with pytest.raises(UserError, match="20000 x 300 pixels; the GAN Collage server takes images up to 16384"):
+        actions.Limits.of({"max_canvas_side": 16384}).check_canvas(20000, 300)
+    actions.Limits.of({}).check_canvas(10 ** 6, 10 ** 6)  # an older server: unknown limits, nothing refused
+    with pytest.raises(UserError, match="at most 4 frames"):
+        actions.interpolate(session(FakeClient(GetServerInfo=server_info(max_frames=4))), LOWER, UPPER, Options(), 5,
+                            "linear", 100)
 
 
 def test_local_blend_without_a_selection_asks_for_one_before_any_call():

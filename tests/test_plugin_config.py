@@ -22,8 +22,8 @@ def test_no_file_means_direct_grpc_to_the_default_address(tmp_path):
 
 def test_round_trip_is_private_to_the_user(tmp_path):
     path = tmp_path / "profile" / "gan-collage.json"
-    wanted = Config(server="[::1]:6000", token="secret", model="faces", transport="bridge",
-                    bridge_python="/x/.venv/bin/python", project_root="/x", timeout=90)
+    wanted = Config(server="[::1]:6000", token="secret", model="faces", transport="pure-python",
+                    server_python="/x/.venv/bin/python", timeout=90)
     config.save(path, wanted)
     assert config.load(path) == wanted
     assert json.loads(path.read_text())["token"] == "secret"
@@ -41,7 +41,7 @@ def test_unknown_keys_are_ignored_missing_ones_default(tmp_path):
 @pytest.mark.parametrize("text,message", [
     ("{not json", "is not valid JSON"),
     ("[1, 2]", "must hold a JSON object"),
-    ('{"transport": "pigeon"}', "transport: 'pigeon' is not one of auto, direct, bridge"),
+    ('{"transport": "pigeon"}', "transport: 'pigeon' is not one of auto, grpcio, pure-python"),
     ('{"timeout": "soon"}', "timeout: expected a number"),
     ('{"timeout": 0}', "timeout: 0 is not a positive number"),
     ('{"server": 50051}', "server: expected text"),
@@ -62,6 +62,14 @@ def test_save_refuses_bad_values(tmp_path):
 
 
 def test_server_command():
-    assert Config(bridge_python="/v/bin/python").server_command() == "/v/bin/python -m server"
+    assert Config(server_python="/v/bin/python").server_command() == "/v/bin/python -m server"
     assert Config(server="0.0.0.0:7000").server_command() == \
-        "<GAN Collage folder>/.venv/bin/python -m server --host 0.0.0.0 --port 7000"
+        ".venv/bin/python -m server --host 0.0.0.0 --port 7000 (in the folder where you ran install.py)"
+
+
+def test_files_of_earlier_versions_still_load(tmp_path):
+    """The bridge is gone: its transport means auto now, forced direct gRPC means grpcio; its keys are ignored."""
+    path = tmp_path / "gan-collage.json"
+    for old, new in (("bridge", "auto"), ("direct", "grpcio")):
+        path.write_text(json.dumps({"transport": old, "bridge_python": "/x/python", "project_root": "/x"}))
+        assert config.load(path) == Config(transport=new)

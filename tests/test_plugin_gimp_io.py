@@ -72,6 +72,23 @@ def test_selected_layers_only(gimp_io):
     assert summary(group) == [("child", 1, 1, 0.4, None)]  # a selected group: its visible children
 
 
+def test_earlier_results_are_left_out_of_visible_layers_unless_asked(gimp_io):
+    top_first, named = collage()
+    image = Image(8, 6, top_first)
+    (made,) = gimp_io.insert_layers(image, [named["background"]], [
+        NewLayer("Realized (regressor, default)", {"width": 8, "height": 8, "rgba": solid(8, 8, 7)},
+                 Bounds.sized(0, -1, 8, 8))])
+    assert gimp_io.is_result(made) and made.parasites[gimp_io.RESULT_MARK].flags == 1  # persistent: kept in XCF
+    assert not any(gimp_io.is_result(layer) for layer in named.values())
+    names = [layer.name for layer in gimp_io.read_canvas(image, 64).layers]
+    assert "Realized (regressor, default)" not in names and "background" in names
+    with_results = [layer.name for layer in gimp_io.read_canvas(image, 64, with_results=True).layers]
+    assert with_results == ["background", "Realized (regressor, default)", "mask off", "masked", "child"]
+    image.selected = [made]
+    assert [layer.name for layer in gimp_io.read_canvas(image, 64, selected_only=True).layers] == \
+        ["Realized (regressor, default)"]  # chosen by hand: sent
+
+
 def test_only_the_region_of_the_selection_is_read(gimp_io):
     selection = bytearray(48)
     selection[5 * 8 + 0] = 255  # one pixel at (0, 5): bounds (0, 5)-(1, 6), region (0, 5, 1)

@@ -1,85 +1,70 @@
-"""The plug-in's transport choice and error messages, and its actions end to end over both transports
-against an in-process server (no GIMP: gimp_io is covered by test_plugin_gimp_io and test_gimp_e2e)."""
+"""The plug-in's gRPC stacks against a real loopback server: grpcio in this process, and the packaged
+plug-in's own pure-Python stack in a Python that has neither grpcio nor protobuf (python -S), giving the
+same results and the same error codes. No GIMP here: gimp_io is covered by test_plugin_gimp_io and
+test_gimp_e2e."""
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
 
 from conftest import REPO
+from plugin_fixtures import closed_port, other_python, packaged_plugin, plain_python  # noqa: F401  (a fixture)
 
 sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
 import actions  # noqa: E402
 import transport  # noqa: E402
 from actions import CanvasData, LayerData, Options, Session  # noqa: E402
-from server.region import Bounds, Square  # noqa: E402
 from config import Config  # noqa: E402
+from server.region import Bounds, Square  # noqa: E402
+from test_server_fixtures import serving  # noqa: E402
 from transport import CallError, TransportError  # noqa: E402
 
-pytest_plugins = ("test_server_fixtures",)  # its fixtures: model_paths, catalog, served
+pytest_plugins = ("test_server_fixtures",)  # served, catalog
 
 
-def bridge_config(**values) -> Config:
-    return Config(bridge_python=sys.executable, project_root=str(REPO), **values)
-
-
-def no_grpc(monkeypatch):
-    monkeypatch.setattr(transport, "direct_client_class", lambda: (None, "ModuleNotFoundError: No module named 'grpc'"))
-
-
-def test_auto_prefers_direct_grpc():
-    with transport.connect(bridge_config(transport="auto")) as connection:
-        assert connection.description == "direct gRPC"
-
-
-def test_auto_falls_back_to_the_bridge_without_grpc(monkeypatch):
-    no_grpc(monkeypatch)
-    with transport.connect(bridge_config(transport="auto")) as connection:
-        assert connection.description == f"bridge ({sys.executable})"
-    with pytest.raises(TransportError, match="no gRPC and no bridge is configured.*install.py"):
-        transport.connect(Config())
-
-
-def test_forced_direct_without_grpc_says_why(monkeypatch):
-    no_grpc(monkeypatch)
-    with pytest.raises(TransportError, match="cannot use gRPC \\(ModuleNotFoundError: No module named 'grpc'\\)"):
-        transport.connect(bridge_config(transport="direct"))
-
-
-@pytest.mark.parametrize("code,message,expected", [
-    ("UNAVAILABLE", "connection refused", "Cannot reach the GAN Collage server at 127.0.0.1:50051. "
-                                          "Start it with: /venv/bin/python -m server\n(connection refused)"),
-    ("UNAVAILABLE", "the bridge process exited with code 1: No module named server", "The GAN Collage bridge failed"),
-    ("UNAUTHENTICATED", "wrong token", "refused the token: wrong token\nSet the token in Server settings."),
-    ("DEADLINE_EXCEEDED", "", "did not finish within 3600 s"),
-    ("RESOURCE_EXHAUSTED", "queue full", "busy or out of memory: queue full"),
-    ("INVALID_ARGUMENT", "canvas.width: 0", "refused the request: canvas.width: 0"),
-    ("FAILED_PRECONDITION", "no regressor", "cannot be used for this: no regressor\nPick another model"),
-    ("INTERNAL", "boom", "The GAN Collage server failed (INTERNAL): boom"),
-])
-def test_error_messages_say_what_to_do(code, message, expected):
-    assert expected in transport.explain(CallError(code, message), Config(bridge_python="/venv/bin/python"))
-
-
-def test_the_start_command_names_a_non_default_address():
-    text = transport.explain(CallError("UNAVAILABLE", ""), Config(server="localhost:6000", bridge_python="py"))
-    assert "Start it with: py -m server --host localhost --port 6000" in text
-
-
-# ------------------------------------------------------------------------------------ both transports
+def code(config: Config, name: str, request: dict, timeout: float = 60) -> str:
+    """The status code of a call over grpcio ("OK" when it succeeds)."""
+    try:
+        with transport.connect(config) as connection:
+            list(connection.client.call(name, request, timeout))
+    except CallError as exc:
+        return exc.code
+    return "OK"
 
 LAYER = LayerData("patch", 12, 8, bytes(range(192)) * 2, x=3, y=2)
 OTHER = LayerData("other", 8, 8, b"\x80\x40\x20\xff" * 64, x=10, y=10)
 
 
-@pytest.fixture(params=["direct", "bridge"])
-def session(request, served):
-    with transport.connect(bridge_config(server=served.address, transport=request.param)) as connection:
-        assert connection.description.startswith(request.param)
+def test_auto_prefers_grpcio():
+    with transport.connect(Config(transport="auto")) as connection:
+        assert connection.description.startswith("grpcio ")
+
+
+def test_without_grpcio_a_source_folder_says_what_to_do(monkeypatch):
+    """The source folder (no vendor/pure-grpc) in a Python without grpcio: the message names the fix."""
+    def no_grpcio():
+        raise ModuleNotFoundError("No module named 'grpc'")
+
+    monkeypatch.setattr(transport, "grpcio_stack", no_grpcio)
+    monkeypatch.setattr(transport.paths, "use_pure_grpc", lambda: None)  # keep this process's protobuf
+    monkeypatch.setitem(sys.modules, "grpclib", None)  # as if vendor/pure-grpc were missing
+    with pytest.raises(TransportError, match=r"(?s)plug-in folder is incomplete: its pure-Python gRPC files are "
+                                             r"missing .*install.py --package-plugin OUT.*restart GIMP"):
+        transport.connect(Config())
+    with pytest.raises(TransportError, match=r"(?s)cannot use grpcio. In Server settings, set the transport to "
+                                             r"Automatic.*No module named 'grpc'"):
+        transport.connect(Config(transport="grpcio"))
+
+
+@pytest.fixture
+def session(served):
+    with transport.connect(Config(server=served.address, transport="grpcio")) as connection:
         yield Session(connection.client, model="", timeout=60, report=lambda text, fraction: None)
 
 
-def test_every_action_over_the_transport(session):
+def test_every_action_over_grpcio(session):
     plan = actions.ReadPlan.of(Bounds(4, 5, 12, 6), 20, 16, session.resolution())  # an 8 x 1 selection
     canvas = CanvasData(20, 16, [OTHER, LAYER], region=plan.region, has_selection=True)
     (realized,) = actions.realize(session, canvas, Options("optimize", 2, 1))
@@ -88,6 +73,7 @@ def test_every_action_over_the_transport(session):
     assert len(realized.image["rgba"]) == 32 * 32 * 4  # the generated square, scaled by GIMP
 
     (projected,) = actions.project(session, LAYER, Options())
+    assert projected.name == "Projection of patch (regressor, default)"
     assert projected.box == LAYER.box.square() and projected.crop == LAYER.box
     frames = actions.interpolate(session, LAYER, OTHER, Options(), 3, "linear", 100)
     assert [frame.name for frame in frames] == ["Frame 1 (100ms)", "Frame 2 (100ms)", "Frame 3 (100ms)"]
@@ -95,20 +81,51 @@ def test_every_action_over_the_transport(session):
     (blended,) = actions.local_blend(session, LAYER, OTHER, b"\xff" * 144, Options(), 1)
     for layer in (projected, *frames, mixed, blended):
         assert layer.image["width"] == layer.image["height"] == 32  # the tiny model's resolution
+    assert session.model_info()["num_ws"] > 0 and session.limits().max_canvas_side > 0
 
 
-def test_server_errors_arrive_as_call_errors(session):
-    session.model = "no-such-model"
-    with pytest.raises(CallError) as error:
-        actions.project(session, LAYER, Options())
-    assert error.value.code == "INVALID_ARGUMENT"
-    assert "refused the request" in transport.explain(error.value, Config())
+def test_the_packaged_plugin_without_grpcio_or_protobuf(served, catalog, packaged_plugin, session):
+    """Same actions, same layers, same error codes through the vendored grpclib and pure-Python protobuf."""
+    closed = f"127.0.0.1:{closed_port()}"
+    with serving(catalog, token="s3cret") as guarded:
+        done = plain_python(str(REPO / "tests" / "pure_python_plugin.py"), str(packaged_plugin), served.address,
+                            closed, guarded.address, "s3cret")
+        over_grpcio = {"no token": code(Config(server=guarded.address), "GetServerInfo", {}),
+                       "wrong token": code(Config(server=guarded.address, token="guess"), "GetServerInfo", {}),
+                       "right token": code(Config(server=guarded.address, token="s3cret"), "GetServerInfo", {})}
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["grpc_importable"] is False and report["protobuf"] == "python"
+    assert report["description"] == "pure-Python gRPC (grpclib 0.4.9)"
+    names = [name for name, _, _ in report["layers"]]
+    assert names == ["Realized (optimize, default, seed 1, 2 steps)", "Projection of patch (regressor, default)",
+                     "Frame 1 (100ms)", "Frame 2 (100ms)", "Frame 3 (100ms)",
+                     "Style mix of patch + other (split 2, default)",
+                     "Local blend of patch + other (from layer 1, default)"]
+    assert all(length == side * side * 4 for _, side, length in report["layers"])
+
+    over_grpcio.update({
+        "unknown model": code(Config(server=served.address), "Project", {"model": "nope",
+                                                                         "image": actions.image_dict(LAYER)}),
+        "closed port": code(Config(server=closed), "GetServerInfo", {}),
+        "deadline": code(Config(server=served.address), "Project",
+                         {"image": actions.image_dict(LAYER), "options": {"method": "optimize", "steps": 10000}}, 0.3),
+    })
+    assert report["codes"] == over_grpcio == {"unknown model": "INVALID_ARGUMENT", "closed port": "UNAVAILABLE",
+                                              "deadline": "DEADLINE_EXCEEDED", "no token": "UNAUTHENTICATED",
+                                              "wrong token": "UNAUTHENTICATED", "right token": "OK"}
 
 
-def test_a_bridge_that_cannot_start():
-    config = Config(transport="bridge", bridge_python="/nonexistent/python")
-    with transport.connect(config) as connection:
-        with pytest.raises(CallError) as error:
-            list(connection.client.call("GetServerInfo", {}, 10))
-    assert "The GAN Collage bridge failed: cannot start the bridge /nonexistent/python" in \
-        transport.explain(error.value, config)
+@pytest.mark.parametrize("version", ["3.10", "3.12", "3.13"])
+def test_the_packaged_plugin_in_other_pythons(version, served, packaged_plugin):
+    """GIMP 3 ships or uses Python 3.10 to 3.13 depending on the platform; the vendored stack is pure Python."""
+    python = other_python(version)
+    if python is None:
+        pytest.skip(f"no Python {version} on this machine (python{version} on PATH or in ~/.pyenv)")
+    done = plain_python(str(REPO / "tests" / "pure_python_plugin.py"), str(packaged_plugin), served.address,
+                        f"127.0.0.1:{closed_port()}", python=python)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["protobuf"] == "python" and len(report["layers"]) == 7
+    assert report["codes"] == {"unknown model": "INVALID_ARGUMENT", "closed port": "UNAVAILABLE",
+                               "deadline": "DEADLINE_EXCEEDED"}

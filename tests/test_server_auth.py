@@ -9,7 +9,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from server.api.gancollage.v1 import gancollage_pb2 as pb
-from server.client.bridge_protocol import CallError
+from server.client.errors import CallError
 from server.client.direct import DirectClient
 from server.rpc.server import ServerOptions, start_server
 from test_server_fixtures import realize_request, serving

@@ -2,7 +2,7 @@
 
 `gimp_io` turns the image into `LayerData`/`CanvasData` and `NewLayer`s back into GIMP layers; the
 procedures in gan_collage.py only wire the two together. Requests are plain dicts with the proto's field
-names (see server/client/bridge_protocol.py), so the same code serves both transports.
+names (see server/client/messages.py), so the same code serves both gRPC stacks.
 
 Where results go: Realize reads only the region of interest (the rule in server/region.py, shared
 with the server) and asks for no pasted layer: the generated square is scaled onto the region by GIMP,
@@ -12,6 +12,10 @@ in the square of its longer side"); they are scaled to that square and cropped t
 
 Two-layer actions read the layers in stacking order: the lower one is the first (interpolation start,
 content, blend base), the upper one the second (end, style, what is blended in).
+
+Before anything is read or sent, the server's limits (GetServerInfo) and the model's latent rows
+(ListModels: num_ws) are checked, so an oversized image or an out-of-range Split is refused with a
+reason instead of after an upload or two projections.
 """
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 import paths  # noqa: F401  (vendor/ on sys.path first)
 from server.client.progress import jobs_ahead
-from server.defaults import DEFAULT_FEATHER, DEFAULT_STEPS
+from server.defaults import DEFAULT_FEATHER, DEFAULT_MARGIN, DEFAULT_STEPS
 from server.region import Bounds, Square, read_step, region_square
 
 if TYPE_CHECKING:  # only a type: actions itself never touches a transport
@@ -74,9 +78,11 @@ class ReadPlan:
     step: int         # read at 1/step scale
 
     @classmethod
-    def of(cls, selection: Optional[Bounds], width: int, height: int, resolution: int) -> "ReadPlan":
-        """For the selection's bounds (None: nothing selected) and the model's resolution."""
-        region = region_square(selection, width, height)
+    def of(cls, selection: Optional[Bounds], width: int, height: int, resolution: int,
+           margin: float = DEFAULT_MARGIN) -> "ReadPlan":
+        """For the selection's bounds (None: nothing selected), the model's resolution and the margin (a
+        fraction of the selection's longer side)."""
+        region = region_square(selection, width, height, margin)
         area = region.bounds.intersect(Bounds(0, 0, width, height))
         return cls(region, area, read_step(region.size, resolution))
 
@@ -95,11 +101,17 @@ class NewLayer:
 
 @dataclass
 class Options:
-    """Projection options the dialogs offer; the server's defaults cover the rest."""
+    """Projection options the dialogs offer; the server's defaults cover the rest. The regressor is one
+    deterministic pass: steps and seed only matter for the other methods."""
     method: str = "regressor"
     steps: int = DEFAULT_STEPS
     seed: int = 0
     feather: float = DEFAULT_FEATHER  # Realize: the result's mask fades in over this many pixels inside the selection
+    margin: float = DEFAULT_MARGIN    # Realize: context around the selection, a fraction of its longer side
+
+    @property
+    def optimizes(self) -> bool:
+        return self.method != "regressor"
 
     def request(self) -> dict:
         return {"method": self.method, "steps": self.steps, "seed": self.seed}
@@ -153,9 +165,11 @@ def model_name(latent: dict | None, fallback: str) -> str:
     return (latent or {}).get("model") or fallback or "default"
 
 
-def made_by(metrics: dict, model: str, seed: int) -> str:
-    """"hybrid, default, seed 3, 200 steps": what made a projection."""
-    parts = [metrics.get("method") or "?", model, f"seed {seed}"]
+def made_by(metrics: dict, model: str, options: Options) -> str:
+    """"hybrid, default, seed 3, 200 steps" (the regressor: "regressor, default"): what made a projection."""
+    parts = [metrics.get("method") or options.method, model]
+    if options.optimizes:
+        parts.append(f"seed {options.seed}")
     if metrics.get("steps"):
         parts.append(f"{metrics['steps']} steps")
     return ", ".join(parts)
@@ -191,6 +205,55 @@ def payload_bytes(value) -> int:
     return 0
 
 
+def request_pixels(value) -> int:
+    """Decoded pixels a request carries: every Image and Mask counted at its declared size."""
+    if isinstance(value, dict):
+        own = value["width"] * value["height"] if {"rgba", "rgb", "data"} & value.keys() else 0
+        return own + sum(request_pixels(item) for item in value.values())
+    if isinstance(value, list):
+        return sum(request_pixels(item) for item in value)
+    return 0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one request may carry (GetServerInfo; 0 = unknown, from an older server)."""
+    max_canvas_side: int = 0
+    max_layers: int = 0
+    max_request_pixels: int = 0
+    max_message_bytes: int = 0
+    max_frames: int = 0
+
+    @classmethod
+    def of(cls, info: dict) -> "Limits":
+        return cls(**{name: info.get(name, 0) for name in cls.__dataclass_fields__})
+
+    def check_canvas(self, width: int, height: int) -> None:
+        side = self.max_canvas_side
+        if side and max(width, height) > side:
+            raise UserError(f"This image is {width} x {height} pixels; the GAN Collage server takes images up to "
+                            f"{side} pixels on a side. Scale it down (Image > Scale Image) or crop it, then try again.")
+
+    def check_request(self, request: dict) -> None:
+        layers = len(request.get("canvas", {}).get("layers", []))
+        if self.max_layers and layers > self.max_layers:
+            raise UserError(f"The collage has {layers} layers inside the region; the GAN Collage server takes at most "
+                            f"{self.max_layers}. Merge some layers, or choose \"Selected layers only\".")
+        pixels = request_pixels(request)
+        if self.max_request_pixels and pixels > self.max_request_pixels:
+            raise UserError(f"This would send {pixels / 1e6:.1f} million pixels; the GAN Collage server takes at most "
+                            f"{self.max_request_pixels / 1e6:.1f} million at once. Use a smaller selection or layer, "
+                            "or fewer layers.")
+        size = payload_bytes(request)
+        if self.max_message_bytes and size > self.max_message_bytes:
+            raise UserError(f"This would send {size / 2**20:.0f} MiB; the GAN Collage server takes at most "
+                            f"{self.max_message_bytes / 2**20:.0f} MiB at once. Use a smaller selection or layer.")
+
+    def check_frames(self, frames: int) -> None:
+        if self.max_frames and frames > self.max_frames:
+            raise UserError(f"The GAN Collage server makes at most {self.max_frames} frames; ask for fewer.")
+
+
 class Timings:
     """Seconds per phase of one action (read, call, write...) and a few counts, for the benchmark."""
 
@@ -211,15 +274,21 @@ class Timings:
 
 @dataclass
 class Session:
-    """One action's way to the server: a client (DirectClient or BridgeClient), settings, progress."""
+    """One action's way to the server: a client (DirectClient or GrpclibClient), settings, progress."""
     client: Client
     model: str
     timeout: float
     report: Report
     timings: Timings = field(default_factory=Timings)
 
+    _info: Optional[dict] = field(default=None, init=False, repr=False)      # GetServerInfo, asked once
+    _listing: Optional[dict] = field(default=None, init=False, repr=False)   # ListModels, asked once
+
     def call(self, name: str, request: dict, label: str, part: int = 0, parts: int = 1) -> list:
-        """The payloads of the call's result/frame events; progress maps to [part, part + 1] / parts."""
+        """The payloads of the call's result/frame events; progress maps to [part, part + 1] / parts. A
+        request past the server's limits is refused before it is sent."""
+        if request:
+            self.limits().check_request(request)
         payloads = []
         self.report(label, part / parts)
         started = time.perf_counter()
@@ -234,16 +303,35 @@ class Session:
         self.timings.add("call", time.perf_counter() - started)
         return payloads
 
-    def resolution(self) -> int:
-        """The side of the images the session's model makes (asks the server)."""
-        (listing,) = self.call("ListModels", {}, "Asking the server for its models")
-        for model in listing["models"]:
+    def limits(self) -> Limits:
+        """The server's limits (asked once per session)."""
+        if self._info is None:
+            (self._info,) = self.call("GetServerInfo", {}, "Asking the server for its limits")
+        return Limits.of(self._info)
+
+    def model_info(self) -> dict:
+        """The session's model as ListModels lists it (resolution, num_ws, has_regressor, ...)."""
+        if self._listing is None:
+            (self._listing,) = self.call("ListModels", {}, "Asking the server for its models")
+        for model in self._listing["models"]:
             if (model["name"] == self.model) if self.model else model["is_default"]:
                 if not model["available"]:
                     raise UserError(f"The server cannot use the model {model['name']!r}: {model['error']}")
-                return model["resolution"]
+                return model
         raise UserError(f"The model {self.model!r} is not on this server; pick one of "
-                        f"{', '.join(m['name'] for m in listing['models'])} in Server settings.")
+                        f"{', '.join(m['name'] for m in self._listing['models'])} in Server settings.")
+
+    def resolution(self) -> int:
+        """The side of the images the session's model makes."""
+        return self.model_info()["resolution"]
+
+    def check_rows(self, label: str, value: int) -> None:
+        """`value` must name a latent row boundary of the model (0..num_ws): checked before any projection."""
+        model = self.model_info()
+        rows = model.get("num_ws", 0)
+        if rows and not 0 <= value <= rows:
+            raise UserError(f"{label} is {value}, but the model {model['name']!r} has {rows} latent rows: choose "
+                            f"0 to {rows}.")
 
     def project(self, layer: LayerData, options: Options, part: int = 0, parts: int = 1) -> dict:
         (result,) = self.call("Project", project_request(layer, options, self.model),
@@ -264,7 +352,7 @@ def realize(session: Session, canvas: CanvasData, options: Options) -> list:
     square = Square(region["x"], region["y"], region["size"]).bounds
     crop = square.intersect(Bounds(0, 0, canvas.width, canvas.height))
     model = model_name(result.get("latent"), session.model)
-    name = f"Realized ({made_by(metrics, model, options.seed)})"
+    name = f"Realized ({made_by(metrics, model, options)})"
     return [NewLayer(name, result["generated"], square, None if crop == square else crop, canvas.has_selection,
                      options.feather)]
 
@@ -277,7 +365,7 @@ def _on(layer: LayerData, name: str, image: dict) -> NewLayer:
 def project(session: Session, layer: LayerData, options: Options) -> list:
     result = session.project(layer, options)
     model = model_name(result.get("latent"), session.model)
-    return [_on(layer, f"Projection of {layer.name} ({made_by(result.get('metrics', {}), model, options.seed)})",
+    return [_on(layer, f"Projection of {layer.name} ({made_by(result.get('metrics', {}), model, options)})",
                 result["image"])]
 
 
@@ -289,6 +377,7 @@ def _latents(session: Session, lower: LayerData, upper: LayerData, options: Opti
 
 def interpolate(session: Session, lower: LayerData, upper: LayerData, options: Options,
                 frames: int, mode: str, frame_ms: int) -> list:
+    session.limits().check_frames(frames)
     a, b = _latents(session, lower, upper, options, 3)
     request = {"model": session.model, "a": a, "b": b, "frames": frames, "mode": mode}
     answers = session.call("Interpolate", request, "Interpolating", 2, 3)
@@ -296,6 +385,7 @@ def interpolate(session: Session, lower: LayerData, upper: LayerData, options: O
 
 
 def style_mix(session: Session, content: LayerData, style: LayerData, options: Options, split: int) -> list:
+    session.check_rows("Split", split)
     a, b = _latents(session, content, style, options, 3)
     request = {"model": session.model, "content": a, "style": b, "split": split}
     (result,) = session.call("StyleMix", request, "Mixing styles", 2, 3)
@@ -308,6 +398,7 @@ def local_blend(session: Session, base: LayerData, other: LayerData, mask: Optio
     """`mask` is the selection over `base`'s square (see Bounds.square), 255 = take `other`."""
     if mask is None:
         raise UserError("Local blend needs a selection: select where the upper layer should be blended in.")
+    session.check_rows("Blend from layer", start_layer)
     a, b = _latents(session, base, other, options, 3)
     side = base.box.square().width
     request = {"model": session.model, "a": a, "b": b, "mask": mask_dict(side, side, mask),

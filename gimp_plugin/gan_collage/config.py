@@ -1,9 +1,9 @@
 """The plug-in's settings: a small JSON file in the GIMP profile, `<profile>/gan-collage.json`.
 
 It lives beside `plug-ins/`, not inside the plug-in folder, so reinstalling the plug-in keeps what the
-user chose. `install.py` writes it (the bridge interpreter and project root, keeping the user's other
-values) and so does the Server settings procedure. Without a file every value is its default: the
-plug-in talks gRPC straight to the server's default address.
+user chose. `install.py` writes it (the server environment's Python, for the "start the server" hint,
+keeping the user's other values) and so does the Server settings procedure. Without a file every value
+is its default: the plug-in talks gRPC to the server's default address.
 """
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from server.client.address import DEFAULT_SERVER  # vendored (the plug-in imports paths first); install.py: its own
+
 FILE_NAME = "gan-collage.json"
-DEFAULT_SERVER = "127.0.0.1:50051"  # `python -m server` with no flags
-TRANSPORTS = ("auto", "direct", "bridge")
+TRANSPORTS = ("auto", "grpcio", "pure-python")
+RETIRED_TRANSPORTS = {"direct": "grpcio", "bridge": "auto"}  # written by earlier versions
 
 
 class ConfigError(ValueError):
@@ -26,9 +28,8 @@ class Config:
     server: str = DEFAULT_SERVER
     token: str = ""          # sent as "authorization: Bearer <token>" when set
     model: str = ""          # "" = the server's default model
-    transport: str = "auto"  # auto: direct gRPC when GIMP's Python has grpc, else the bridge
-    bridge_python: str = ""  # the server environment's Python (runs `-m server.client bridge`)
-    project_root: str = ""   # the folder holding the `server` package (the bridge's working folder)
+    transport: str = "auto"  # auto: grpcio when GIMP's Python has it, else the vendored pure-Python stack
+    server_python: str = ""  # the server environment's Python (set by install.py; only for the hint)
     timeout: float = 3600.0  # seconds one call may take (its gRPC deadline)
 
     def check(self) -> "Config":
@@ -49,11 +50,14 @@ class Config:
 
     def server_command(self) -> str:
         """The command that starts a server at this address, for error messages."""
-        python = self.bridge_python or "<GAN Collage folder>/.venv/bin/python"
+        if self.server_python:
+            python, where = self.server_python, ""
+        else:
+            python, where = ".venv/bin/python", " (in the folder where you ran install.py)"
         if self.server == DEFAULT_SERVER:
-            return f"{python} -m server"
+            return f"{python} -m server{where}"
         host, _, port = self.server.rpartition(":")
-        return f"{python} -m server --host {host.strip('[]')} --port {port}"
+        return f"{python} -m server --host {host.strip('[]')} --port {port}{where}"
 
 
 def path_in(profile: str | os.PathLike) -> Path:
@@ -76,6 +80,8 @@ def load(path: Path) -> Config:
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a JSON object")
     known = {field.name for field in fields(Config)}
+    if data.get("transport") in RETIRED_TRANSPORTS:
+        data["transport"] = RETIRED_TRANSPORTS[data["transport"]]
     try:
         return Config(**{key: value for key, value in data.items() if key in known}).check()
     except ConfigError as exc:

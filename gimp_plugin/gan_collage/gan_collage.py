@@ -4,11 +4,18 @@
 Menu: Filters > Generative > GAN Collage. Each procedure is thin: gimp_io reads the image into plain
 data, actions builds the requests and names the results, transport reaches the server, gimp_io adds
 the new layers. Non-interactive calls (scripts, tests) take the same arguments with working defaults.
+
+When the folder is incomplete (copied by hand from the project's source, without the vendor/ folder
+that install.py writes) the procedures still register, without arguments, and running one says what
+to do; a complete folder has fresh file times, so GIMP registers it again with its arguments.
 """
+from __future__ import annotations
+
 import time
 
 STARTED = time.time()  # noqa: E402  (the benchmark's "plug-in start" ends here and at run_action)
 
+import dataclasses  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
@@ -17,15 +24,26 @@ from typing import Callable, NamedTuple  # noqa: E402
 import gi  # noqa: E402
 
 gi.require_version("Gimp", "3.0")
-gi.require_version("GimpUi", "3.0")
-from gi.repository import GLib, GObject, Gimp, GimpUi  # noqa: E402
+from gi.repository import GLib, GObject, Gimp  # noqa: E402
 
-import paths  # noqa: E402,F401  (vendor/ on sys.path first)
-import actions  # noqa: E402
-from server import defaults  # noqa: E402  (vendored)
-import config as settings  # noqa: E402
-import gimp_io  # noqa: E402
-import transport  # noqa: E402
+try:
+    import paths  # noqa: F401  (vendor/ on sys.path first)
+    import actions
+    from server import defaults  # vendored
+    import config as settings
+    import dialogs
+    import explain
+    import gimp_io
+    import transport
+    INCOMPLETE = ""
+except ImportError as missing:
+    FOLDER = os.path.dirname(os.path.abspath(__file__))
+    INCOMPLETE = (f"The GAN Collage plug-in in {FOLDER} "
+                  + (f"cannot load its modules ({missing})." if os.path.isdir(os.path.join(FOLDER, "vendor")) else
+                     f"is incomplete: it lacks the files install.py puts in its vendor/ folder ({missing}).")
+                  + " In the GAN Collage folder run `python3 install.py --plugin-only` (it installs into your GIMP "
+                  "profiles), or run `python3 install.py --package-plugin OUT` and copy OUT/gan_collage over this "
+                  "folder. Then restart GIMP.")
 
 PREFIX = "python-fu-gan-collage-"
 MENU = "<Image>/Filters/Generative/GAN Collage"
@@ -48,6 +66,8 @@ def add_layers_argument(procedure):
     procedure.add_choice_argument("layers", "La_yers", "Which layers make the collage",
                                   _choice(("visible", "Visible layers"), ("selected", "Selected layers only")),
                                   "visible", RW)
+    procedure.add_boolean_argument("include-results", "Include GAN Collage _results", "With \"Visible layers\": "
+                                   "also send the layers GAN Collage made earlier (left out by default)", False, RW)
 
 
 def add_projection_arguments(procedure, methods, default):
@@ -57,44 +77,48 @@ def add_projection_arguments(procedure, methods, default):
                                   _choice(*[(m, labels[m]) for m in methods]), default, RW)
     procedure.add_int_argument("steps", "S_teps", "Optimization steps (not used by the regressor)",
                                1, defaults.MAX_STEPS, defaults.DEFAULT_STEPS, RW)
-    add_seed_argument(procedure)
+    procedure.add_int_argument("seed", "S_eed", "Where the optimization starts its random search: same seed, same "
+                               "result (not used by the regressor)", 0, MAX_INT, 0, RW)
 
 
-def add_seed_argument(procedure):
-    procedure.add_int_argument("seed", "S_eed", "Same seed, same result", 0, MAX_INT, 0, RW)
-
-
-def add_feather_argument(procedure):
+def add_region_arguments(procedure):
     procedure.add_double_argument("feather", "_Feather edges (px)", "The new layer's mask fades in over this many "
                                   "pixels inside the selection's edge (0 = the selection as it is)",
                                   0.0, defaults.MAX_FEATHER, defaults.DEFAULT_FEATHER, RW)
+    procedure.add_double_argument("margin", "_Margin (x selection size)", "Context around the selection the model "
+                                  "sees, as a fraction of the selection's longer side", 0.0, defaults.MAX_MARGIN,
+                                  defaults.DEFAULT_MARGIN, RW)
 
 
 def options_of(config) -> actions.Options:
     return actions.Options(config.get_property("method"), config.get_property("steps"), config.get_property("seed"))
 
 
-def realize_options(config, method: str, steps: int) -> actions.Options:
-    return actions.Options(method, steps, config.get_property("seed"), config.get_property("feather"))
+def realize_options(config, method: str, steps: int = 0, seed: int = 0) -> actions.Options:
+    return actions.Options(method, steps, seed, config.get_property("feather"), config.get_property("margin"))
 
 
 # ------------------------------------------------------------------------------------ actions
 
 
-def _canvas(session, image, config):
+def _canvas(session, image, config, options):
+    session.limits().check_canvas(image.get_width(), image.get_height())
     resolution = session.resolution()
     selected_only = config.get_property("layers") == "selected"
-    return session.timings.timed("read", lambda: gimp_io.read_canvas(image, resolution, selected_only))
+    with_results = config.get_property("include-results")
+    return session.timings.timed("read", lambda: gimp_io.read_canvas(image, resolution, selected_only, with_results,
+                                                                     options.margin))
 
 
 def realize_fast(session, image, drawables, config):
-    options = realize_options(config, "regressor", 0)
-    return actions.realize(session, _canvas(session, image, config), options)
+    options = realize_options(config, "regressor")
+    return actions.realize(session, _canvas(session, image, config, options), options)
 
 
 def realize_refine(session, image, drawables, config):
-    options = realize_options(config, config.get_property("method"), config.get_property("steps"))
-    return actions.realize(session, _canvas(session, image, config), options)
+    options = realize_options(config, config.get_property("method"), config.get_property("steps"),
+                              config.get_property("seed"))
+    return actions.realize(session, _canvas(session, image, config, options), options)
 
 
 def project_layer(session, image, drawables, config):
@@ -120,14 +144,13 @@ def blend_locally(session, image, drawables, config):
 
 def _realize_arguments(procedure):
     add_layers_argument(procedure)
-    add_seed_argument(procedure)
-    add_feather_argument(procedure)
+    add_region_arguments(procedure)
 
 
 def _refine_arguments(procedure):
     add_layers_argument(procedure)
     add_projection_arguments(procedure, ("hybrid", "optimize", "scribble"), "hybrid")
-    add_feather_argument(procedure)
+    add_region_arguments(procedure)
 
 
 def _project_arguments(procedure):
@@ -147,18 +170,20 @@ def _interpolate_arguments(procedure):
 def _mix_arguments(procedure):
     _project_arguments(procedure)
     procedure.add_int_argument("split", "S_plit", "Latent rows before this come from the lower layer "
-                               "(layout, pose), the rest from the upper one (colour, texture)", 0, 64, 4, RW)
+                               "(layout, pose), the rest from the upper one (colour, texture); the dialog offers "
+                               "the chosen model's rows", 0, 64, 4, RW)
 
 
 def _blend_arguments(procedure):
     _project_arguments(procedure)
     procedure.add_int_argument("start-layer", "_Blend from layer", "Blend from this generator layer on "
-                               "(0 = all; higher keeps more of the lower layer's structure)", 0, 64, 0, RW)
+                               "(0 = all; higher keeps more of the lower layer's structure; the dialog offers the "
+                               "chosen model's rows)", 0, 64, 0, RW)
 
 
+# Every action stays clickable with any layers selected: running it says what it needs instead.
 ANY = (Gimp.ProcedureSensitivityMask.DRAWABLE | Gimp.ProcedureSensitivityMask.DRAWABLES
        | Gimp.ProcedureSensitivityMask.NO_DRAWABLES)
-ONE, TWO = Gimp.ProcedureSensitivityMask.DRAWABLE, Gimp.ProcedureSensitivityMask.DRAWABLES
 
 
 class Action(NamedTuple):
@@ -166,23 +191,22 @@ class Action(NamedTuple):
     blurb: str
     run: Callable  # (session, image, drawables, config) -> [actions.NewLayer]
     arguments: Callable  # (procedure) -> None
-    sensitivity: Gimp.ProcedureSensitivityMask
 
 
 ACTIONS = {
     "realize": Action("Realize collage - _fast", "Realize the collage with the latent regressor (one pass) as a "
-                      "new layer that fills the selection, or the canvas", realize_fast, _realize_arguments, ANY),
+                      "new layer that fills the selection, or the canvas", realize_fast, _realize_arguments),
     "refine": Action("Realize collage - _refine", "Realize the collage by optimization (hybrid: starting from "
-                     "the regressor): slower, closer to the collage", realize_refine, _refine_arguments, ANY),
+                     "the regressor): slower, closer to the collage", realize_refine, _refine_arguments),
     "project": Action("_Project layer", "Add a layer's GAN reconstruction as a new layer above it",
-                      project_layer, _project_arguments, ONE),
+                      project_layer, _project_arguments),
     "interpolate": Action("_Interpolate two layers", "Frames from the lower selected layer to the upper one, "
                           "as new layers named for animation playback", interpolate_layers,
-                          _interpolate_arguments, TWO),
+                          _interpolate_arguments),
     "style-mix": Action("_Mix styles", "Layout of the lower selected layer with the colours and texture of "
-                        "the upper one", mix_styles, _mix_arguments, TWO),
+                        "the upper one", mix_styles, _mix_arguments),
     "local-blend": Action("_Local blend", "Blend the upper selected layer into the lower one where the "
-                          "selection is", blend_locally, _blend_arguments, TWO),
+                          "selection is", blend_locally, _blend_arguments),
 }
 
 
@@ -197,15 +221,6 @@ def _failure(procedure, message, status=Gimp.PDBStatusType.EXECUTION_ERROR):
     return procedure.new_return_values(status, GLib.Error(message))
 
 
-def _dialog(procedure, config, names=None) -> bool:
-    GimpUi.init(procedure.get_name())
-    dialog = GimpUi.ProcedureDialog(procedure=procedure, config=config)
-    dialog.fill(names)
-    confirmed = dialog.run()
-    dialog.destroy()
-    return confirmed
-
-
 def write_timings(name: str, entered: float, timings: actions.Timings) -> None:
     """Append this run's phases to the file $GAN_COLLAGE_TIMINGS names (the click-to-layer benchmark)."""
     path = os.environ.get(TIMINGS_ENV)
@@ -216,15 +231,34 @@ def write_timings(name: str, entered: float, timings: actions.Timings) -> None:
             out.write(json.dumps(entry) + "\n")
 
 
+INDEXED = ("GAN Collage works on RGB and grayscale images; this one is indexed (a palette of colours), and its "
+           "results would be reduced to that palette. Convert it with Image > Mode > RGB, then run this again.")
+
+
+def model_rows(config) -> int:
+    """The chosen model's latent rows (num_ws) for the dialog's ranges; 0 when the server cannot say."""
+    if not {"split", "start-layer"} & {spec.name for spec in config.list_properties()}:
+        return 0
+    try:
+        setup = dataclasses.replace(settings.load(settings_path()), timeout=10)
+        with transport.connect(setup) as connection:
+            session = actions.Session(connection.client, setup.model, setup.timeout, lambda text, fraction: None)
+            return session.model_info().get("num_ws", 0)
+    except (transport.CallError, transport.TransportError, settings.ConfigError, actions.UserError):
+        return 0  # the run itself will say what is wrong
+
+
 def run_action(procedure, run_mode, image, drawables, config, data):
     """Dialog, read the image, call the server, add the layers; an error leaves the image as it was."""
     entered = time.time()
     action = ACTIONS[procedure.get_name().removeprefix(PREFIX)]
     if image is None:
         return _failure(procedure, "GAN Collage needs an image.", Gimp.PDBStatusType.CALLING_ERROR)
-    if run_mode == Gimp.RunMode.INTERACTIVE and not _dialog(procedure, config):
+    if image.get_base_type() == Gimp.ImageBaseType.INDEXED:
+        return _failure(procedure, INDEXED)
+    if run_mode == Gimp.RunMode.INTERACTIVE and not dialogs.run(procedure, config, rows=model_rows(config)):
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
-    progress = None
+    progress, setup = None, None
     try:
         setup = settings.load(settings_path())
         progress = gimp_io.Progress(procedure.get_menu_label().replace("_", "").rstrip("."))
@@ -235,8 +269,11 @@ def run_action(procedure, run_mode, image, drawables, config, data):
     except transport.CallError as exc:
         if exc.code == "CANCELLED":
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
-        return _failure(procedure, transport.explain(exc, setup))
-    except (actions.UserError, settings.ConfigError, transport.TransportError) as exc:
+        return _failure(procedure, explain.explain(exc, setup or settings.Config()))
+    except settings.ConfigError as exc:
+        return _failure(procedure, "GAN Collage's settings file cannot be used. Open Filters > Generative > GAN "
+                                   f"Collage > Server settings and press OK to write a new one.\n({exc})")
+    except (actions.UserError, transport.TransportError) as exc:
         return _failure(procedure, str(exc))
     finally:
         if progress is not None:
@@ -248,25 +285,51 @@ def run_action(procedure, run_mode, image, drawables, config, data):
     return values
 
 
+def run_incomplete(procedure, *args):
+    return _failure(procedure, INCOMPLETE)
+
+
 # ------------------------------------------------------------------------------------ settings
 
-SETTINGS_FIELDS = {"server": "server", "token": "token", "model": "model", "transport": "transport",
-                   "bridge-python": "bridge_python", "project-root": "project_root"}
+SETTINGS_FIELDS = {"server": "server", "token": "token", "model": "model", "transport": "transport"}
 
 
-def check_connection(setup) -> str:
-    """One line about the server and its models; CallError/TransportError when it cannot be reached."""
+def server_models(setup) -> tuple[dict, list]:
+    """(GetServerInfo, ListModels' models); CallError/TransportError when the server cannot be reached."""
     with transport.connect(setup) as connection:
         (info,) = [e["result"] for e in connection.client.call("GetServerInfo", {}, 30)]
         (listing,) = [e["result"] for e in connection.client.call("ListModels", {}, 30)]
-        description = connection.description
-    models = ", ".join(f"{m['name']} ({m['resolution']} px{', regressor' if m['has_regressor'] else ''}"
-                       f"{'' if m['available'] else ', unavailable'})" for m in listing["models"])
-    text = (f"GAN Collage server {info['version']} at {setup.server} on {info['device']}, via {description}. "
-            f"Models: {models}.")
-    if setup.model and setup.model not in {m["name"] for m in listing["models"]}:
-        raise actions.UserError(f"{text}\nThe model {setup.model!r} is not on this server.")
+        info["via"] = connection.description
+    return info, listing["models"]
+
+
+def model_label(model: dict) -> str:
+    """"faces (256 px, 14 latent rows, regressor)"."""
+    details = [f"{model['resolution']} px", f"{model.get('num_ws', 0)} latent rows"]
+    if model["has_regressor"]:
+        details.append("regressor")
+    if not model["available"]:
+        details.append("unavailable")
+    return f"{model['name']} ({', '.join(details)})"
+
+
+def check_connection(setup) -> str:
+    """One paragraph about the server and its models; CallError/TransportError when it cannot be reached."""
+    info, models = server_models(setup)
+    text = (f"Connected to GAN Collage server {info['version']} at {setup.server} (on {info['device']}), through "
+            f"{info['via']}. Models: {', '.join(model_label(m) for m in models)}.")
+    if setup.model and setup.model not in {m["name"] for m in models}:
+        raise actions.UserError(f"{text}\nThe model {setup.model!r} is not on this server: pick one of its models.")
     return text
+
+
+def dialog_models(setup) -> list:
+    """The server's models for the settings dialog's list; empty when it cannot be reached now."""
+    try:
+        quick = dataclasses.replace(setup, timeout=5)
+        return [{"name": m["name"], "label": model_label(m)} for m in server_models(quick)[1]]
+    except (transport.CallError, transport.TransportError, settings.ConfigError):
+        return []
 
 
 def run_settings(procedure, config, data):
@@ -281,7 +344,8 @@ def run_settings(procedure, config, data):
     if run_mode != Gimp.RunMode.NONINTERACTIVE:
         for prop, field in SETTINGS_FIELDS.items():
             config.set_property(prop, getattr(setup, field))
-    if run_mode == Gimp.RunMode.INTERACTIVE and not _dialog(procedure, config, [*SETTINGS_FIELDS, "test-connection"]):
+    shown = [*SETTINGS_FIELDS, "test-connection"]
+    if run_mode == Gimp.RunMode.INTERACTIVE and not dialogs.run(procedure, config, shown, models=dialog_models(setup)):
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
     for prop, field in SETTINGS_FIELDS.items():
         setattr(setup, field, config.get_property(prop).strip())
@@ -294,11 +358,11 @@ def run_settings(procedure, config, data):
         try:
             report += "\n" + check_connection(setup)
         except transport.CallError as exc:
-            return _failure(procedure, f"{report}\n{transport.explain(exc, setup)}")
+            return _failure(procedure, f"{explain.explain(exc, setup)}\n({report})")
         except (actions.UserError, transport.TransportError) as exc:
-            return _failure(procedure, f"{report}\n{exc}")
+            return _failure(procedure, f"{exc}\n({report})")
     if run_mode == Gimp.RunMode.INTERACTIVE:
-        Gimp.message(report)
+        dialogs.inform("GAN Collage settings saved", report)
     values = procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
     values.remove(1)
     values.insert(1, GObject.Value(GObject.TYPE_STRING, report))
@@ -307,20 +371,15 @@ def run_settings(procedure, config, data):
 
 def _settings_arguments(procedure):
     default = settings.Config()
-    procedure.add_enum_argument("run-mode", "Run mode", "The run mode", Gimp.RunMode,
-                                Gimp.RunMode.NONINTERACTIVE, RW)
     procedure.add_string_argument("server", "Server _address", "HOST:PORT of `python -m server`",
                                   default.server, RW)
     procedure.add_string_argument("token", "_Token", "The server's --token, if it has one", "", RW)
     procedure.add_string_argument("model", "_Model", "A model name the server lists; empty = its default", "", RW)
     procedure.add_choice_argument("transport", "Trans_port", "How GIMP reaches the server",
-                                  _choice(("auto", "Automatic"), ("direct", "Direct gRPC"),
-                                          ("bridge", "Bridge (the server environment's Python)")),
+                                  _choice(("auto", "Automatic (grpcio if GIMP's Python has it)"),
+                                          ("grpcio", "grpcio only"),
+                                          ("pure-python", "Pure-Python gRPC (bundled)")),
                                   default.transport, RW)
-    procedure.add_string_argument("bridge-python", "_Bridge Python", "The server environment's Python, for "
-                                  "the bridge (set by install.py)", "", RW)
-    procedure.add_string_argument("project-root", "Project _folder", "The GAN Collage folder, for the bridge "
-                                  "(set by install.py)", "", RW)
     procedure.add_boolean_argument("test-connection", "Test the co_nnection", "Ask the server for its models "
                                    "after saving", True, RW)
     procedure.add_string_return_value("report", "Report", "What was saved and what the server said", "", RW)
@@ -339,23 +398,28 @@ class GanCollage(Gimp.PlugIn):
     def do_create_procedure(self, name):
         short = name.removeprefix(PREFIX)
         if short == "settings":
-            procedure = Gimp.Procedure.new(self, name, Gimp.PDBProcType.PLUGIN, run_settings, None)
+            procedure = Gimp.Procedure.new(self, name, Gimp.PDBProcType.PLUGIN,
+                                           run_incomplete if INCOMPLETE else run_settings, None)
             procedure.set_menu_label("Server _settings...")
-            procedure.set_documentation("GAN Collage server settings",
-                                        "Server address, token, model and transport, saved in the GIMP profile's "
-                                        f"{settings.FILE_NAME}; then a connection test.", name)
-            _settings_arguments(procedure)
+            procedure.set_documentation("GAN Collage server settings", "Server address, token, model and transport, "
+                                        "saved in the GIMP profile's gan-collage.json; then a connection test.", name)
+            procedure.add_enum_argument("run-mode", "Run mode", "The run mode", Gimp.RunMode,
+                                        Gimp.RunMode.NONINTERACTIVE, RW)
+            if not INCOMPLETE:
+                _settings_arguments(procedure)
         else:
             action = ACTIONS[short]
-            procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN, run_action, None)
-            procedure.set_image_types("RGB*, GRAY*")
-            procedure.set_sensitivity_mask(action.sensitivity)
+            procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN,
+                                                run_incomplete if INCOMPLETE else run_action, None)
+            procedure.set_image_types("*")  # an indexed image gets a reason, not a greyed-out menu
+            procedure.set_sensitivity_mask(ANY)
             procedure.set_menu_label(action.label + "...")
             procedure.set_documentation(action.blurb, action.blurb + ". Needs a running GAN Collage server "
                                         "(see Server settings).", name)
-            action.arguments(procedure)
-            procedure.add_layer_return_value("layer", "Layer", "The new layer (the top one when there are several)",
-                                             True, RW)
+            if not INCOMPLETE:
+                action.arguments(procedure)
+                procedure.add_layer_return_value("layer", "Layer", "The new layer (the top one when there are "
+                                                 "several)", True, RW)
         procedure.add_menu_path(MENU)
         procedure.set_attribution("GAN Collage", "GAN Collage", "2025")
         return procedure

@@ -16,7 +16,8 @@ read scaled directly; where a mask edge falls inside one scaled pixel the two av
 
 The user's layers and selection are only read. Results become new layers above the active layer,
 all in one undo group; GIMP itself scales and crops them and makes their mask from the selection
-(see actions.NewLayer).
+(see actions.NewLayer). Each result carries the persistent parasite RESULT_MARK, so "Visible layers"
+can leave earlier results out of the next collage.
 
 Not carried over to the server: blend modes other than normal (every layer is composited "over"),
 and layer masks of groups (a group's opacity and visibility are).
@@ -30,6 +31,7 @@ gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp  # noqa: E402
 
 from actions import CanvasData, LayerData, NewLayer, ReadPlan, UserError  # noqa: E402
+from server.defaults import DEFAULT_MARGIN  # noqa: E402
 from server.region import Bounds, scaled_read  # noqa: E402
 
 RGBA = "R'G'B'A u8"
@@ -37,6 +39,7 @@ RGB = "R'G'B' u8"
 GREY = "Y u8"
 PREMULTIPLIED = "RaGaBaA float"
 THUMBNAIL_SIDE = 1024  # the largest sub-thumbnail GIMP makes
+RESULT_MARK = "gan-collage-result"  # parasite on every layer GAN Collage adds
 
 
 def _read(drawable, fmt: str, box: Bounds | None = None, step: int = 1) -> bytes:
@@ -92,12 +95,18 @@ def _ids(items) -> set:
     return {item.get_id() for item in items}
 
 
-def _leaves(items, selected: set | None, opacity: float = 1.0, inside: bool = False):
+def is_result(item) -> bool:
+    """Whether GAN Collage made this layer."""
+    return item.get_parasite(RESULT_MARK) is not None
+
+
+def _leaves(items, selected: set | None, with_results: bool, opacity: float = 1.0, inside: bool = False):
     """(layer, opacity) of the layers to send under `items` (top first), top to bottom, with each
     group's opacity multiplied in.
 
-    `selected` None: the visible layers. Else (layer ids): the selected layers, visible or not, and the
-    visible layers inside selected groups (`inside`); groups around them only pass their opacity on.
+    `selected` None: the visible layers, without GAN Collage's results unless `with_results`. Else
+    (layer ids): the selected layers, visible or not, and the visible layers inside selected groups
+    (`inside`); groups around them only pass their opacity on.
     """
     for item in items:
         picked = inside or (selected is not None and item.get_id() in selected)
@@ -105,8 +114,8 @@ def _leaves(items, selected: set | None, opacity: float = 1.0, inside: bool = Fa
             continue
         alpha = opacity * item.get_opacity() / 100.0
         if item.is_group():
-            yield from _leaves(item.get_children(), selected, alpha, picked)
-        elif selected is None or picked:
+            yield from _leaves(item.get_children(), selected, with_results, alpha, picked)
+        elif picked or (selected is None and (with_results or not is_result(item))):
             yield item, alpha
 
 
@@ -124,13 +133,14 @@ def read_selection(image, box: Bounds | None = None) -> bytes | None:
     return _read(image.get_selection(), GREY, box or Bounds(0, 0, image.get_width(), image.get_height()))
 
 
-def read_canvas(image, resolution: int, selected_only: bool = False) -> CanvasData:
+def read_canvas(image, resolution: int, selected_only: bool = False, with_results: bool = False,
+                margin: float = DEFAULT_MARGIN) -> CanvasData:
     """The visible layers (or only the selected ones) bottom to top, groups flattened, each only inside
     the region of interest and read at the coarsest scale that keeps `resolution` pixels across it."""
     bounds = selection_bounds(image)
-    plan = ReadPlan.of(bounds, image.get_width(), image.get_height(), resolution)
+    plan = ReadPlan.of(bounds, image.get_width(), image.get_height(), resolution, margin)
     selected = _ids(image.get_selected_layers()) if selected_only else None
-    leaves = reversed(list(_leaves(image.get_layers(), selected)))
+    leaves = reversed(list(_leaves(image.get_layers(), selected, with_results)))
     layers = [read_layer(layer, opacity, plan.area, plan.step) for layer, opacity in leaves]
     return CanvasData(width=image.get_width(), height=image.get_height(),
                       layers=[layer for layer in layers if layer is not None], region=plan.region,
@@ -188,6 +198,7 @@ def _insert(image, new: NewLayer, parent, position: int):
     width, height = new.image["width"], new.image["height"]
     layer = Gimp.Layer.new(image, new.name, width, height, _layer_type(image), 100.0, Gimp.LayerMode.NORMAL)
     image.insert_layer(layer, parent, position)
+    layer.attach_parasite(Gimp.Parasite.new(RESULT_MARK, Gimp.PARASITE_PERSISTENT, list(b"1")))
     buffer = layer.get_buffer()
     buffer.set(Gegl.Rectangle.new(0, 0, width, height), RGBA, new.image["rgba"])
     buffer.flush()

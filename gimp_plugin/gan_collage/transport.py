@@ -1,27 +1,22 @@
-"""How the plug-in reaches the server: direct gRPC, or the bridge over pipes.
+"""How the plug-in reaches the server: gRPC through grpcio when GIMP's Python has it, else through the
+vendored pure-Python stack (grpclib; see paths.py).
 
-Direct: `server.client.direct.DirectClient`, when GIMP's Python can import grpc, protobuf and the
-generated stubs. Bridge: `server.client.bridge_protocol.BridgeClient` (standard library only) spawns
-the server environment's Python running `python -m server.client bridge`, which makes the gRPC calls.
-Both take the same plain-dict requests and yield the same events, so nothing past `connect` knows
-which one is in use.
-
-install.py copies those client modules and the stubs into `vendor/` beside this file. When GIMP kills
-the plug-in (the user cancelled), the gRPC connection drops or the bridge sees its stdin close, and the
-server stops the job either way.
+Both clients (`server.client.direct.DirectClient`, `server.client.grpclib_client.GrpclibClient`) take
+the same plain-dict requests, yield the same events and raise the same CallError, so nothing past
+`connect` knows which one is in use. When GIMP kills the plug-in (the user cancelled) the connection
+drops and the server stops the job, whichever stack made it.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
-from typing import Iterator, Protocol
+from typing import Callable, Iterator, Protocol
 
-import paths  # noqa: F401  (vendor/ on sys.path first)
+import paths
 from config import Config
-from server.client.bridge_protocol import BridgeClient, CallError
+from server.client.errors import CallError
 
-__all__ = ["CallError", "Client", "Connection", "TransportError", "connect", "explain"]
-
-BRIDGE_FAILURES = ("cannot start the bridge", "the bridge process exited")  # BridgeClient's own errors
+__all__ = ["CallError", "Client", "Connection", "TransportError", "connect"]
 
 
 class TransportError(Exception):
@@ -29,28 +24,69 @@ class TransportError(Exception):
 
 
 class Client(Protocol):
-    """What DirectClient and BridgeClient both offer (see server/client/bridge_protocol.py)."""
+    """What DirectClient and GrpclibClient both offer."""
 
     def call(self, name: str, request: dict, timeout: float | None = None) -> Iterator[dict]:
         """The call's events as plain dicts; CallError when it fails."""
 
     def close(self) -> None:
-        """End the connection (the bridge process too)."""
+        """End the connection."""
 
 
-def direct_client_class() -> tuple[type[Client] | None, str]:
-    """(DirectClient, "") when GIMP's Python can speak gRPC, else (None, why not)."""
+Opener = Callable[[str, str | None], Client]  # (server, token) -> client
+
+
+def grpcio_stack() -> tuple[Opener, str]:
+    """(DirectClient, "grpcio X"); ImportError (or protobuf's version errors) when GIMP's Python lacks it."""
+    import grpc  # first: without grpcio nothing of protobuf or the stubs gets imported here
+
+    from server.client.direct import DirectClient
+    return DirectClient, f"grpcio {grpc.__version__}"
+
+
+def pure_stack() -> tuple[Opener, str]:
+    """(GrpclibClient, "pure-Python gRPC (grpclib X)") from vendor/pure-grpc; ImportError when it is missing."""
+    paths.use_pure_grpc()
+    import grpclib
+
+    from server.client.grpclib_client import GrpclibClient
+    return GrpclibClient, f"pure-Python gRPC (grpclib {grpclib.__version__})"
+
+
+def _describe(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def choose_stack(transport: str) -> tuple[Opener, str]:
+    """The gRPC stack `transport` asks for: auto prefers grpcio and falls back to the pure-Python one."""
+    why_not = ""
+    if transport in ("auto", "grpcio"):
+        try:
+            return grpcio_stack()
+        except Exception as exc:  # ImportError, or a protobuf older than the stubs need (VersionError, ...)
+            why_not = _describe(exc)
+        if transport == "grpcio":
+            raise TransportError("GIMP's Python cannot use grpcio. In Server settings, set the transport to "
+                                 f"Automatic (the plug-in then uses its own pure-Python gRPC).\n({why_not})")
     try:
-        from server.client.direct import DirectClient
-    except Exception as exc:  # ImportError, or grpc/protobuf older than the stubs need (RuntimeError, VersionError)
-        return None, f"{type(exc).__name__}: {exc}"
-    return DirectClient, ""
+        return pure_stack()
+    except Exception as exc:
+        detail = f"\n({_describe(exc)}{'; grpcio: ' + why_not if why_not else ''})"
+        if paths.PURE_GRPC.is_dir():
+            version = ".".join(map(str, sys.version_info[:2]))
+            raise TransportError(f"GAN Collage's bundled gRPC does not work in this GIMP's Python {version} (it needs "
+                                 f"Python 3.10 or newer).{detail}") from None
+        raise TransportError(
+            f"The GAN Collage plug-in folder is incomplete: its pure-Python gRPC files are missing "
+            f"({paths.PURE_GRPC}). Replace the folder {paths.FOLDER} with the one `python3 install.py "
+            f"--package-plugin OUT` makes (or run `python3 install.py --plugin-only`), then restart GIMP.{detail}"
+        ) from None
 
 
 @dataclass
 class Connection:
-    client: Client     # DirectClient or BridgeClient
-    description: str   # "direct gRPC" or "bridge (PYTHON)", for the connection test
+    client: Client
+    description: str   # "grpcio 1.85.3" or "pure-Python gRPC (grpclib 0.4.9)", for the connection test
 
     def close(self) -> None:
         self.client.close()
@@ -63,46 +99,6 @@ class Connection:
 
 
 def connect(config: Config) -> Connection:
-    """A client for `config.transport`: auto prefers direct gRPC and falls back to the bridge."""
-    if config.transport in ("auto", "direct"):
-        direct, why_not = direct_client_class()
-        if direct is not None:
-            return Connection(direct(config.server, config.token or None), "direct gRPC")
-        if config.transport == "direct":
-            raise TransportError(f"GIMP's Python cannot use gRPC ({why_not}). Install grpcio and protobuf for "
-                                 "it, or set the transport to 'bridge' or 'auto' in GAN Collage's Server settings.")
-    if not config.bridge_python:
-        raise TransportError("GIMP's Python has no gRPC and no bridge is configured. Run `python3 install.py` "
-                             "in the GAN Collage folder (it sets up the bridge), or set the bridge interpreter "
-                             "and project folder in GAN Collage's Server settings.")
-    bridge = BridgeClient(config.bridge_python, config.server, token=config.token or None,
-                          root=config.project_root or None)
-    return Connection(bridge, f"bridge ({config.bridge_python})")
-
-
-def explain(error: CallError, config: Config) -> str:
-    """What a failed call means for the artist, and what to do about it."""
-    code, message = error.code, error.message
-    if code == "UNAVAILABLE" and message.startswith(BRIDGE_FAILURES):
-        return (f"The GAN Collage bridge failed: {message}\nCheck the bridge interpreter "
-                f"({config.bridge_python}) and project folder ({config.project_root or 'not set'}) in Server "
-                "settings, or run `python3 install.py` again.")
-    if code == "UNAVAILABLE":
-        return (f"Cannot reach the GAN Collage server at {config.server}. Start it with: {config.server_command()}"
-                f"\n({message})")
-    if code in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
-        return f"The GAN Collage server refused the token: {message}\nSet the token in Server settings."
-    if code == "DEADLINE_EXCEEDED":
-        return (f"The GAN Collage server did not finish within {config.timeout:g} s. Use fewer steps or a "
-                "smaller selection, or raise \"timeout\" in the plug-in's settings file.")
-    if code == "RESOURCE_EXHAUSTED":
-        return (f"The GAN Collage server is busy or out of memory: {message}\n"
-                "Try again later, or use a smaller selection.")
-    if code in ("INVALID_ARGUMENT", "NOT_FOUND", "OUT_OF_RANGE"):
-        return f"The GAN Collage server refused the request: {message}"
-    if code == "FAILED_PRECONDITION":
-        return (f"The server's model cannot be used for this: {message}\nPick another model in Server settings, "
-                "or start the server with another --model.")
-    if code == "CANCELLED":
-        return "The GAN Collage job was cancelled."
-    return f"The GAN Collage server failed ({code}): {message}"
+    """A client for `config.server` over the stack `config.transport` asks for."""
+    opener, description = choose_stack(config.transport)
+    return Connection(opener(config.server, config.token or None), description)

@@ -1,8 +1,7 @@
 """Clients of the GAN Collage server; none imports torch.
 
 - `cli`: `python -m server.client ...`, the command-line client (exit codes in its docstring).
-- `direct.DirectClient`: gRPC with plain-dict requests and events.
-- `bridge`: `python -m server.client bridge`, the same calls over stdin/stdout for the GIMP plug-in.
-- `bridge_protocol`: the bridge's framing and `BridgeClient` (standard library only).
-- `messages`: plain dicts <-> protobuf messages.
+- `direct.DirectClient`: gRPC through grpcio, with plain-dict requests and events.
+- `grpclib_client.GrpclibClient`: the same through pure-Python grpclib (the GIMP plug-in without grpcio).
+- `messages`: plain dicts <-> protobuf messages; `errors.CallError`: a failed call; `address`: HOST:PORT.
 """

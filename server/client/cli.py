@@ -8,7 +8,6 @@
     python -m server.client interpolate A.npy B.npy [--frames N] [--mode linear|slerp] -o DIR
     python -m server.client mix CONTENT.npy STYLE.npy --split K -o OUT.png [--latent OUT.npy]
     python -m server.client blend A.npy B.npy --mask MASK.png [--start-layer K] -o OUT.png
-    python -m server.client bridge          (for the GIMP plug-in: see bridge_protocol.py)
 
 Every command takes --server HOST:PORT (default $GANCOLLAGE_SERVER or 127.0.0.1:50051), --token
 (default $GANCOLLAGE_TOKEN), --tls-ca CA.pem (use TLS) and --timeout SECONDS (the gRPC deadline).
@@ -33,8 +32,9 @@ import sys
 from pathlib import Path
 
 from . import images
-from .bridge_protocol import CallError
-from .direct import DEFAULT_SERVER, DirectClient
+from .address import DEFAULT_SERVER
+from .direct import DirectClient
+from .errors import CallError
 from .progress import ProgressBar
 
 EXIT_USAGE, EXIT_SERVER, EXIT_CANCELLED = 2, 5, 130
@@ -188,12 +188,6 @@ def cmd_blend(client, args) -> int:
     return 0
 
 
-def cmd_bridge(client, args) -> int:
-    from .bridge import serve
-
-    return serve(client, sys.stdin.buffer, sys.stdout.buffer)
-
-
 # ------------------------------------------------------------------------------------- arguments
 
 
@@ -274,8 +268,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask", type=Path, required=True, help="greyscale mask, any size (255 = B)")
     p.add_argument("--start-layer", type=int, default=0, help="first W+ row blended (default: %(default)s)")
     p.add_argument("-o", "--output", type=Path, required=True)
-
-    command("bridge", cmd_bridge, "serve the GIMP plug-in over stdin/stdout")
     return parser
 
 

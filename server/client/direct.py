@@ -1,7 +1,7 @@
-"""A gRPC client with the bridge's interface: plain-dict requests in, plain-dict events out.
+"""A grpcio client: plain-dict requests in, plain-dict events out (see messages.py).
 
-The CLI, the bridge process, and the plug-in (when GIMP's Python has grpc and protobuf) all use it,
-so `DirectClient.call` and `bridge_protocol.BridgeClient.call` are interchangeable.
+The CLI and the plug-in (when GIMP's Python has grpcio) use it; `grpclib_client.GrpclibClient` is its
+pure-Python twin with the same `call`.
 """
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import grpc
 from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
 
 from . import messages
-from .bridge_protocol import CallError
+from .address import DEFAULT_SERVER
+from .errors import CallError
 
-DEFAULT_SERVER = "127.0.0.1:50051"  # the server's default --host and --port
 MAX_MESSAGE_BYTES = 1 << 30  # like the server's default limit
 
 
@@ -35,15 +35,12 @@ class DirectClient:
         self._lock = threading.Lock()
 
     def call(self, name: str, request: dict, timeout: float | None = None) -> Iterator[dict]:
-        """Yield the call's events (see bridge_protocol); raise CallError when it fails.
+        """Yield the call's events (see messages.py); raise CallError when it fails.
 
         A malformed request dict raises CallError INVALID_ARGUMENT before anything is sent; leaving
         the loop early cancels the call.
         """
-        try:
-            message = messages.request(name, request)
-        except ValueError as exc:
-            raise CallError("INVALID_ARGUMENT", f"bad request: {exc}") from None
+        message = messages.outgoing(name, request)
         method = getattr(self.stub, name)
         streaming = messages.SERVICE.methods_by_name[name].server_streaming
         try:

@@ -1,11 +1,24 @@
-"""Plain dicts <-> gancollage.v1 messages, so the CLI, the bridge and the plug-in's direct transport
-build requests and read answers the same way (see bridge_protocol.py for the dict conventions).
+"""Plain dicts <-> gancollage.v1 messages, so the CLI and both of the plug-in's gRPC stacks (grpcio and
+grpclib) build requests and read answers the same way.
+
+A request is its message as a plain dict with the proto's field names (bytes for `rgba`, `rgb`, `data`
+and `png`; enums by name, with or without their prefix: "optimize" or "METHOD_OPTIMIZE"). A call
+yields events::
+
+    {"event": "progress", "progress": {...}}     a Progress message (streaming calls)
+    {"event": "result", "result": {...}}         Realize/Project result, or a unary call's response
+    {"event": "frame", "frame": {...}}           one InterpolateFrame per frame
+
+and fails with errors.CallError. In answers every scalar field is present (0, "" or false when unset)
+and message fields are present only when set.
 """
 from __future__ import annotations
 
 from google.protobuf.message import Message
 
 from server.api.gancollage.v1 import gancollage_pb2 as pb
+
+from .errors import CallError
 
 SERVICE = pb.DESCRIPTOR.services_by_name["GanCollage"]
 
@@ -87,8 +100,16 @@ def request(call: str, data: dict) -> Message:
     return fill(getattr(pb, method.input_type.name)(), data or {})
 
 
+def outgoing(call: str, data: dict) -> Message:
+    """`request`, with a malformed dict refused as CallError INVALID_ARGUMENT before anything is sent."""
+    try:
+        return request(call, data)
+    except ValueError as exc:
+        raise CallError("INVALID_ARGUMENT", f"bad request: {exc}") from None
+
+
 def event(message: Message) -> dict:
-    """An answer as a bridge event: the set member of a streamed `event` oneof, else a result."""
+    """An answer as an event: the set member of a streamed `event` oneof, else a result."""
     if "event" in message.DESCRIPTOR.oneofs_by_name:
         kind = message.WhichOneof("event")
         return {"event": kind, kind: to_dict(getattr(message, kind))}

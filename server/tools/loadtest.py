@@ -20,7 +20,7 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from server.client.bridge_protocol import CallError
+from server.client.errors import CallError
 from server.client.direct import DirectClient
 
 MAX_CLIENTS, MAX_SECONDS, CALL_DEADLINE, STARTUP_SECONDS = 32, 300.0, 120.0, 120.0

@@ -97,6 +97,8 @@ def summarise(runs: list[dict]) -> dict:
 
 def bench_checkout(root: Path, checkout: Path, repeats: int, workdir: Path) -> dict:
     profile = workdir / "profile"
+    profile.mkdir(exist_ok=True)
+    (profile / "pluginrc").touch()  # a profile as GIMP makes it: install.py refuses other folders
     subprocess.run([sys.executable, str(checkout / "install.py"), "--plugin-only", "--gimp-profile", str(profile)],
                    check=True, capture_output=True, timeout=120)
     timings = root / TIMINGS.lstrip("/")

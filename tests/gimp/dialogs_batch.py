@@ -9,7 +9,7 @@ from gi.repository import Gimp
 PARAMS = json.load(open(os.path.join(os.environ["IN_DIR"], "params.json")))
 settings_file = os.path.join(str(Gimp.directory()), "gan-collage.json")
 with open(settings_file, "w") as out:  # as install.py leaves it; the settings dialog must show these values
-    json.dump({"server": PARAMS["server"], "bridge_python": PARAMS["bridge_python"]}, out)
+    json.dump({"server": PARAMS["server"], "token": "secret-token"}, out)
 
 image = Gimp.Image.new(48, 32, Gimp.ImageBaseType.RGB)
 layers = []

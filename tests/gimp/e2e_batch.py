@@ -16,6 +16,7 @@ W, H = 64, 48
 SELECTION = (8, 8, 32, 24)  # x, y, width, height of the selected ellipse
 RGBA, GREY = "R'G'B'A u8", "Y u8"
 report = {"calls": {}}
+returned = {}  # label -> the layer a call returned
 
 
 def pixels(drawable, fmt=RGBA):
@@ -118,6 +119,7 @@ def call(label, name, image=None, drawables=None, **arguments):
     elif result.length() > 1:
         value = result.index(1)
         entry["value"] = value if isinstance(value, str) else (value.get_name() if value else None)
+        returned[label] = value
     if image is not None:
         items = list(walk(image.get_layers()))
         for index, item in enumerate(items):
@@ -136,8 +138,11 @@ def by_name(image, name):
 
 
 def settings(label, server, transport="auto", test=True):
-    return call(label, "settings", server=server, transport=transport, bridge_python=PARAMS["bridge_python"],
-                project_root=PARAMS["project_root"], test_connection=test)
+    return call(label, "settings", server=server, transport=transport, test_connection=test)
+
+
+def layer_sha(label):
+    return hashlib.sha256(pixels(returned[label])).hexdigest()
 
 
 report["gimp_has_grpc"] = importlib.util.find_spec("grpc") is not None
@@ -148,8 +153,8 @@ selection = pixels(image.get_selection(), GREY)
 composite_before = composite(image)
 steps = PARAMS["steps"]
 
-# no settings file yet: the defaults (127.0.0.1:50051, auto); then the real server through Server settings
-call("no settings", "realize", image)
+# the real server through Server settings (without a settings file the plug-in would try 127.0.0.1:50051,
+# where an artist's own server may run: that default is checked without GIMP, in test_plugin_config)
 settings("settings", PARAMS["server"])
 image.set_selected_layers([by_name(image, "patch")])
 def mask_against_selection(label):
@@ -168,6 +173,16 @@ report["realize_mask"] = mask_against_selection("realize")  # feathered 8 px inw
 report["composite_changed_outside_selection"] = changed_outside_selection(composite_before, composite(image),
                                                                         selection)
 report["selected_pixels"] = sum(value > 0 for value in selection)
+# "Visible layers" leaves the first result out (the same collage again: the same pixels), unless asked
+image.set_selected_layers([by_name(image, "patch")])
+if call("realize again", "realize", image)["status"] == "success":
+    report["again_is_the_same"] = layer_sha("realize again") == layer_sha("realize")
+    image.remove_layer(returned["realize again"])
+image.set_selected_layers([by_name(image, "patch")])
+if call("realize with results", "realize", image, include_results=True)["status"] == "success":
+    report["with_results_differs"] = layer_sha("realize with results") != layer_sha("realize")
+    image.remove_layer(returned["realize with results"])
+image.set_selected_layers([by_name(image, "patch")])
 image.set_selected_layers([by_name(image, "masked"), by_name(image, "child")])
 call("refine", "refine", image, method="optimize", steps=steps, seed=3, layers="selected", feather=0.0)
 report["refine_mask"] = mask_against_selection("refine")  # no feather: the selection itself
@@ -181,11 +196,27 @@ call("local-blend", "local-blend", image, drawables=[by_name(image, "background"
 # errors leave the image as it was
 before_errors = snapshot(image)
 call("one layer", "interpolate", image, drawables=[by_name(image, "patch")])  # the artist's mistake
-settings("unreachable settings", PARAMS["unreachable"])
+call("split too high", "style-mix", image, drawables=[by_name(image, "masked"), by_name(image, "child")], split=50)
+indexed = Gimp.Image.new(W, H, Gimp.ImageBaseType.RGB)
+new_layer(indexed, "paint", W, H, 0, 0, 100.0, (10, 20, 200))
+indexed.convert_indexed(Gimp.ConvertDitherType.NONE, Gimp.ConvertPaletteType.GENERATE, 16, False, False, "")
+call("indexed", "realize", indexed)
+report["indexed_layers"] = len(indexed.get_layers())
+report["indexed_type"] = indexed.get_base_type().value_nick
+indexed.delete()
+huge = Gimp.Image.new(20000, 20000, Gimp.ImageBaseType.RGB)
+new_layer(huge, "small", 8, 8, 0, 0, 100.0, (1, 2, 3))
+call("huge canvas", "realize", huge)
+huge.delete()
+with open(report["settings_file"], "w") as damaged:
+    damaged.write("{not json")
+call("damaged settings", "realize", image)
+settings("unreachable settings", PARAMS["unreachable"])  # also replaces the damaged file
 call("unreachable", "realize", image)
+report["changed_by_errors"] = [[a, b] for a, b in zip(before_errors, snapshot(image)) if a != b]
 report["unchanged_after_errors"] = snapshot(image) == before_errors
-# direct gRPC asked for: works only where GIMP's Python has grpc
-settings("forced direct", PARAMS["server"], transport="direct")
+# grpcio asked for: works only where GIMP's Python has it
+settings("forced grpcio", PARAMS["server"], transport="grpcio")
 
 # cancelling: GIMP kills the plug-in; the test plays GIMP's part once it sees this file and the job running
 settings("restored", PARAMS["server"])

@@ -107,6 +107,7 @@ class Layer:
     children: list | None = None  # a group's layers, top first
     parent: "Layer | None" = None
     ops: list = field(default_factory=list)  # scale/resize/update calls, in order
+    parasites: dict = field(default_factory=dict)  # name -> Parasite
 
     def __post_init__(self):
         self.id = next(_ids)
@@ -139,6 +140,12 @@ class Layer:
                          for i in range(col * step, col * step + step)]
                 data += bytes(int(sum(p[c] for p in block) / len(block) + 0.5) for c in range(3 if not self.alpha else 4))
         return types.SimpleNamespace(get_data=lambda: bytes(data)), dest_width, dest_height, 4 if self.alpha else 3
+
+    def get_parasite(self, name):
+        return self.parasites.get(name)
+
+    def attach_parasite(self, parasite):
+        self.parasites[parasite.name] = parasite
 
     def create_mask(self, kind):
         assert kind == "selection"
@@ -213,6 +220,9 @@ def _gimp_module(log: list) -> types.SimpleNamespace:
 
     return types.SimpleNamespace(
         Layer=types.SimpleNamespace(new=new_layer),
+        Parasite=types.SimpleNamespace(new=lambda name, flags, data: types.SimpleNamespace(name=name, flags=flags,
+                                                                                          data=bytes(data))),
+        PARASITE_PERSISTENT=1,
         Selection=types.SimpleNamespace(bounds=bounds),
         ImageType=types.SimpleNamespace(RGBA_IMAGE="RGBA", GRAYA_IMAGE="GRAYA"),
         ImageBaseType=types.SimpleNamespace(RGB="RGB", GRAY="GRAY"),

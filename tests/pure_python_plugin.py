@@ -1,0 +1,62 @@
+"""Run by test_plugin_transport in a Python without grpcio or protobuf (python -S): the packaged plug-in's
+actions over its own pure-Python gRPC stack, against a real server.
+
+    python -S pure_python_plugin.py PLUGIN_FOLDER SERVER CLOSED_SERVER [TOKEN_SERVER TOKEN]   (prints JSON)
+"""
+import json
+import sys
+
+plugin, server, closed, *guarded = sys.argv[1:]
+sys.path.insert(0, plugin)
+import actions  # noqa: E402
+import transport  # noqa: E402
+from actions import CanvasData, LayerData, Options, Session  # noqa: E402
+from config import Config  # noqa: E402
+from server.region import Bounds  # noqa: E402
+
+LAYER = LayerData("patch", 12, 8, bytes(range(192)) * 2, x=3, y=2)
+OTHER = LayerData("other", 8, 8, b"\x80\x40\x20\xff" * 64, x=10, y=10)
+report = {"grpc_importable": True}
+try:
+    import grpc  # noqa: F401
+except ImportError:
+    report["grpc_importable"] = False
+
+with transport.connect(Config(server=server)) as connection:
+    session = Session(connection.client, model="", timeout=60, report=lambda text, fraction: None)
+    plan = actions.ReadPlan.of(Bounds(4, 5, 12, 6), 20, 16, session.resolution())
+    canvas = CanvasData(20, 16, [OTHER, LAYER], region=plan.region, has_selection=True)
+    results = [*actions.realize(session, canvas, Options("optimize", 2, 1)),
+               *actions.project(session, LAYER, Options()),
+               *actions.interpolate(session, LAYER, OTHER, Options(), 3, "linear", 100),
+               *actions.style_mix(session, LAYER, OTHER, Options(), 2),
+               *actions.local_blend(session, LAYER, OTHER, b"\xff" * 144, Options(), 1)]
+    report["description"] = connection.description
+    report["layers"] = [(layer.name, layer.image["width"], len(layer.image["rgba"])) for layer in results]
+
+from google.protobuf.internal import api_implementation  # noqa: E402
+
+report["protobuf"] = api_implementation.Type()
+
+
+def code_of(config, name, request, timeout=60):
+    try:
+        with transport.connect(config) as connection:
+            list(connection.client.call(name, request, timeout))
+    except transport.CallError as exc:
+        return exc.code
+    return "OK"
+
+
+report["codes"] = {
+    "unknown model": code_of(Config(server=server), "Project", {"model": "nope", "image": actions.image_dict(LAYER)}),
+    "closed port": code_of(Config(server=closed), "GetServerInfo", {}),
+    "deadline": code_of(Config(server=server), "Project", {"image": actions.image_dict(LAYER),
+                                                           "options": {"method": "optimize", "steps": 10000}}, 0.3),
+}
+if guarded:
+    address, token = guarded
+    report["codes"].update({"no token": code_of(Config(server=address), "GetServerInfo", {}),
+                            "wrong token": code_of(Config(server=address, token="guess"), "GetServerInfo", {}),
+                            "right token": code_of(Config(server=address, token=token), "GetServerInfo", {})})
+print(json.dumps(report))

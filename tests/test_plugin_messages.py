@@ -1,0 +1,98 @@
+"""The artist's messages: every status the server or the transport gives, from a real loopback server
+where it can be provoked and for every gRPC status code besides, has a plain first line (no field paths,
+metadata or status names) and keeps the technical detail below it."""
+from __future__ import annotations
+
+import re
+import sys
+
+import grpc
+import pytest
+
+from conftest import REPO
+from plugin_fixtures import closed_port
+from test_server_fixtures import serving
+
+sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
+import transport  # noqa: E402
+from config import Config  # noqa: E402
+from explain import explain, plain_reason  # noqa: E402
+from server.client import messages  # noqa: E402
+from transport import CallError  # noqa: E402
+
+pytest_plugins = ("test_server_fixtures",)  # catalog, served
+
+CODES = [code.name for code in grpc.StatusCode if code is not grpc.StatusCode.OK]
+# a request field path: a top-level field of some request, then ".field" or "[index]"
+TOP_FIELDS = sorted({field.name for method in messages.SERVICE.methods for field in method.input_type.fields})
+FIELD_PATH = re.compile(rf"\b({'|'.join(TOP_FIELDS)})(\.[a-z_]+|\[\d+\])")
+JARGON = re.compile(r"metadata|bearer|authorization|grpc|\bstatus\b", re.IGNORECASE)
+LAYER = {"width": 4, "height": 4, "rgba": b"\x80" * 64}
+
+
+def assert_plain(text: str, code: str) -> None:
+    first, *rest = text.splitlines()
+    assert first.strip() and len(first) < 400, text
+    assert not any(name in first for name in CODES), first
+    assert not FIELD_PATH.search(first) and not JARGON.search(first), first
+    assert rest and code in rest[-1], text  # the technical detail follows
+
+
+def failure(config: Config, name: str, request: dict, timeout: float = 60) -> CallError:
+    with pytest.raises(CallError) as error, transport.connect(config) as connection:
+        list(connection.client.call(name, request, timeout))
+    return error.value
+
+
+def test_every_status_the_server_gives_reads_plainly(served, catalog):
+    here = Config(server=served.address)
+    provoked = {
+        "unknown model": failure(here, "Project", {"model": "nope", "image": LAYER}),
+        "no visible pixels": failure(here, "Realize", {"canvas": {"width": 4, "height": 4, "layers": [
+            {"image": {"width": 4, "height": 4, "rgba": bytes(64)}}]}}),
+        "unreadable model": failure(here, "Project", {"model": "broken", "image": LAYER}),
+        "missing regressor": failure(here, "Project", {"model": "bare", "image": LAYER,
+                                                       "options": {"method": "hybrid", "steps": 1}}),
+        "deadline": failure(here, "Project", {"image": LAYER, "options": {"method": "optimize", "steps": 10000}}, 0.3),
+        "closed port": failure(Config(server=f"127.0.0.1:{closed_port()}"), "GetServerInfo", {}),
+    }
+    with serving(catalog, token="s3cret") as guarded:
+        provoked["no token"] = failure(Config(server=guarded.address), "GetServerInfo", {})
+        provoked["wrong token"] = failure(Config(server=guarded.address, token="guess"), "GetServerInfo", {})
+    with serving(catalog, max_message_bytes=1000) as small:
+        provoked["too large"] = failure(Config(server=small.address), "Project",
+                                        {"image": {"width": 64, "height": 64, "rgba": bytes(64 * 64 * 4)}})
+    assert {name: error.code for name, error in provoked.items()} == {
+        "unknown model": "INVALID_ARGUMENT", "no visible pixels": "INVALID_ARGUMENT",
+        "unreadable model": "FAILED_PRECONDITION", "missing regressor": "FAILED_PRECONDITION",
+        "deadline": "DEADLINE_EXCEEDED", "closed port": "UNAVAILABLE", "no token": "UNAUTHENTICATED",
+        "wrong token": "UNAUTHENTICATED", "too large": "RESOURCE_EXHAUSTED"}
+    for name, error in provoked.items():
+        assert_plain(explain(error, here), error.code)
+    assert "needs a token" in explain(provoked["no token"], Config()).splitlines()[0]
+    assert "did not accept the token" in explain(provoked["wrong token"], Config(token="guess")).splitlines()[0]
+    assert "Start it with:" in explain(provoked["closed port"], here).splitlines()[0]
+    assert "Pick another model" in explain(provoked["missing regressor"], here).splitlines()[0]
+
+
+SERVER_STYLE = ["", "canvas.layers[2].image.rgba: expected 64 bytes, got 12",
+                "this server needs a token: send metadata 'authorization: Bearer <token>'",
+                "options.steps: 20000 is over the limit 10000", "x" * 300,
+                "Received message larger than max (4194304 vs. 1000)", "model: unknown model 'nope'"]
+
+
+@pytest.mark.parametrize("code", CODES)
+def test_every_status_code_reads_plainly(code):
+    for message in SERVER_STYLE:
+        for config in (Config(), Config(token="t", server="gpu-box:7000")):
+            assert_plain(explain(CallError(code, message), config), code)
+
+
+def test_a_field_path_becomes_the_dialogs_words():
+    assert plain_reason("options.steps: 20000 is over the limit 10000") == ("Steps", "20000 is over the limit 10000")
+    assert plain_reason("canvas.width: 20000 is over the limit 16384") == ("the image size",
+                                                                          "20000 is over the limit 16384")
+    assert plain_reason("send metadata 'authorization: Bearer <token>'") == ("", "")  # jargon stays below
+    text = explain(CallError("INVALID_ARGUMENT", "split: 11 is over the model's 10 rows"), Config())
+    assert text.splitlines()[0] == ("The GAN Collage server could not use what was sent (Split: 11 is over the "
+                                    "model's 10 rows). Change it in the dialog or the image and try again.")
