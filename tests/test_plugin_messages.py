@@ -73,6 +73,19 @@ def test_every_status_the_server_gives_reads_plainly(served, catalog):
     assert "did not accept the token" in explain(provoked["wrong token"], Config(token="guess")).splitlines()[0]
     assert "Start it with:" in explain(provoked["closed port"], here).splitlines()[0]
     assert "Pick another model" in explain(provoked["missing regressor"], here).splitlines()[0]
+    assert "more than the GAN Collage server takes" in explain(provoked["too large"], here).splitlines()[0]
+
+
+def test_the_three_kinds_of_resource_exhausted_read_differently():
+    def first_line(message: str) -> str:
+        return explain(CallError("RESOURCE_EXHAUSTED", message), Config()).splitlines()[0]
+
+    busy = first_line("the job queue is full (8 jobs waiting, queue size 8); try again later")
+    big = first_line("canvas.layers[3].image: the request's images and masks add up to more than this "
+                     "server's limit of 33.6 megapixels (ServerInfo.max_request_pixels)")
+    memory = first_line("the device ran out of memory: CUDA out of memory")
+    assert "busy" in busy and "more than" in big and "out of memory" in memory
+    assert len({busy, big, memory}) == 3
 
 
 SERVER_STYLE = ["", "canvas.layers[2].image.rgba: expected 64 bytes, got 12",

@@ -178,4 +178,4 @@ def test_reflection_through_the_standard_client(served):
     realize = service.methods_by_name["Realize"]
     assert realize.server_streaming and realize.input_type.full_name == "gancollage.v1.RealizeRequest"
     assert set(service.methods_by_name) == {"GetServerInfo", "ListModels", "Realize", "Project",
-                                            "Interpolate", "StyleMix", "LocalBlend"}
+                                            "Interpolate", "StyleMix", "LocalBlend", "ListDirections", "EditLatent"}

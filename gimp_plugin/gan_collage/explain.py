@@ -72,8 +72,13 @@ def _first_line(error: CallError, config: Config) -> str:
                 "smaller selection, or raise \"timeout\" in the plug-in's settings file (gan-collage.json in "
                 "GIMP's profile folder).")
     if code == "RESOURCE_EXHAUSTED":
-        return ("The GAN Collage server is busy or out of memory. Try again in a moment, or use a smaller "
-                "selection or fewer layers.")
+        if "queue is full" in error.message:
+            return "The GAN Collage server is busy with other work. Try again in a moment."
+        if "limit" in error.message or "larger than max" in error.message:
+            return ("This is more than the GAN Collage server takes at once. Select a smaller area, or use "
+                    "fewer or smaller layers.")
+        return ("The GAN Collage server ran out of memory. Try again with a smaller selection or fewer "
+                "layers, or with fewer steps.")
     if code in ("INVALID_ARGUMENT", "OUT_OF_RANGE"):
         return _refused(error)
     if code == "NOT_FOUND":

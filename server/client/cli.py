@@ -19,7 +19,7 @@ Progress goes to stderr. Exit codes:
     4    invalid request (INVALID_ARGUMENT, NOT_FOUND, OUT_OF_RANGE)
     5    server error (FAILED_PRECONDITION: model unavailable, INTERNAL, ...) or server not serving
     6    authentication refused (UNAUTHENTICATED, PERMISSION_DENIED)
-    7    server busy or out of memory: try again later (RESOURCE_EXHAUSTED)
+    7    too big, server busy or out of memory: the message says which (RESOURCE_EXHAUSTED)
     124  the --timeout deadline passed (DEADLINE_EXCEEDED)
     130  cancelled (Ctrl-C, or CANCELLED)
 """
