@@ -10,7 +10,8 @@ class-balanced, L2-regularised logistic regression on the mean W+ row separates 
 normal (positive = more of the attribute) is the direction. The regularisation is chosen per
 attribute on a seeded validation split of the training renders; accuracy is measured on held-out
 renders (`heldout_seeds`, never used for fitting), projected the same way. Writes the directions
-with `save_directions`, one grid PNG per direction into --card, and prints the card's table.
+with `save_directions`, one grid PNG per direction and `direction_rows.png` (the evidence behind the
+default rows) into --card, and prints the card's table.
 """
 from __future__ import annotations
 
@@ -37,9 +38,9 @@ L2_CHOICES = (1e-4, 1e-3, 1e-2, 1e-1)
 VALIDATION_FRACTION = 0.2
 STRENGTHS = (-3, -2, -1, 0, 1, 2, 3)
 GRID_ROWS = 3  # held-out portraits without the attribute, then as many with it
-# Default rows, from grids of each direction applied to rows 0-3, 4-6, 7-9 and all: parts and their
-# colours (hats, hair, skin) move only with rows 0-3 (the 4 and 8 px layers); rows 0-3 also recolour
-# hair when moved along the background direction, rows 4-9 change the background alone.
+# Default rows, from each direction applied to rows 0-3 and 4-9 (direction_rows.png): hats, hair and
+# skin move only with rows 0-3 (the 4 and 8 px layers), the background with rows 4-9; directions
+# without a visible effect keep every row.
 ALL = None  # every row
 COARSE = (0, 4)
 MIDDLE_AND_FINE = (4, 10)  # the embedded model has 10 rows
@@ -47,6 +48,10 @@ MIDDLE_AND_FINE = (4, 10)  # the embedded model has 10 rows
 
 def _luma(rgb) -> float:
     return float(np.dot(rgb, (0.299, 0.587, 0.114)))
+
+
+def _darkness(rgb) -> float:
+    return 255 - _luma(rgb)
 
 
 def _between(value: float, low: float, high: float) -> bool | None:
@@ -77,7 +82,7 @@ ATTRIBUTES = (
               "blonde, grey or white hair vs black or dark brown (brown, red, dyed, bald left out)", COARSE),
     Attribute("long_hair", lambda p: None if p.hair_style == "bob" else p.hair_style == "long",
               "long hair vs short, buzz, fringe, curly, bun or bald (bobs left out)", COARSE),
-    Attribute("skin_dark", lambda p: _between(255 - _luma(p.skin), 255 - 170, 255 - 130),
+    Attribute("skin_dark", lambda p: _between(_darkness(p.skin), 255 - 170, 255 - 130),
               "skin luma below 130 vs above 170 (of 255)", COARSE),
     Attribute("background_light", lambda p: _between(_luma(p.bg_color) + _luma(p.bg_color2), 2 * 140, 2 * 170),
               "mean background luma above 170 vs below 140 (of 255)", MIDDLE_AND_FINE),
