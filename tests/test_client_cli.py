@@ -1,6 +1,7 @@
 """`python -m server.client` end to end against a `python -m server` process, plus its pure helpers."""
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -95,6 +96,26 @@ def test_project_interpolate_mix_blend(server, files, tmp_path):
                   "-o", str(tmp_path / "blend.png"))
     assert done.returncode == 0, done.stderr
     assert Image.open(tmp_path / "blend.png").size == (RESOLUTION, RESOLUTION)
+
+
+def test_directions_and_edit(server, files, tmp_path):
+    done = client(server, "directions", "--json")
+    assert done.returncode == 0, done.stderr
+    listed = {d["name"]: d for d in json.loads(done.stdout)}
+    assert {"pc1", "sefa1"} <= set(listed) and listed["pc1"]["kind"] == "ganspace"
+    start = tmp_path / "start.npy"
+    done = client(server, "project", str(files / "bottom.png"), "--method", "regressor", "-o",
+                  str(tmp_path / "start.png"), "--latent", str(start), "-q")
+    assert done.returncode == 0, done.stderr
+    done = client(server, "edit", str(start), "--edit", "pc1=2", "--edit", "sefa2=-1@0:3",
+                  "-o", str(tmp_path / "edited.png"), "--latent", str(tmp_path / "edited.npy"))
+    assert done.returncode == 0, done.stderr
+    before, after = np.load(start)[0], np.load(tmp_path / "edited.npy")[0]
+    assert not np.allclose(before, after) and Image.open(tmp_path / "edited.png").size == (RESOLUTION, RESOLUTION)
+    done = client(server, "edit", str(start), "--edit", "no_such=1", "-o", str(tmp_path / "x.png"))
+    assert done.returncode == 4 and "no_such" in done.stderr
+    done = client(server, "edit", str(start), "--edit", "pc1", "-o", str(tmp_path / "x.png"))
+    assert done.returncode == 2 and "NAME=STRENGTH" in done.stderr
 
 
 def test_error_exit_codes(server, files, tmp_path):

@@ -8,6 +8,8 @@
     python -m server.client interpolate A.npy B.npy [--frames N] [--mode linear|slerp] -o DIR
     python -m server.client mix CONTENT.npy STYLE.npy --split K -o OUT.png [--latent OUT.npy]
     python -m server.client blend A.npy B.npy --mask MASK.png [--start-layer K] -o OUT.png
+    python -m server.client directions [--json]
+    python -m server.client edit LATENT.npy --edit NAME=STRENGTH[@FIRST:LAST] ... -o OUT.png [--latent OUT.npy]
 
 Every command takes --server HOST:PORT (default $GANCOLLAGE_SERVER or 127.0.0.1:50051), --token
 (default $GANCOLLAGE_TOKEN), --tls-ca CA.pem (use TLS) and --timeout SECONDS (the gRPC deadline).
@@ -188,6 +190,40 @@ def cmd_blend(client, args) -> int:
     return 0
 
 
+def cmd_directions(client, args) -> int:
+    (answer,) = run(client, args, "ListDirections", {"model": args.model})
+    if args.json:
+        print(json.dumps(answer["directions"], indent=2))
+        return 0
+    for d in answer["directions"]:
+        accuracy = f", accuracy {d['accuracy']:.2f}" if d.get("accuracy") else ""
+        print(f"{d['name']:<20} {d['kind']:<10} rows {d['first_layer']}-{d['last_layer'] - 1:<3} "
+              f"sigma {d['sigma']:.3f}{accuracy}  {d['description']}")
+    return 0
+
+
+def parse_edit(text: str) -> dict:
+    """NAME=STRENGTH[@FIRST:LAST] -> an Edit (rows FIRST to LAST-1, like a slice)."""
+    try:
+        name, rest = text.split("=", 1)
+        strength, _, rows = rest.partition("@")
+        edit = {"direction": name, "strength": float(strength)}
+        if rows:
+            first, last = rows.split(":")
+            edit.update(first_layer=int(first), last_layer=int(last))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected NAME=STRENGTH[@FIRST:LAST], got {text!r}") from None
+    if not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=STRENGTH[@FIRST:LAST], got {text!r}")
+    return edit
+
+
+def cmd_edit(client, args) -> int:
+    request = {"model": args.model, "latent": images.read_latent(args.latent_in), "edits": args.edit}
+    (result,) = run(client, args, "EditLatent", request)
+    return save_image_and_latent(result, args)
+
+
 # ------------------------------------------------------------------------------------- arguments
 
 
@@ -268,6 +304,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mask", type=Path, required=True, help="greyscale mask, any size (255 = B)")
     p.add_argument("--start-layer", type=int, default=0, help="first W+ row blended (default: %(default)s)")
     p.add_argument("-o", "--output", type=Path, required=True)
+
+    command("directions", cmd_directions, "list the model's attribute directions",
+            [model]).add_argument("--json", action="store_true")
+
+    p = command("edit", cmd_edit, "move a latent along attribute directions", [model])
+    p.add_argument("latent_in", type=Path, metavar="LATENT.npy")
+    p.add_argument("--edit", type=parse_edit, action="append", required=True, metavar="NAME=STRENGTH[@FIRST:LAST]",
+                   help="strength in standard deviations (e.g. smile=2, pc1=-1.5@0:4); repeat to combine")
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--latent", type=Path, help="also write the edited latent (.npy)")
     return parser
 
 
