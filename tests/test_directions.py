@@ -225,3 +225,30 @@ def test_a_conformance_checkpoint_serves_directions(tmp_path):
         answer = edit_call(served, latent, pb.Edit(direction=listed[0].name, strength=1.5))
     assert answer.image.width == info.resolution == 32
     assert list(tmp_path.glob("directions-computed-*.safetensors"))
+
+
+def test_the_embedded_model_serves_its_supervised_directions(embedded):
+    with serving(catalog_of(embedded)) as served:
+        listed = {d.name: d for d in served.stub.ListDirections(pb.ListDirectionsRequest(), timeout=120).directions}
+        supervised = {name: d for name, d in listed.items() if d.kind == "supervised"}
+        assert {"smile", "glasses", "hat", "background_light"} <= set(supervised)
+        assert all(0 < d.accuracy <= 1 and d.sigma > 0 for d in supervised.values())
+        g = embedded.generator
+        with torch.no_grad():
+            start = g.mapping(torch.randn(1, g.z_dim, generator=torch.Generator().manual_seed(0)))
+        latent = pb.Latent(num_ws=g.num_ws, w_dim=g.w_dim, values=start.flatten().tolist(), model="default")
+        plain = edit_call(served, latent, pb.Edit(direction="background_light", strength=0.0))
+        lighter = edit_call(served, latent, pb.Edit(direction="background_light", strength=3.0))
+    assert np.array_equal(np.frombuffer(plain.image.rgba, np.uint8).reshape(64, 64, 4)[..., :3],
+                          render(g, start))
+    corner = (slice(0, 8), slice(0, 8))  # background, away from the face
+    brightness = [np.frombuffer(answer.image.rgba, np.uint8).reshape(64, 64, 4)[corner][..., :3].mean()
+                  for answer in (plain, lighter)]
+    assert brightness[1] > brightness[0]
+
+
+def catalog_of(model) -> Catalog:
+    """A catalog serving an already loaded model as the default."""
+    from server.rpc.catalog import ModelEntry
+
+    return Catalog([ModelEntry("default", "default", model)])
