@@ -33,11 +33,11 @@ class AttributeEdit:
     last_layer: int | None = None
 
 
-def directions_of(model) -> dict:
+def directions_of(model, cancel: CancelToken | None = None) -> dict:
     """The model's directions by name (computed on the first call); ModelUnavailable without a library."""
     if model.directions is None:
         raise ModelUnavailable("this model has no direction library")
-    return model.directions.directions()
+    return model.directions.directions(cancel)
 
 
 def _move(edit: AttributeEdit, where: str, known: dict, num_ws: int, w_dim: int) -> tuple[Tensor, int, int]:
@@ -81,7 +81,7 @@ def edited_latent(latent: Tensor, edits: list[AttributeEdit], known: dict) -> Te
 def edit_latent_image(model, latent: Tensor, edits: list[AttributeEdit], progress: ProgressCallback,
                       cancel: CancelToken) -> tuple[Tensor, np.ndarray]:
     """The edited latent and its image (as the server runs it, on the worker)."""
-    known = directions_of(model) if any(edit.direction for edit in edits) else {}
+    known = directions_of(model, cancel) if any(edit.direction for edit in edits) else {}
     cancel.check()
     edited = edited_latent(latent, edits, known)
     if not bool(torch.isfinite(edited).all()):
@@ -93,5 +93,4 @@ def edit_latent_image(model, latent: Tensor, edits: list[AttributeEdit], progres
 
 def list_directions(model, progress: ProgressCallback, cancel: CancelToken) -> list:
     """The model's directions in library order (on the worker: the first call may compute them)."""
-    cancel.check()
-    return list(directions_of(model).values())
+    return list(directions_of(model, cancel).values())

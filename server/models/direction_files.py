@@ -119,16 +119,22 @@ class DirectionLibrary:
         self._lock = threading.Lock()
         self._directions: dict[str, Direction] | None = None
         self._w: torch.Tensor | None = None
+        self._cancel = None  # the gathering call's cancel token
 
-    def directions(self) -> dict[str, Direction]:
+    def directions(self, cancel=None) -> dict[str, Direction]:
+        """By name; the first call gathers them (`cancel.check()` between W sample batches)."""
         with self._lock:
             if self._directions is None:
-                self._directions = self._gather()
+                self._cancel = cancel
+                try:
+                    self._directions = self._gather()
+                finally:
+                    self._cancel, self._w = None, None
             return self._directions
 
     def _samples(self) -> torch.Tensor:
         if self._w is None:
-            self._w = w_samples(self._g)
+            self._w = w_samples(self._g, cancel=self._cancel)
         return self._w
 
     def _cache_candidates(self) -> list[Path]:
@@ -158,7 +164,6 @@ class DirectionLibrary:
         if self._shipped is not None and self._shipped.is_file():
             found += load_directions(self._shipped)
         found += read_direction_files(self._file_folders, self._g, self._samples)
-        self._w = None  # 20 MB at w_dim 512: not kept
         by_name: dict[str, Direction] = {}
         for direction in found:
             if direction.name in by_name:

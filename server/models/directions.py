@@ -64,9 +64,14 @@ def unit_direction(name: str, kind: str, vector: torch.Tensor, w_samples: torch.
 
 
 @torch.no_grad()
-def w_samples(g: Generator, count: int = W_SAMPLES, seed: int = 0) -> torch.Tensor:
-    """[count, w_dim] seeded W samples on the CPU, float32."""
-    return torch.cat([w.float().cpu() for w in g.sample_w(count, seed)])
+def w_samples(g: Generator, count: int = W_SAMPLES, seed: int = 0, cancel=None) -> torch.Tensor:
+    """[count, w_dim] seeded W samples on the CPU, float32 (`cancel.check()` between batches)."""
+    batches = []
+    for w in g.sample_w(count, seed):
+        if cancel is not None:
+            cancel.check()
+        batches.append(w.float().cpu())
+    return torch.cat(batches)
 
 
 def principal_components(samples: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor]:
