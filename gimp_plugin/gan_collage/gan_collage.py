@@ -29,6 +29,7 @@ from gi.repository import GLib, GObject, Gimp  # noqa: E402
 try:
     import paths  # noqa: F401  (vendor/ on sys.path first)
     import actions
+    import attributes
     from server import defaults  # vendored
     import config as settings
     import dialogs
@@ -138,8 +139,14 @@ def mix_styles(session, image, drawables, config):
 
 def blend_locally(session, image, drawables, config):
     base, other = gimp_io.two_layers(image, drawables)
-    mask = gimp_io.read_selection(image, base.box.square())
-    return actions.local_blend(session, base, other, mask, options_of(config), config.get_property("start-layer"))
+    return actions.local_blend(session, base, other, lambda square: gimp_io.read_selection(image, square),
+                               options_of(config), config.get_property("start-layer"))
+
+
+def edit_attributes(session, image, drawables, config):
+    layer = gimp_io.one_layer(image, drawables)
+    return attributes.edit(session, layer, options_of(config), config.get_property("edits"),
+                           config.get_property("rows"))
 
 
 def _realize_arguments(procedure):
@@ -181,6 +188,16 @@ def _blend_arguments(procedure):
                                "chosen model's rows)", 0, 64, 0, RW)
 
 
+def _edit_arguments(procedure):
+    procedure.add_string_argument("edits", "_Edits", "Attribute changes as name=strength in standard deviations, "
+                                  "e.g. \"smile=2, glasses=-1\" (the names the server's directions have: pc1.., "
+                                  "sefa1.., and the named ones of the model)", "", RW)
+    procedure.add_choice_argument("rows", "_Rows", "Which latent rows the edits move: each direction's own, or "
+                                  "the coarse / middle / fine third of them, or all", _choice(*attributes.ROWS),
+                                  "default", RW)
+    _project_arguments(procedure)  # for a layer without a latent of its own
+
+
 # Every action stays clickable with any layers selected: running it says what it needs instead.
 ANY = (Gimp.ProcedureSensitivityMask.DRAWABLE | Gimp.ProcedureSensitivityMask.DRAWABLES
        | Gimp.ProcedureSensitivityMask.NO_DRAWABLES)
@@ -207,6 +224,9 @@ ACTIONS = {
                         "the upper one", mix_styles, _mix_arguments),
     "local-blend": Action("_Local blend", "Blend the upper selected layer into the lower one where the "
                           "selection is", blend_locally, _blend_arguments),
+    "edit": Action("_Edit attributes", "Move the active layer's latent along attribute directions (a smile, "
+                   "glasses, pc3...) and add the edited image as a new layer above it", edit_attributes,
+                   _edit_arguments),
 }
 
 
