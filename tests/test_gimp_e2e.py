@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -84,8 +85,9 @@ def unzipped_plugin(packaged_plugin, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`python -m server` on the host's loopback (the chroot shares the network)."""
+def served(tmp_path_factory):
+    """`python -m server` on the host's loopback (the chroot shares the network): (process, address); the
+    process' log_lines hold its log."""
     if EMBEDDED.exists():
         model = "default"
         log("serving the embedded default model")
@@ -97,8 +99,22 @@ def server(tmp_path_factory):
         save_model(folder, tiny.generator, tiny.discriminator, tiny.regressor, name="tiny")
         model = str(folder)
         log(f"no embedded model yet ({EMBEDDED} is missing): serving a tiny random 32 px model")
-    with server_process("--model", model) as (_, address):
-        yield address
+    with server_process("--model", model) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def server(served) -> str:
+    return served[1]
+
+
+CALL_LOGGED = re.compile(r"/gancollage\.v1\.GanCollage/(\w+) (\w+) ")
+
+
+def calls_logged(lines: list[str]) -> list[str]:
+    """The server's calls in these log lines, "Method CODE", leaving out the questions every action asks first."""
+    found = [" ".join(match.groups()) for match in map(CALL_LOGGED.search, lines) if match]
+    return [entry for entry in found if entry.split()[0] not in ("GetServerInfo", "ListModels")]
 
 
 def queue_length(address: str) -> int:
@@ -262,11 +278,57 @@ def test_every_procedure_in_gimp(stack, gimp_root, server, packaged_plugin, unzi
     assert stopped_after is not None and stopped_after < 10
 
 
+def test_latents_stay_with_their_layers_through_xcf(gimp_root, served, packaged_plugin, tmp_path):
+    """Realize, save as XCF, reopen: the layer still has its latent, and Edit attributes on it calls no
+    projection (the server's log says which calls each step made); a plain layer is projected first."""
+    process, address = served
+    logged = len(process.log_lines)
+    report, _ = run_gimp(gimp_root, packaged_plugin, "latents_batch.py", {"server": address}, tmp_path, "",
+                         lambda gimp: None)
+    calls = report["calls"]
+    assert {label: call["status"] for label, call in calls.items()} == {
+        "settings": "success", "realize": "success", "edit stored": "success", "edit photo": "success",
+        "interpolate stored": "success", "unknown direction": "execution-error", "no change": "execution-error"}
+    # Realize, then (after the reopen) Edit on the stored latent, Edit on the plain layer, Interpolate; the
+    # two refused edits only asked for the names
+    assert calls_logged(process.log_lines[logged:]) == [
+        "Realize OK", "ListDirections OK", "EditLatent OK", "Project OK", "ListDirections OK", "EditLatent OK",
+        "Interpolate OK", "ListDirections OK", "ListDirections OK"]
+
+    realized = calls["realize"]["layer"]
+    model = realized["latent_header"]["model"]
+    assert realized["latent_magic"] == list(b"GCL\x01") and realized["latent_header"]["num_ws"] > 0
+    header = realized["latent_header"]
+    assert realized["latent_bytes"] > 4 * header["num_ws"] * header["w_dim"]
+    (reopened,) = [layer for layer in report["reopened"] if layer["name"] == realized["name"]]
+    assert reopened == realized  # pixels, mask and the latent's bytes, as saved
+    assert [layer["latent_sha"] for layer in report["reopened"] if layer["name"] in ("background", "photo")] == \
+        [None, None]
+
+    edited = calls["edit stored"]["layer"]
+    assert edited["name"] == f"Edited {realized['name']} (pc1 +2, sefa1 -1; fine rows, {model})"
+    # same placement and mask as the source; its own (edited) latent for the same square
+    assert edited["box"] == realized["box"] and edited["mask_sha"] == realized["mask_sha"]
+    assert edited["sha"] != realized["sha"] and edited["latent_sha"] not in (None, realized["latent_sha"])
+    assert edited["latent_header"]["square"] == realized["latent_header"]["square"]
+    photo = calls["edit photo"]["layer"]
+    assert photo["name"] == f"Edited photo (pc2 +1.5; all rows, {model})" and photo["box"] == [40, 30, 20, 14]
+    assert photo["latent_header"]["square"] == [0, -3, 20]  # the square its projection stands for: (dx, dy, size)
+    assert calls["interpolate stored"]["layer"]["latent_sha"] is not None
+
+    assert "no direction called 'no_such_direction'" in calls["unknown direction"]["error"]
+    assert "No attribute change was asked for" in calls["no change"]["error"]
+    assert report["unchanged_after_errors"]
+    assert report["after"] == report["before"] and report["realized_after"] == realized  # never touched
+    log(f"Edit with the stored latent {calls['edit stored']['seconds']} s, with a projection "
+        f"{calls['edit photo']['seconds']} s")
+
+
 def test_a_source_folder_copied_by_hand_registers_and_says_what_to_do(gimp_root, tmp_path):
     """gimp_plugin/gan_collage copied without vendor/: every procedure is in the menu and explains the fix."""
     report, _ = run_gimp(gimp_root, REPO / "gimp_plugin" / "gan_collage", "incomplete_batch.py", {}, tmp_path, "",
                          lambda gimp: None)
-    names = ("realize", "refine", "project", "interpolate", "style-mix", "local-blend", "settings")
+    names = ("realize", "refine", "project", "interpolate", "style-mix", "local-blend", "edit", "settings")
     assert all(report[name] is not None for name in names), report
     for name in names:
         assert report[name]["paths"] == ["<Image>/Filters/Generative/GAN Collage"]

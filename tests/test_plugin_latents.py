@@ -60,6 +60,7 @@ def test_anything_else_decodes_to_no_latent():
 
 def test_parasite_data_from_gimp_as_signed_ints():
     data = bytes(range(256))
+    assert latent_parasite.parasite_data(data)[127:130] == [127, -128, -127]
     assert latent_parasite.parasite_bytes(fake_gi.Parasite("p", 1, data).get_data()) == data
     assert latent_parasite.parasite_bytes(data) == data
 

@@ -244,7 +244,8 @@ def _insert(image, new: NewLayer, parent, position: int):
         _, x, y = layer.get_offsets()
         square = Bounds.sized(new.box.x0 - x, new.box.y0 - y, new.box.width, new.box.height)
         data = latent_parasite.encode(new.latent, square)
-        layer.attach_parasite(Gimp.Parasite.new(latent_parasite.NAME, Gimp.PARASITE_PERSISTENT, list(data)))
+        layer.attach_parasite(Gimp.Parasite.new(latent_parasite.NAME, Gimp.PARASITE_PERSISTENT,
+                                                latent_parasite.parasite_data(data)))
     return layer
 
 

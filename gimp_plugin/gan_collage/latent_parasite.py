@@ -68,6 +68,11 @@ def decode(data: bytes) -> Optional[Stored]:
                   Bounds.sized(int(dx), int(dy), int(size), int(size)))
 
 
+def parasite_data(data: bytes) -> list:
+    """Bytes as Gimp.Parasite.new takes them in GIMP 3.0.4's PyGObject: a list of signed ints (gchar)."""
+    return [value - 256 if value > 127 else value for value in data]
+
+
 def parasite_bytes(data) -> bytes:
     """Gimp.Parasite.get_data() as bytes: GIMP 3.0.4's PyGObject gives a list of signed ints."""
     if isinstance(data, (bytes, bytearray)):

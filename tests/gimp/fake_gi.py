@@ -225,6 +225,12 @@ def _gimp_module(log: list) -> types.SimpleNamespace:
         log.append(("new", name, image_type))
         return Layer(name, width, height, opacity=opacity)
 
+    def new_parasite(name, flags, data):
+        """Like GIMP 3.0.4's: the data a list of signed ints (gchar); 128..255 raise OverflowError."""
+        if any(not -128 <= value <= 127 for value in data):
+            raise OverflowError("not in range -128 to 127")
+        return Parasite(name, flags, bytes(value & 0xFF for value in data))
+
     def bounds(image):
         selection = image.selection.buffer
         selected = [(x, y) for y in range(image.height) for x in range(image.width) if selection.pixel(x, y)[0]]
@@ -235,7 +241,7 @@ def _gimp_module(log: list) -> types.SimpleNamespace:
 
     return types.SimpleNamespace(
         Layer=types.SimpleNamespace(new=new_layer),
-        Parasite=types.SimpleNamespace(new=lambda name, flags, data: Parasite(name, flags, bytes(data))),
+        Parasite=types.SimpleNamespace(new=new_parasite),
         PARASITE_PERSISTENT=1,
         Selection=types.SimpleNamespace(bounds=bounds),
         ImageType=types.SimpleNamespace(RGBA_IMAGE="RGBA", GRAYA_IMAGE="GRAYA"),
