@@ -380,6 +380,7 @@ def confirm_dialogs(root: Path, display: str, shots: Path):
             if windows:
                 title = in_display("xdotool", "getwindowname", windows[-1]).strip()
                 titles.add(title)
+                in_display("xdotool", "mousemove", "0", "767")  # no tooltip over the controls
                 time.sleep(0.5)  # let GTK finish drawing it
                 name = f"{len(list(inside.glob('*.png'))):02d}-{''.join(c if c.isalnum() else '-' for c in title)}.png"
                 in_display("python3", "/tmp/gan-collage-shots/screenshot.py", f"/tmp/gan-collage-shots/{name}")
@@ -407,14 +408,15 @@ def test_dialogs_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
                                   confirm_dialogs(gimp_root, display, shots))
     statuses = {name: result for name, result in report.items() if isinstance(result, dict) and "status" in result}
     assert all(result["status"] == "success" for result in statuses.values()), statuses
-    assert len(statuses) == 7
+    assert len(statuses) == 8
     assert titles == {"Server settings...", "GAN Collage settings saved", "Realize collage - fast...",
                       "Realize collage - refine...", "Project layer...", "Interpolate two layers...",
-                      "Mix styles...", "Local blend..."}
+                      "Mix styles...", "Local blend...", "Edit attributes..."}
     assert len(list(shots.glob("*.png"))) == len(titles)
     # OK on the prefilled settings dialog saved what the file held
     assert (report["settings_file"]["server"], report["settings_file"]["token"]) == (server, "secret-token")
-    assert len(report["layers"]) == 2 + 1 + 1 + 1 + 8 + 1 + 1
+    assert len(report["layers"]) == 2 + 1 + 1 + 1 + 8 + 1 + 1 + 1
+    assert report["layers"][0] == "Edited upper (pc1 +2, default)" and report["edited_has_latent"]
 
     dialogs = {entry["procedure"].removeprefix("python-fu-gan-collage-"): entry
                for entry in map(json.loads, described.read_text().splitlines())}

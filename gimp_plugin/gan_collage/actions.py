@@ -43,6 +43,10 @@ class UserError(Exception):
     """Something the artist can fix in the image (select two layers, make a selection, ...)."""
 
 
+class Cancelled(Exception):
+    """The artist cancelled a dialog the action showed."""
+
+
 @dataclass
 class LayerData:
     """A layer's pixels (RGBA u8 rows, or RGB u8 rows for a layer without alpha) and where they lie.

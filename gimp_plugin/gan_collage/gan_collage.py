@@ -33,6 +33,7 @@ try:
     from server import defaults  # vendored
     import config as settings
     import dialogs
+    import edit_dialog
     import explain
     import gimp_io
     import transport
@@ -143,10 +144,27 @@ def blend_locally(session, image, drawables, config):
                                options_of(config), config.get_property("start-layer"))
 
 
-def edit_attributes(session, image, drawables, config):
+def edit_attributes(session, image, drawables, config, interactive: bool):
+    """Interactive: the layer's latent (projected first when it has none), then the dialog with the last
+    edits; the edits chosen are kept in the config (GIMP remembers them for the next run)."""
     layer = gimp_io.one_layer(image, drawables)
-    return attributes.edit(session, layer, options_of(config), config.get_property("edits"),
-                           config.get_property("rows"))
+    options, text, rows = options_of(config), config.get_property("edits"), config.get_property("rows")
+    if not interactive:
+        return attributes.edit(session, layer, options, text, rows)
+    stored = actions.latent_of(session, layer, options)
+    directions = attributes.list_directions(session)
+    try:
+        last = attributes.parse(text, directions)
+    except actions.UserError:  # written for another model
+        last = []
+    chosen = edit_dialog.run(session, layer.name, stored, attributes.offered(directions), last, rows)
+    if chosen is None:
+        raise actions.Cancelled()
+    edits, rows, answer = chosen
+    config.set_property("edits", attributes.written(edits))
+    config.set_property("rows", rows)
+    return [attributes.result_layer(layer, stored, edits, rows, answer or attributes.apply(session, stored, edits,
+                                                                                           rows))]
 
 
 def _realize_arguments(procedure):
@@ -208,6 +226,7 @@ class Action(NamedTuple):
     blurb: str
     run: Callable  # (session, image, drawables, config) -> [actions.NewLayer]
     arguments: Callable  # (procedure) -> None
+    own_dialog: bool = False  # run shows its dialog itself (it needs the server first): run(..., interactive)
 
 
 ACTIONS = {
@@ -226,7 +245,7 @@ ACTIONS = {
                           "selection is", blend_locally, _blend_arguments),
     "edit": Action("_Edit attributes", "Move the active layer's latent along attribute directions (a smile, "
                    "glasses, pc3...) and add the edited image as a new layer above it", edit_attributes,
-                   _edit_arguments),
+                   _edit_arguments, own_dialog=True),
 }
 
 
@@ -276,7 +295,8 @@ def run_action(procedure, run_mode, image, drawables, config, data):
         return _failure(procedure, "GAN Collage needs an image.", Gimp.PDBStatusType.CALLING_ERROR)
     if image.get_base_type() == Gimp.ImageBaseType.INDEXED:
         return _failure(procedure, INDEXED)
-    if run_mode == Gimp.RunMode.INTERACTIVE and not dialogs.run(procedure, config, rows=model_rows(config)):
+    if (run_mode == Gimp.RunMode.INTERACTIVE and not action.own_dialog
+            and not dialogs.run(procedure, config, rows=model_rows(config))):
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
     progress, setup = None, None
     try:
@@ -284,8 +304,11 @@ def run_action(procedure, run_mode, image, drawables, config, data):
         progress = gimp_io.Progress(procedure.get_menu_label().replace("_", "").rstrip("."))
         with transport.connect(setup) as connection:
             session = actions.Session(connection.client, setup.model, setup.timeout, progress)
-            layers = action.run(session, image, drawables, config)
+            extra = {"interactive": run_mode == Gimp.RunMode.INTERACTIVE} if action.own_dialog else {}
+            layers = action.run(session, image, drawables, config, **extra)
         added = session.timings.timed("write", lambda: gimp_io.insert_layers(image, drawables, layers))
+    except actions.Cancelled:
+        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
     except transport.CallError as exc:
         if exc.code == "CANCELLED":
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
