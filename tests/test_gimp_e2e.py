@@ -416,7 +416,7 @@ def test_dialogs_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
     # OK on the prefilled settings dialog saved what the file held
     assert (report["settings_file"]["server"], report["settings_file"]["token"]) == (server, "secret-token")
     assert len(report["layers"]) == 2 + 1 + 1 + 1 + 8 + 1 + 1 + 1
-    assert report["layers"][0] == "Edited upper (pc1 +2, default)" and report["edited_has_latent"]
+    assert "Edited upper (pc1 +2, default)" in report["layers"] and report["edited_has_latent"]
 
     dialogs = {entry["procedure"].removeprefix("python-fu-gan-collage-"): entry
                for entry in map(json.loads, described.read_text().splitlines())}
@@ -431,5 +431,11 @@ def test_dialogs_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
     for name in ("project", "interpolate", "style-mix", "local-blend"):  # the regressor by default
         controls = dialogs[name]["controls"]
         assert not controls["steps"]["sensitive"] and not controls["seed"]["sensitive"], name
+    # Edit attributes: the model's named directions (if it has any), then 8 GANSpace and 8 SeFa ones; the
+    # preview it showed last was for the values the dialog opened with (pc1 at 2)
+    edit = dialogs["edit"]
+    components = [f"pc{i}" for i in range(1, 9)] + [f"sefa{i}" for i in range(1, 9)]
+    assert edit["sliders"][-16:] == components and not set(edit["sliders"][:-16]) & set(components)
+    assert edit["previews"][-1] == [["pc1", 2.0]] and edit["rows"] == "default"
     rows = dialogs["style-mix"]["controls"]["split"]["range"]
     assert rows == dialogs["local-blend"]["controls"]["start-layer"]["range"] and rows[0] == 0 and 2 <= rows[1] < 64

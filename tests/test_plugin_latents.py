@@ -233,3 +233,48 @@ def test_an_edit_without_changes_is_refused_before_the_edit():
     with pytest.raises(UserError, match="No attribute change was asked for"):
         attributes.edit(session(client), carrying(LOWER, OWN, SQUARE), Options(), " smile=0 ", "all")
     assert "EditLatent" not in [name for name, *_ in client.calls]
+
+
+# ------------------------------------------------------------------------------------ the live preview
+
+
+def test_the_preview_skips_to_the_newest_values_and_shows_the_unedited_image_first():
+    import threading
+
+    from previews import Previews
+    from transport import CallError
+
+    release, busy = threading.Event(), threading.Event()
+
+    def editing(request):
+        busy.set()
+        release.wait(10)
+        if request["edits"][0]["strength"] == 9.0:
+            raise CallError("INVALID_ARGUMENT", "edits[0].strength: too far")
+        yield {"event": "result", "result": {"image": image(2, 2), "latent": latent()}}
+
+    client = FakeClient(EditLatent=editing)
+    delivered, done = [], threading.Event()
+
+    def deliver(shown, key, answer, error):  # GLib.idle_add in the dialog
+        delivered.append((shown, key, answer is not None, error and error.code))
+        done.set()
+
+    previews = Previews(session(client), latent_parasite.Stored(OWN, SQUARE), "pc1", "shown", deliver)
+    previews.ask(((), "default"))
+    assert busy.wait(10)
+    for strength in (1.0, 2.0, 3.0):  # while the first call runs: only the last one is sent next
+        previews.ask(((("smile", strength),), "fine"))
+    release.set()
+    while len(delivered) < 2:
+        assert done.wait(10)
+        done.clear()
+    previews.ask(((("smile", 9.0),), "all"))
+    while len(delivered) < 3:
+        assert done.wait(10)
+        done.clear()
+    previews.close()
+    sent = [[(edit["direction"], edit["strength"]) for edit in request["edits"]] for _, request, _ in client.calls]
+    assert sent == [[("pc1", 0.0)], [("smile", 3.0)], [("smile", 9.0)]]  # nothing moved: strength 0, unedited
+    assert delivered == [("shown", ((), "default"), True, None), ("shown", ((("smile", 3.0),), "fine"), True, None),
+                         ("shown", ((("smile", 9.0),), "all"), False, "INVALID_ARGUMENT")]

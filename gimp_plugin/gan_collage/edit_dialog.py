@@ -1,18 +1,18 @@
 """Edit attributes' dialog: one slider per offered direction (attributes.offered), the rows choice and a
 preview that follows them.
 
-The preview asks EditLatent in a worker thread, one call at a time: a change of the sliders waits
-DEBOUNCE_MS for the next one, and when a call ends only the newest values are sent next (the ones in
-between are skipped), so dragging a slider never queues work on the server. The answers come back to
-GTK's main loop; one for values that have changed since is not shown. OK reuses the preview's answer
-when it is for the values chosen; the worker is stopped before the dialog returns, so the plug-in's
-connection is only ever used by one thread at a time. The worker reports nothing to GIMP's progress
-bar (libgimp calls belong to the main thread).
+A change of the sliders waits DEBOUNCE_MS for the next one, then asks previews.Previews (EditLatent in
+a worker thread, the newest values only); its answers come back to GTK's main loop, and one for values
+that have changed since is not shown. OK reuses the preview's answer when it is for the values chosen.
+
+With $GAN_COLLAGE_DIALOG_REPORT set (see dialogs.py), the dialog appends a JSON line as it closes: its
+sliders, the rows chosen and the edits of each preview it showed.
 """
 from __future__ import annotations
 
-import dataclasses
-import threading
+import json
+import os
+from typing import Callable
 
 import gi
 
@@ -22,58 +22,14 @@ gi.require_version("GdkPixbuf", "2.0")
 from gi.repository import GdkPixbuf, GLib, GimpUi, Gtk  # noqa: E402
 
 import attributes  # noqa: E402
-from actions import UserError  # noqa: E402
-from transport import CallError  # noqa: E402
+from dialogs import REPORT_ENV  # noqa: E402
+from previews import Previews  # noqa: E402
 
 DEBOUNCE_MS = 150
 SLIDER = 5.0        # sigmas either way
 PREVIEW_SIDE = 256  # pixels on screen
 HEADINGS = {"ganspace": f"GANSpace components (the {attributes.SHOWN_COMPONENTS} with the most variance)",
             "sefa": f"SeFa components (the first {attributes.SHOWN_COMPONENTS})"}
-
-
-class Previews:
-    """EditLatent for the newest (edits, rows) asked, in a worker thread; `shown(key, answer, error)` runs in
-    GTK's main loop for each answer (error: a message, or "")."""
-
-    def __init__(self, session, stored, first: str, shown):
-        self._session = dataclasses.replace(session, report=lambda text, fraction: None)
-        self._stored, self._first, self._shown = stored, first, shown
-        self._wanted = None
-        self._closing = False
-        self._wake = threading.Condition()
-        self._thread = threading.Thread(target=self._work, name="gan-collage-preview", daemon=True)
-        self._thread.start()
-
-    def ask(self, key: tuple) -> None:
-        with self._wake:
-            self._wanted = key
-            self._wake.notify()
-
-    def close(self) -> None:
-        """Stop after the call in progress (if any)."""
-        with self._wake:
-            self._closing = True
-            self._wake.notify()
-        self._thread.join()
-
-    def _work(self) -> None:
-        while True:
-            with self._wake:
-                while self._wanted is None and not self._closing:
-                    self._wake.wait()
-                if self._closing:
-                    return
-                key, self._wanted = self._wanted, None
-            edits, rows = key
-            try:  # no edits: one of strength 0, the unedited image bit for bit
-                answer, error = attributes.apply(self._session, self._stored, list(edits) or [(self._first, 0.0)],
-                                                 rows), ""
-            except CallError as exc:
-                answer, error = None, exc.message or exc.code
-            except UserError as exc:
-                answer, error = None, str(exc)
-            GLib.idle_add(self._shown, key, answer, error)
 
 
 def _pixbuf(image: dict) -> GdkPixbuf.Pixbuf:
@@ -94,12 +50,15 @@ def _label(text: str, markup: bool = False) -> Gtk.Label:
 
 
 class EditDialog:
-    def __init__(self, session, layer_name: str, stored, directions: list, edits: list, rows: str):
+    def __init__(self, session, layer_name: str, stored, directions: list, edits: list, rows: str,
+                 explain: Callable):
         self.dialog = GimpUi.Dialog(title="Edit attributes...", role="gan-collage-edit", modal=True)
         self.dialog.add_button("_Cancel", Gtk.ResponseType.CANCEL)
         self.ok = self.dialog.add_button("_OK", Gtk.ResponseType.OK)
         self.dialog.set_default_response(Gtk.ResponseType.OK)
+        self.explain = explain
         self.answers: dict = {}
+        self.shown: list = []  # the edits of each preview shown
         self.pending = None
         self.sliders = {}
         start = dict(edits)
@@ -145,7 +104,7 @@ class EditDialog:
         scrolled.set_size_request(380, 520)
         scrolled.add(grid)
         body.pack_start(scrolled, True, True, 0)
-        self.previews = Previews(session, stored, directions[0]["name"], self._shown)
+        self.previews = Previews(session, stored, directions[0]["name"], self._shown, GLib.idle_add)
         self._update_ok()
         self.previews.ask(self.key())
         body.show_all()
@@ -192,15 +151,16 @@ class EditDialog:
         self.previews.ask(self.key())
         return False  # once
 
-    def _shown(self, key: tuple, answer, error: str) -> bool:
+    def _shown(self, key: tuple, answer, error) -> bool:
         if answer is not None:
             self.answers = {key: answer}
         if key == self.key():
             if answer is not None:
                 self.picture.set_from_pixbuf(_pixbuf(answer["image"]))
                 self.status.set_text(f"Preview of {self.layer_name}{'' if key[0] else ' (unchanged)'}")
+                self.shown.append([list(edit) for edit in key[0]])
             else:
-                self.status.set_text(f"The preview failed: {error}")
+                self.status.set_text(f"No preview: {self.explain(error)}")
         return False  # once
 
     def run(self):
@@ -215,10 +175,15 @@ class EditDialog:
                 Gtk.main_iteration()
             key = self.key()
             self.dialog.destroy()
+        if os.environ.get(REPORT_ENV):
+            with open(os.environ[REPORT_ENV], "a", encoding="utf-8") as out:
+                out.write(json.dumps({"procedure": "python-fu-gan-collage-edit", "sliders": list(self.sliders),
+                                      "rows": key[1], "previews": self.shown}) + "\n")
         return (list(key[0]), key[1], self.answers.get(key)) if confirmed else None
 
 
-def run(session, layer_name: str, stored, directions: list, edits: list, rows: str):
-    """Show the dialog; (edits, rows, EditLatent's answer for them or None), or None when cancelled."""
+def run(session, layer_name: str, stored, directions: list, edits: list, rows: str, explain: Callable):
+    """Show the dialog; (edits, rows, EditLatent's answer for them or None), or None when cancelled.
+    `explain(error)`: a failed preview's CallError or UserError in the artist's words."""
     GimpUi.init("gan-collage-edit")
-    return EditDialog(session, layer_name, stored, directions, edits, rows).run()
+    return EditDialog(session, layer_name, stored, directions, edits, rows, explain).run()

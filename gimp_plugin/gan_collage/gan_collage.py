@@ -144,7 +144,7 @@ def blend_locally(session, image, drawables, config):
                                options_of(config), config.get_property("start-layer"))
 
 
-def edit_attributes(session, image, drawables, config, interactive: bool):
+def edit_attributes(session, image, drawables, config, interactive: bool, setup: settings.Config):
     """Interactive: the layer's latent (projected first when it has none), then the dialog with the last
     edits; the edits chosen are kept in the config (GIMP remembers them for the next run)."""
     layer = gimp_io.one_layer(image, drawables)
@@ -157,7 +157,8 @@ def edit_attributes(session, image, drawables, config, interactive: bool):
         last = attributes.parse(text, directions)
     except actions.UserError:  # written for another model
         last = []
-    chosen = edit_dialog.run(session, layer.name, stored, attributes.offered(directions), last, rows)
+    chosen = edit_dialog.run(session, layer.name, stored, attributes.offered(directions), last, rows,
+                             lambda error: preview_failure(error, setup))
     if chosen is None:
         raise actions.Cancelled()
     edits, rows, answer = chosen
@@ -206,6 +207,13 @@ def _blend_arguments(procedure):
                                "chosen model's rows)", 0, 64, 0, RW)
 
 
+def preview_failure(error: Exception, setup: settings.Config) -> str:
+    """Why a preview failed, in one line of the artist's words."""
+    if isinstance(error, transport.CallError):
+        return explain.explain(error, setup).splitlines()[0]
+    return str(error)
+
+
 def _edit_arguments(procedure):
     procedure.add_string_argument("edits", "_Edits", "Attribute changes as name=strength in standard deviations, "
                                   "e.g. \"smile=2, glasses=-1\" (the names the server's directions have: pc1.., "
@@ -226,7 +234,7 @@ class Action(NamedTuple):
     blurb: str
     run: Callable  # (session, image, drawables, config) -> [actions.NewLayer]
     arguments: Callable  # (procedure) -> None
-    own_dialog: bool = False  # run shows its dialog itself (it needs the server first): run(..., interactive)
+    own_dialog: bool = False  # run shows its dialog itself (it needs the server): run(..., interactive, setup)
 
 
 ACTIONS = {
@@ -304,7 +312,7 @@ def run_action(procedure, run_mode, image, drawables, config, data):
         progress = gimp_io.Progress(procedure.get_menu_label().replace("_", "").rstrip("."))
         with transport.connect(setup) as connection:
             session = actions.Session(connection.client, setup.model, setup.timeout, progress)
-            extra = {"interactive": run_mode == Gimp.RunMode.INTERACTIVE} if action.own_dialog else {}
+            extra = {"interactive": run_mode == Gimp.RunMode.INTERACTIVE, "setup": setup} if action.own_dialog else {}
             layers = action.run(session, image, drawables, config, **extra)
         added = session.timings.timed("write", lambda: gimp_io.insert_layers(image, drawables, layers))
     except actions.Cancelled:

@@ -41,7 +41,8 @@ for name, drawables, values in (("settings", None, {}), ("realize", layers[:1], 
                     else None}
 report["settings_file"] = json.load(open(settings_file))
 report["layers"] = [layer.get_name() for layer in image.get_layers()]
-report["edited_has_latent"] = image.get_layers()[0].get_parasite("gan-collage-latent") is not None
+report["edited_has_latent"] = [layer.get_parasite("gan-collage-latent") is not None for layer in image.get_layers()
+                              if layer.get_name().startswith("Edited")] == [True]
 with open(os.path.join(os.environ["OUT_DIR"], "dialogs.json"), "w") as out:
     json.dump(report, out, indent=1)
 image.delete()
