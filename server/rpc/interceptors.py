@@ -118,7 +118,7 @@ class MalformedRequests(grpc.ServerInterceptor):
                 return _Malformed()
 
         def refuse(context):
-            log.warning("%s: refused %s", method, "a request that is not a valid protobuf message")
+            log.warning("%s: refused a request that is not a valid protobuf message", method)
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the request is not a valid message for this method")
 
         def checked(requests, context):
