@@ -98,10 +98,13 @@ class EditDialog:
             if heading != kind:
                 grid.attach(_label(f"<b>{GLib.markup_escape_text(heading)}</b>", True), 0, row, 2, 1)
                 row, kind = row + 1, heading
-            grid.attach(self._slider(direction, start.get(direction["name"], 0.0)), 0, row, 2, 1)
+            label, scale = self._slider(direction, start.get(direction["name"], 0.0))
+            grid.attach(label, 0, row, 1, 1)
+            grid.attach(scale, 1, row, 1, 1)
             row += 1
         scrolled = Gtk.ScrolledWindow(hscrollbar_policy=Gtk.PolicyType.NEVER)
         scrolled.set_size_request(380, 520)
+        scrolled.set_overlay_scrolling(False)  # a scrollbar always shown: there are more sliders below
         scrolled.add(grid)
         body.pack_start(scrolled, True, True, 0)
         self.previews = Previews(session, stored, directions[0]["name"], self._shown, GLib.idle_add)
@@ -110,7 +113,8 @@ class EditDialog:
         body.show_all()
         self.ok.grab_focus()  # Return = OK, as in GIMP's own dialogs
 
-    def _slider(self, direction: dict, value: float) -> Gtk.Widget:
+    def _slider(self, direction: dict, value: float) -> tuple:
+        """(label, slider) of one direction; the description (and accuracy) as their tooltip."""
         name = direction["name"]
         scale = Gtk.Scale.new_with_range(Gtk.Orientation.HORIZONTAL, -SLIDER, SLIDER, 0.1)
         scale.set_digits(1)
@@ -122,13 +126,12 @@ class EditDialog:
         tip = direction.get("description") or name
         if direction.get("accuracy"):
             tip += f" (classifier accuracy {direction['accuracy']:.0%})"
-        box = Gtk.Box(spacing=6, tooltip_text=tip)
         label = _label(name)
-        label.set_width_chars(12)
-        box.pack_start(label, False, False, 0)
-        box.pack_start(scale, True, True, 0)
+        label.set_mnemonic_widget(scale)
+        for widget in (label, scale):
+            widget.set_tooltip_text(tip)
         self.sliders[name] = scale
-        return box
+        return label, scale
 
     def key(self) -> tuple:
         """(edits, rows) as the controls are: edits as ((name, strength), ...), zeros left out."""
