@@ -159,6 +159,7 @@ def run_gimp(root: Path, plugin: Path, batch: str, params: dict, tmp_path: Path,
     inputs, outputs = tmp_path / "in", tmp_path / "out"
     inputs.mkdir()
     (inputs / "params.json").write_text(json.dumps(params))
+    shutil.copy(HERE / "batch_tools.py", inputs)
     started = time.monotonic()
     gimp = subprocess.Popen([str(GIMP3 / "run-gimp-batch.sh"), str(root), str(plugin), f"@{HERE / batch}"],
                             env=dict(os.environ, IN=str(inputs), OUT=str(outputs), GIMP_ENV=env, TIMEOUT=str(timeout)),

@@ -5,13 +5,14 @@
 import hashlib
 import json
 import os
-import time
+import sys
 
 from gi.repository import Gegl, Gimp, Gio
 
 IN, OUT = os.environ["IN_DIR"], os.environ["OUT_DIR"]
 PARAMS = json.load(open(os.path.join(IN, "params.json")))
-PREFIX = "python-fu-gan-collage-"
+sys.path.insert(0, IN)
+from batch_tools import run_procedure  # noqa: E402
 LATENT = "gan-collage-latent"
 RGBA, GREY = "R'G'B'A u8", "Y u8"
 report = {"calls": {}}
@@ -56,19 +57,9 @@ def described(layer):
 
 
 def call(label, name, image, drawables, **arguments):
-    procedure = Gimp.get_pdb().lookup_procedure(PREFIX + name)
-    config = procedure.create_config()
-    config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
-    if image is not None:
-        config.set_property("image", image)
-    if drawables is not None:
-        config.set_core_object_array("drawables", drawables)
-    for key, value in arguments.items():
-        config.set_property(key.replace("_", "-"), value)
-    started = time.time()
-    result = procedure.run(config)
+    result, seconds = run_procedure(name, image, drawables, **arguments)
     status = result.index(0)
-    entry = {"status": status.value_nick, "seconds": round(time.time() - started, 3)}
+    entry = {"status": status.value_nick, "seconds": seconds}
     if status != Gimp.PDBStatusType.SUCCESS:
         entry["error"] = result.index(1) if result.length() > 1 else ""
     elif image is not None:
