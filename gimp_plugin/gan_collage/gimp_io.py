@@ -17,8 +17,9 @@ read scaled directly; where a mask edge falls inside one scaled pixel the two av
 The user's layers and selection are only read. Results become new layers above the active layer,
 all in one undo group; GIMP itself scales and crops them and makes their mask from the selection
 (see actions.NewLayer). Each result carries the persistent parasite RESULT_MARK, so "Visible layers"
-can leave earlier results out of the next collage, and its latent (latent_parasite.NAME), which the
-layers read for the two-layer actions and Edit attributes bring along.
+can leave earlier results out of the next collage, and the latent it was made from
+(latent_parasite.NAME), which one_layer and two_layers read back so that later actions need not
+project it again.
 
 Not carried over to the server: blend modes other than normal (every layer is composited "over"),
 and layer masks of groups (a group's opacity and visibility are).
