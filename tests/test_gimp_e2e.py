@@ -362,9 +362,10 @@ def xvfb(root: Path):
         process.wait(timeout=30)
 
 
-def confirm_dialogs(root: Path, display: str, shots: Path):
+def confirm_dialogs(root: Path, display: str, shots: Path, keys: dict | None = None):
     """Photograph, then press OK (Return) on, every dialog the plug-in opens until GIMP exits; the dialogs'
-    titles seen. Screenshots go to `shots` as NN-TITLE.png."""
+    titles seen. Screenshots go to `shots` as NN-TITLE.png. `keys`: for a dialog's title, keys the artist
+    presses first (xdotool's names), a second before the photograph."""
     inside = root / "tmp" / "gan-collage-shots"
     shutil.rmtree(inside, ignore_errors=True)
     inside.mkdir(parents=True)
@@ -375,23 +376,34 @@ def confirm_dialogs(root: Path, display: str, shots: Path):
                               text=True, timeout=30).stdout
 
     def during(gimp) -> set:
-        titles = set()
+        titles, confirmed = set(), set()
         while gimp.poll() is None:
             windows = in_display("xdotool", "search", "--onlyvisible", "--name", ".").split()
-            if windows:
-                title = in_display("xdotool", "getwindowname", windows[-1]).strip()
+            window = windows[-1] if windows else None
+            title = in_display("xdotool", "getwindowname", window).strip() if window else ""
+            if (window, title) in confirmed:  # still there: closing, or the key was lost
+                in_display("xdotool", "windowfocus", "--sync", window, "key", "Return")
+            elif title:  # a new dialog (no title: it went away meanwhile)
+                confirmed.add((window, title))
                 titles.add(title)
                 in_display("xdotool", "mousemove", "0", "767")  # no tooltip over the controls
+                if title in (keys or {}):
+                    in_display("xdotool", "windowfocus", "--sync", window, "key", "--delay", "150", *keys[title])
+                    time.sleep(1.0)
                 time.sleep(0.5)  # let GTK finish drawing it
                 name = f"{len(list(inside.glob('*.png'))):02d}-{''.join(c if c.isalnum() else '-' for c in title)}.png"
                 in_display("python3", "/tmp/gan-collage-shots/screenshot.py", f"/tmp/gan-collage-shots/{name}")
-                in_display("xdotool", "windowfocus", "--sync", windows[-1], "key", "Return")
+                in_display("xdotool", "windowfocus", "--sync", window, "key", "Return")
             time.sleep(0.2)
         for shot in inside.glob("*.png"):
             shutil.copy(shot, shots)
         return titles
 
     return during
+
+
+# In Edit attributes, from OK (focused): back past Cancel to the last slider (sefa8), then two pages down (-2)
+SLIDE = ["shift+Tab", "shift+Tab", "Page_Up", "Page_Up"]
 
 
 def test_dialogs_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
@@ -406,7 +418,7 @@ def test_dialogs_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
     with xvfb(gimp_root) as display:
         report, titles = run_gimp(gimp_root, packaged_plugin, "dialogs_batch.py", params, tmp_path,
                                   f"DISPLAY={display} GAN_COLLAGE_DIALOG_REPORT=/tmp/gan-collage-dialogs.jsonl",
-                                  confirm_dialogs(gimp_root, display, shots))
+                                  confirm_dialogs(gimp_root, display, shots, {"Edit attributes...": SLIDE}))
     statuses = {name: result for name, result in report.items() if isinstance(result, dict) and "status" in result}
     assert all(result["status"] == "success" for result in statuses.values()), statuses
     assert len(statuses) == 8
@@ -417,7 +429,7 @@ def test_dialogs_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
     # OK on the prefilled settings dialog saved what the file held
     assert (report["settings_file"]["server"], report["settings_file"]["token"]) == (server, "secret-token")
     assert len(report["layers"]) == 2 + 1 + 1 + 1 + 8 + 1 + 1 + 1
-    assert "Edited upper (pc1 +2, default)" in report["layers"] and report["edited_has_latent"]
+    assert "Edited upper (pc1 +2, sefa8 -2, default)" in report["layers"] and report["edited_has_latent"]
 
     dialogs = {entry["procedure"].removeprefix("python-fu-gan-collage-"): entry
                for entry in map(json.loads, described.read_text().splitlines())}
@@ -433,10 +445,12 @@ def test_dialogs_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
         controls = dialogs[name]["controls"]
         assert not controls["steps"]["sensitive"] and not controls["seed"]["sensitive"], name
     # Edit attributes: the model's named directions (if it has any), then 8 GANSpace and 8 SeFa ones; the
-    # preview it showed last was for the values the dialog opened with (pc1 at 2)
+    # preview followed the slider moved (pc1 at 2 as the dialog opened, then sefa8 at -1, -2; a preview
+    # still in progress when the next value came is skipped)
     edit = dialogs["edit"]
     components = [f"pc{i}" for i in range(1, 9)] + [f"sefa{i}" for i in range(1, 9)]
     assert edit["sliders"][-16:] == components and not set(edit["sliders"][:-16]) & set(components)
-    assert edit["previews"][-1] == [["pc1", 2.0]] and edit["rows"] == "default"
+    assert edit["previews"][0] == [["pc1", 2.0]] and edit["previews"][-1] == [["pc1", 2.0], ["sefa8", -2.0]]
+    assert edit["rows"] == "default"
     rows = dialogs["style-mix"]["controls"]["split"]["range"]
     assert rows == dialogs["local-blend"]["controls"]["start-layer"]["range"] and rows[0] == 0 and 2 <= rows[1] < 64

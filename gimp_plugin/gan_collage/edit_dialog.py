@@ -171,6 +171,7 @@ class EditDialog:
         try:
             confirmed = self.dialog.run() == Gtk.ResponseType.OK
         finally:
+            self.dialog.hide()  # at once: the preview in progress may take a moment to finish
             if self.pending is not None:
                 GLib.source_remove(self.pending)
             self.previews.close()
