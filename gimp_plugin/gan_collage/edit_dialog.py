@@ -28,8 +28,8 @@ from previews import Previews  # noqa: E402
 DEBOUNCE_MS = 150
 SLIDER = 5.0        # sigmas either way
 PREVIEW_SIDE = 256  # pixels on screen
-HEADINGS = {"ganspace": f"GANSpace components (the {attributes.SHOWN_COMPONENTS} with the most variance)",
-            "sefa": f"SeFa components (the first {attributes.SHOWN_COMPONENTS})"}
+HEADINGS = {"ganspace": f"GANSpace: the {attributes.SHOWN_COMPONENTS} with the most variance",
+            "sefa": f"SeFa: the first {attributes.SHOWN_COMPONENTS}"}
 
 
 def _pixbuf(image: dict) -> GdkPixbuf.Pixbuf:
