@@ -30,9 +30,10 @@ def list_directions(session: Session) -> list:
 
 def offered(directions: list) -> list:
     """The directions the dialog shows a slider for: named ones first, then the first GANSpace and SeFa ones."""
-    named = [d for d in directions if d["kind"] not in ("ganspace", "sefa")]
-    return named + [d for kind in ("ganspace", "sefa") for d in [d for d in directions if d["kind"] == kind]
-                    [:SHOWN_COMPONENTS]]
+    def first(kind: str) -> list:
+        return [d for d in directions if d["kind"] == kind][:SHOWN_COMPONENTS]
+
+    return [d for d in directions if d["kind"] not in ("ganspace", "sefa")] + first("ganspace") + first("sefa")
 
 
 def parse(text: str, directions: list) -> list:
