@@ -9,9 +9,11 @@ import sys
 plugin, server, closed, *guarded = sys.argv[1:]
 sys.path.insert(0, plugin)
 import actions  # noqa: E402
+import attributes  # noqa: E402
 import transport  # noqa: E402
 from actions import CanvasData, LayerData, Options, Session  # noqa: E402
 from config import Config  # noqa: E402
+from latent_parasite import Stored  # noqa: E402
 from server.region import Bounds  # noqa: E402
 
 LAYER = LayerData("patch", 12, 8, bytes(range(192)) * 2, x=3, y=2)
@@ -26,11 +28,14 @@ with transport.connect(Config(server=server)) as connection:
     session = Session(connection.client, model="", timeout=60, report=lambda text, fraction: None)
     plan = actions.ReadPlan.of(Bounds(4, 5, 12, 6), 20, 16, session.resolution())
     canvas = CanvasData(20, 16, [OTHER, LAYER], region=plan.region, has_selection=True)
-    results = [*actions.realize(session, canvas, Options("optimize", 2, 1)),
-               *actions.project(session, LAYER, Options()),
+    projected = actions.project(session, LAYER, Options())
+    carrying = LayerData(**{**vars(LAYER), "latent": Stored(projected[0].latent, projected[0].box)})
+    results = [*actions.realize(session, canvas, Options("optimize", 2, 1)), *projected,
                *actions.interpolate(session, LAYER, OTHER, Options(), 3, "linear", 100),
                *actions.style_mix(session, LAYER, OTHER, Options(), 2),
-               *actions.local_blend(session, LAYER, OTHER, b"\xff" * 144, Options(), 1)]
+               *actions.local_blend(session, LAYER, OTHER, lambda square: b"\xff" * 144, Options(), 1),
+               *attributes.edit(session, carrying, Options(), "pc1=2, sefa2=-1", "fine")]
+    report["counts"] = session.timings.counts
     report["description"] = connection.description
     report["layers"] = [(layer.name, layer.image["width"], len(layer.image["rgba"])) for layer in results]
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -84,8 +85,9 @@ def unzipped_plugin(packaged_plugin, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`python -m server` on the host's loopback (the chroot shares the network)."""
+def served(tmp_path_factory):
+    """`python -m server` on the host's loopback (the chroot shares the network): (process, address); the
+    process' log_lines hold its log."""
     if EMBEDDED.exists():
         model = "default"
         log("serving the embedded default model")
@@ -97,8 +99,22 @@ def server(tmp_path_factory):
         save_model(folder, tiny.generator, tiny.discriminator, tiny.regressor, name="tiny")
         model = str(folder)
         log(f"no embedded model yet ({EMBEDDED} is missing): serving a tiny random 32 px model")
-    with server_process("--model", model) as (_, address):
-        yield address
+    with server_process("--model", model) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def server(served) -> str:
+    return served[1]
+
+
+CALL_LOGGED = re.compile(r"/gancollage\.v1\.GanCollage/(\w+) (\w+) ")
+
+
+def calls_logged(lines: list[str]) -> list[str]:
+    """The server's calls in these log lines, "Method CODE", leaving out the questions every action asks first."""
+    found = [" ".join(match.groups()) for match in map(CALL_LOGGED.search, lines) if match]
+    return [entry for entry in found if entry.split()[0] not in ("GetServerInfo", "ListModels")]
 
 
 def queue_length(address: str) -> int:
@@ -143,6 +159,7 @@ def run_gimp(root: Path, plugin: Path, batch: str, params: dict, tmp_path: Path,
     inputs, outputs = tmp_path / "in", tmp_path / "out"
     inputs.mkdir()
     (inputs / "params.json").write_text(json.dumps(params))
+    shutil.copy(HERE / "batch_tools.py", inputs)
     started = time.monotonic()
     gimp = subprocess.Popen([str(GIMP3 / "run-gimp-batch.sh"), str(root), str(plugin), f"@{HERE / batch}"],
                             env=dict(os.environ, IN=str(inputs), OUT=str(outputs), GIMP_ENV=env, TIMEOUT=str(timeout)),
@@ -262,11 +279,57 @@ def test_every_procedure_in_gimp(stack, gimp_root, server, packaged_plugin, unzi
     assert stopped_after is not None and stopped_after < 10
 
 
+def test_latents_stay_with_their_layers_through_xcf(gimp_root, served, packaged_plugin, tmp_path):
+    """Realize, save as XCF, reopen: the layer still has its latent, and Edit attributes on it calls no
+    projection (the server's log says which calls each step made); a plain layer is projected first."""
+    process, address = served
+    logged = len(process.log_lines)
+    report, _ = run_gimp(gimp_root, packaged_plugin, "latents_batch.py", {"server": address}, tmp_path, "",
+                         lambda gimp: None)
+    calls = report["calls"]
+    assert {label: call["status"] for label, call in calls.items()} == {
+        "settings": "success", "realize": "success", "edit stored": "success", "edit photo": "success",
+        "interpolate stored": "success", "unknown direction": "execution-error", "no change": "execution-error"}
+    # Realize, then (after the reopen) Edit on the stored latent, Edit on the plain layer, Interpolate; the
+    # two refused edits only asked for the names
+    assert calls_logged(process.log_lines[logged:]) == [
+        "Realize OK", "ListDirections OK", "EditLatent OK", "Project OK", "ListDirections OK", "EditLatent OK",
+        "Interpolate OK", "ListDirections OK", "ListDirections OK"]
+
+    realized = calls["realize"]["layer"]
+    model = realized["latent_header"]["model"]
+    assert realized["latent_magic"] == list(b"GCL\x01") and realized["latent_header"]["num_ws"] > 0
+    header = realized["latent_header"]
+    assert realized["latent_bytes"] > 4 * header["num_ws"] * header["w_dim"]
+    (reopened,) = [layer for layer in report["reopened"] if layer["name"] == realized["name"]]
+    assert reopened == realized  # pixels, mask and the latent's bytes, as saved
+    assert [layer["latent_sha"] for layer in report["reopened"] if layer["name"] in ("background", "photo")] == \
+        [None, None]
+
+    edited = calls["edit stored"]["layer"]
+    assert edited["name"] == f"Edited {realized['name']} (pc1 +2, sefa1 -1; fine rows, {model})"
+    # same placement and mask as the source; its own (edited) latent for the same square
+    assert edited["box"] == realized["box"] and edited["mask_sha"] == realized["mask_sha"]
+    assert edited["sha"] != realized["sha"] and edited["latent_sha"] not in (None, realized["latent_sha"])
+    assert edited["latent_header"]["square"] == realized["latent_header"]["square"]
+    photo = calls["edit photo"]["layer"]
+    assert photo["name"] == f"Edited photo (pc2 +1.5; all rows, {model})" and photo["box"] == [40, 30, 20, 14]
+    assert photo["latent_header"]["square"] == [0, -3, 20]  # the square its projection stands for: (dx, dy, size)
+    assert calls["interpolate stored"]["layer"]["latent_sha"] is not None
+
+    assert "no direction called 'no_such_direction'" in calls["unknown direction"]["error"]
+    assert "No attribute change was asked for" in calls["no change"]["error"]
+    assert report["unchanged_after_errors"]
+    assert report["after"] == report["before"] and report["realized_after"] == realized  # never touched
+    log(f"Edit with the stored latent {calls['edit stored']['seconds']} s, with a projection "
+        f"{calls['edit photo']['seconds']} s")
+
+
 def test_a_source_folder_copied_by_hand_registers_and_says_what_to_do(gimp_root, tmp_path):
     """gimp_plugin/gan_collage copied without vendor/: every procedure is in the menu and explains the fix."""
     report, _ = run_gimp(gimp_root, REPO / "gimp_plugin" / "gan_collage", "incomplete_batch.py", {}, tmp_path, "",
                          lambda gimp: None)
-    names = ("realize", "refine", "project", "interpolate", "style-mix", "local-blend", "settings")
+    names = ("realize", "refine", "project", "interpolate", "style-mix", "local-blend", "edit", "settings")
     assert all(report[name] is not None for name in names), report
     for name in names:
         assert report[name]["paths"] == ["<Image>/Filters/Generative/GAN Collage"]
@@ -299,9 +362,10 @@ def xvfb(root: Path):
         process.wait(timeout=30)
 
 
-def confirm_dialogs(root: Path, display: str, shots: Path):
+def confirm_dialogs(root: Path, display: str, shots: Path, keys: dict | None = None):
     """Photograph, then press OK (Return) on, every dialog the plug-in opens until GIMP exits; the dialogs'
-    titles seen. Screenshots go to `shots` as NN-TITLE.png."""
+    titles seen. Screenshots go to `shots` as NN-TITLE.png. `keys`: for a dialog's title, keys the artist
+    presses first (xdotool's names), a second before the photograph."""
     inside = root / "tmp" / "gan-collage-shots"
     shutil.rmtree(inside, ignore_errors=True)
     inside.mkdir(parents=True)
@@ -312,22 +376,34 @@ def confirm_dialogs(root: Path, display: str, shots: Path):
                               text=True, timeout=30).stdout
 
     def during(gimp) -> set:
-        titles = set()
+        titles, confirmed = set(), set()
         while gimp.poll() is None:
             windows = in_display("xdotool", "search", "--onlyvisible", "--name", ".").split()
-            if windows:
-                title = in_display("xdotool", "getwindowname", windows[-1]).strip()
+            window = windows[-1] if windows else None
+            title = in_display("xdotool", "getwindowname", window).strip() if window else ""
+            if (window, title) in confirmed:  # still there: closing, or the key was lost
+                in_display("xdotool", "windowfocus", "--sync", window, "key", "Return")
+            elif title:  # a new dialog (no title: it went away meanwhile)
+                confirmed.add((window, title))
                 titles.add(title)
+                in_display("xdotool", "mousemove", "0", "767")  # no tooltip over the controls
+                if title in (keys or {}):
+                    in_display("xdotool", "windowfocus", "--sync", window, "key", "--delay", "150", *keys[title])
+                    time.sleep(1.0)
                 time.sleep(0.5)  # let GTK finish drawing it
                 name = f"{len(list(inside.glob('*.png'))):02d}-{''.join(c if c.isalnum() else '-' for c in title)}.png"
                 in_display("python3", "/tmp/gan-collage-shots/screenshot.py", f"/tmp/gan-collage-shots/{name}")
-                in_display("xdotool", "windowfocus", "--sync", windows[-1], "key", "Return")
+                in_display("xdotool", "windowfocus", "--sync", window, "key", "Return")
             time.sleep(0.2)
         for shot in inside.glob("*.png"):
             shutil.copy(shot, shots)
         return titles
 
     return during
+
+
+# In Edit attributes, from OK (focused): back past Cancel to the last slider (sefa8), then two pages down (-2)
+SLIDE = ["shift+Tab", "shift+Tab", "Page_Up", "Page_Up"]
 
 
 def test_dialogs_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
@@ -342,17 +418,18 @@ def test_dialogs_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
     with xvfb(gimp_root) as display:
         report, titles = run_gimp(gimp_root, packaged_plugin, "dialogs_batch.py", params, tmp_path,
                                   f"DISPLAY={display} GAN_COLLAGE_DIALOG_REPORT=/tmp/gan-collage-dialogs.jsonl",
-                                  confirm_dialogs(gimp_root, display, shots))
+                                  confirm_dialogs(gimp_root, display, shots, {"Edit attributes...": SLIDE}))
     statuses = {name: result for name, result in report.items() if isinstance(result, dict) and "status" in result}
     assert all(result["status"] == "success" for result in statuses.values()), statuses
-    assert len(statuses) == 7
+    assert len(statuses) == 8
     assert titles == {"Server settings...", "GAN Collage settings saved", "Realize collage - fast...",
                       "Realize collage - refine...", "Project layer...", "Interpolate two layers...",
-                      "Mix styles...", "Local blend..."}
+                      "Mix styles...", "Local blend...", "Edit attributes..."}
     assert len(list(shots.glob("*.png"))) == len(titles)
     # OK on the prefilled settings dialog saved what the file held
     assert (report["settings_file"]["server"], report["settings_file"]["token"]) == (server, "secret-token")
-    assert len(report["layers"]) == 2 + 1 + 1 + 1 + 8 + 1 + 1
+    assert len(report["layers"]) == 2 + 1 + 1 + 1 + 8 + 1 + 1 + 1
+    assert "Edited upper (pc1 +2, sefa8 -2, default)" in report["layers"] and report["edited_has_latent"]
 
     dialogs = {entry["procedure"].removeprefix("python-fu-gan-collage-"): entry
                for entry in map(json.loads, described.read_text().splitlines())}
@@ -367,5 +444,13 @@ def test_dialogs_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
     for name in ("project", "interpolate", "style-mix", "local-blend"):  # the regressor by default
         controls = dialogs[name]["controls"]
         assert not controls["steps"]["sensitive"] and not controls["seed"]["sensitive"], name
+    # Edit attributes: the model's named directions (if it has any), then 8 GANSpace and 8 SeFa ones; the
+    # preview followed the slider moved (pc1 at 2 as the dialog opened, then sefa8 at -1, -2; a preview
+    # still in progress when the next value came is skipped)
+    edit = dialogs["edit"]
+    components = [f"pc{i}" for i in range(1, 9)] + [f"sefa{i}" for i in range(1, 9)]
+    assert edit["sliders"][-16:] == components and not set(edit["sliders"][:-16]) & set(components)
+    assert edit["previews"][0] == [["pc1", 2.0]] and edit["previews"][-1] == [["pc1", 2.0], ["sefa8", -2.0]]
+    assert edit["rows"] == "default"
     rows = dialogs["style-mix"]["controls"]["split"]["range"]
     assert rows == dialogs["local-blend"]["controls"]["start-layer"]["range"] and rows[0] == 0 and 2 <= rows[1] < 64

@@ -16,8 +16,8 @@ from plugin_fixtures import packaged_plugin  # noqa: F401  (a fixture)
 sys.path.insert(0, str(REPO))
 import install  # noqa: E402
 
-PLUGIN_FILES = {"gan_collage.py", "actions.py", "config.py", "dialogs.py", "explain.py", "gimp_io.py", "paths.py",
-                "transport.py"}
+PLUGIN_FILES = {"gan_collage.py", "actions.py", "attributes.py", "config.py", "dialogs.py", "edit_dialog.py",
+                "explain.py", "gimp_io.py", "latent_parasite.py", "paths.py", "previews.py", "transport.py"}
 
 
 def run_install(*args: str, home: Path | None = None) -> subprocess.CompletedProcess:

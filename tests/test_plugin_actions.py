@@ -213,7 +213,10 @@ def test_style_mix_and_local_blend_requests():
     assert mix.name == "Style mix of lower + upper (split 3, default)" and mix.crop == LOWER.box
 
     mask = b"\xff" * 36
-    (blend,) = actions.local_blend(session(client), LOWER, UPPER, mask, Options(), 2)
+    squares = []
+    (blend,) = actions.local_blend(session(client), LOWER, UPPER, lambda square: squares.append(square) or mask,
+                                   Options(), 2)
+    assert squares == [LOWER.box.square()]  # no latent of its own: the square its projection stands for
     assert client.calls[-1][1]["mask"] == {"width": 6, "height": 6, "data": mask}
     assert client.calls[-1][1]["start_layer"] == 2
     assert blend.name == "Local blend of lower + upper (from layer 2, default)"
@@ -223,7 +226,7 @@ def test_style_mix_and_local_blend_requests():
                                                 (actions.local_blend, 12, "Blend from layer")])
 def test_latent_rows_are_checked_against_the_model_before_any_projection(action, value, label):
     client = FakeClient(ListModels=listing(("default", 64, True, "", 10)))
-    arguments = (b"\xff" * 36,) if action is actions.local_blend else ()
+    arguments = ((lambda square: b"\xff" * 36),) if action is actions.local_blend else ()
     expected = f"{label} is {value}, but the model 'default' has 10 latent rows: choose 0 to 10"
     with pytest.raises(UserError, match=expected):
         action(session(client), LOWER, UPPER, *arguments, Options(), value)
@@ -252,7 +255,7 @@ def test_the_servers_limits_refuse_a_request_before_it_is_sent():
 def test_local_blend_without_a_selection_asks_for_one_before_any_call():
     client = FakeClient()
     with pytest.raises(UserError, match="needs a selection"):
-        actions.local_blend(session(client), LOWER, UPPER, None, Options(), 0)
+        actions.local_blend(session(client), LOWER, UPPER, lambda square: None, Options(), 0)
     assert client.calls == []
 
 

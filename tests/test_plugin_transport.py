@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -14,9 +15,11 @@ from plugin_fixtures import closed_port, other_python, packaged_plugin, plain_py
 
 sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
 import actions  # noqa: E402
+import attributes  # noqa: E402
 import transport  # noqa: E402
 from actions import CanvasData, LayerData, Options, Session  # noqa: E402
 from config import Config  # noqa: E402
+from latent_parasite import Stored  # noqa: E402
 from server.region import Bounds, Square  # noqa: E402
 from test_server_fixtures import serving  # noqa: E402
 from transport import CallError, TransportError  # noqa: E402
@@ -78,8 +81,15 @@ def test_every_action_over_grpcio(session):
     frames = actions.interpolate(session, LAYER, OTHER, Options(), 3, "linear", 100)
     assert [frame.name for frame in frames] == ["Frame 1 (100ms)", "Frame 2 (100ms)", "Frame 3 (100ms)"]
     (mixed,) = actions.style_mix(session, LAYER, OTHER, Options(), 2)
-    (blended,) = actions.local_blend(session, LAYER, OTHER, b"\xff" * 144, Options(), 1)
-    for layer in (projected, *frames, mixed, blended):
+    (blended,) = actions.local_blend(session, LAYER, OTHER, lambda square: b"\xff" * 144, Options(), 1)
+    carrying = replace(LAYER, latent=Stored(projected.latent, projected.box))
+    (edited,) = attributes.edit(session, carrying, Options(), "pc1=2, sefa2=-1", "fine")
+    assert edited.name == "Edited patch (pc1 +2, sefa2 -1; fine rows, default)" and edited.box == projected.box
+    rows, width = edited.latent["num_ws"], edited.latent["w_dim"]
+    fine = attributes.row_range("fine", rows)[0] * width  # only the last third of the rows moved
+    before, after = projected.latent["values"], edited.latent["values"]
+    assert after[:fine] == before[:fine] and after[fine:] != before[fine:] and len(after) == rows * width
+    for layer in (projected, *frames, mixed, blended, edited):
         assert layer.image["width"] == layer.image["height"] == 32  # the tiny model's resolution
     assert session.model_info()["num_ws"] > 0 and session.limits().max_canvas_side > 0
 
@@ -101,7 +111,9 @@ def test_the_packaged_plugin_without_grpcio_or_protobuf(served, catalog, package
     assert names == ["Realized (optimize, default, seed 1, 2 steps)", "Projection of patch (regressor, default)",
                      "Frame 1 (100ms)", "Frame 2 (100ms)", "Frame 3 (100ms)",
                      "Style mix of patch + other (split 2, default)",
-                     "Local blend of patch + other (from layer 1, default)"]
+                     "Local blend of patch + other (from layer 1, default)",
+                     "Edited patch (pc1 +2, sefa2 -1; fine rows, default)"]
+    assert report["counts"]["latents_reused"] == 1  # the Edit: no projection
     assert all(length == side * side * 4 for _, side, length in report["layers"])
 
     over_grpcio.update({
@@ -126,6 +138,6 @@ def test_the_packaged_plugin_in_other_pythons(version, served, packaged_plugin):
                         f"127.0.0.1:{closed_port()}", python=python)
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert report["protobuf"] == "python" and len(report["layers"]) == 7
+    assert report["protobuf"] == "python" and len(report["layers"]) == 8
     assert report["codes"] == {"unknown model": "INVALID_ARGUMENT", "closed port": "UNAVAILABLE",
                                "deadline": "DEADLINE_EXCEEDED"}

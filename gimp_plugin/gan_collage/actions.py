@@ -13,6 +13,12 @@ in the square of its longer side"); they are scaled to that square and cropped t
 Two-layer actions read the layers in stacking order: the lower one is the first (interpolation start,
 content, blend base), the upper one the second (end, style, what is blended in).
 
+Latents stay with their layers: every result that has a latent (all but Local blend's, which the
+server makes in image space) carries it and the square of the canvas its image covers
+(latent_parasite.py). Interpolate, Mix styles, Local blend and Edit attributes use a layer's own latent
+when it is for the session's model and project only the layers without one: no second projection, no
+drift. Results then go over the latent's square, cropped to the layer, as after a projection.
+
 Before anything is read or sent, the server's limits (GetServerInfo) and the model's latent rows
 (ListModels: num_ws) are checked, so an oversized image or an out-of-range Split is refused with a
 reason instead of after an upload or two projections.
@@ -24,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional
 
 import paths  # noqa: F401  (vendor/ on sys.path first)
+from latent_parasite import Stored
 from server.client.progress import jobs_ahead
 from server.defaults import DEFAULT_FEATHER, DEFAULT_MARGIN, DEFAULT_STEPS
 from server.region import Bounds, Square, read_step, region_square
@@ -34,6 +41,10 @@ if TYPE_CHECKING:  # only a type: actions itself never touches a transport
 
 class UserError(Exception):
     """Something the artist can fix in the image (select two layers, make a selection, ...)."""
+
+
+class Cancelled(Exception):
+    """The artist cancelled a dialog the action showed."""
 
 
 @dataclass
@@ -54,6 +65,7 @@ class LayerData:
     channels: int = 4             # 3: opaque RGB
     canvas_width: int = 0         # 0: the pixels' own size (full scale)
     canvas_height: int = 0
+    latent: Optional[Stored] = None  # the latent the layer carries (its square in canvas coordinates)
 
     @property
     def box(self) -> Bounds:
@@ -90,13 +102,17 @@ class ReadPlan:
 @dataclass
 class NewLayer:
     """A result for gimp_io: `image` (an Image dict) is scaled to `box`, then cropped to `crop`;
-    `masked`: it gets a layer mask from the selection, softened `feather` pixels in from its edge."""
+    `masked`: it gets a layer mask from the selection, softened `feather` pixels in from its edge;
+    `mask`: else this layer mask (the cropped layer's size); `latent`: the latent `image` was made from,
+    kept with the layer."""
     name: str
     image: dict
     box: Bounds
     crop: Optional[Bounds] = None
     masked: bool = False
     feather: float = 0.0
+    mask: Optional[bytes] = None
+    latent: Optional[dict] = None
 
 
 @dataclass
@@ -339,6 +355,35 @@ class Session:
         return result
 
 
+# ------------------------------------------------------------------------------------ latents
+
+
+def reusable(session: Session, layer: LayerData) -> Optional[Stored]:
+    """The layer's own latent when it is for the session's model (its name and shape), else None."""
+    stored, model = layer.latent, session.model_info()
+    if stored is None or stored.latent.get("model") != model["name"]:
+        return None
+    shape = (stored.latent["num_ws"], stored.latent["w_dim"])
+    return stored if all(m in (0, s) for m, s in zip((model.get("num_ws", 0), model.get("w_dim", 0)), shape)) else None
+
+
+def square_of(session: Session, layer: LayerData) -> Bounds:
+    """The canvas square a result made from the layer's latent stands for."""
+    stored = reusable(session, layer)
+    return stored.square if stored is not None else layer.box.square()
+
+
+def latent_of(session: Session, layer: LayerData, options: Options, part: int = 0, parts: int = 1) -> Stored:
+    """The layer's own latent, or its projection (progress part `part` of `parts`); counted in the timings."""
+    stored = reusable(session, layer)
+    counts = session.timings.counts
+    if stored is not None:
+        counts["latents_reused"] = counts.get("latents_reused", 0) + 1
+        return stored
+    counts["layers_projected"] = counts.get("layers_projected", 0) + 1
+    return Stored(session.project(layer, options, part, parts)["latent"], layer.box.square())
+
+
 # ------------------------------------------------------------------------------------ actions
 
 
@@ -354,55 +399,59 @@ def realize(session: Session, canvas: CanvasData, options: Options) -> list:
     model = model_name(result.get("latent"), session.model)
     name = f"Realized ({made_by(metrics, model, options)})"
     return [NewLayer(name, result["generated"], square, None if crop == square else crop, canvas.has_selection,
-                     options.feather)]
+                     options.feather, latent=result.get("latent"))]
 
 
-def _on(layer: LayerData, name: str, image: dict) -> NewLayer:
-    """A model-resolution image placed over `layer` (see the module docstring)."""
-    return NewLayer(name, image, layer.box.square(), layer.box)
+def _on(layer: LayerData, square: Bounds, name: str, image: dict, latent: Optional[dict] = None) -> NewLayer:
+    """A model-resolution image standing for `square`, placed over `layer` (see the module docstring)."""
+    return NewLayer(name, image, square, layer.box, latent=latent)
 
 
 def project(session: Session, layer: LayerData, options: Options) -> list:
     result = session.project(layer, options)
     model = model_name(result.get("latent"), session.model)
-    return [_on(layer, f"Projection of {layer.name} ({made_by(result.get('metrics', {}), model, options)})",
-                result["image"])]
+    return [_on(layer, layer.box.square(),
+                f"Projection of {layer.name} ({made_by(result.get('metrics', {}), model, options)})",
+                result["image"], result.get("latent"))]
 
 
 def _latents(session: Session, lower: LayerData, upper: LayerData, options: Options, parts: int):
-    """Project both layers (the first two of `parts` progress parts); their latents."""
-    return (session.project(lower, options, 0, parts)["latent"],
-            session.project(upper, options, 1, parts)["latent"])
+    """Both layers' latents (projected in the first two of `parts` progress parts where they have none)."""
+    return latent_of(session, lower, options, 0, parts), latent_of(session, upper, options, 1, parts)
 
 
 def interpolate(session: Session, lower: LayerData, upper: LayerData, options: Options,
                 frames: int, mode: str, frame_ms: int) -> list:
     session.limits().check_frames(frames)
     a, b = _latents(session, lower, upper, options, 3)
-    request = {"model": session.model, "a": a, "b": b, "frames": frames, "mode": mode}
+    request = {"model": session.model, "a": a.latent, "b": b.latent, "frames": frames, "mode": mode}
     answers = session.call("Interpolate", request, "Interpolating", 2, 3)
-    return [_on(lower, frame_name(frame["index"] + 1, frame_ms), frame["image"]) for frame in answers]
+    return [_on(lower, a.square, frame_name(frame["index"] + 1, frame_ms), frame["image"], frame.get("latent"))
+            for frame in answers]
 
 
 def style_mix(session: Session, content: LayerData, style: LayerData, options: Options, split: int) -> list:
     session.check_rows("Split", split)
     a, b = _latents(session, content, style, options, 3)
-    request = {"model": session.model, "content": a, "style": b, "split": split}
+    request = {"model": session.model, "content": a.latent, "style": b.latent, "split": split}
     (result,) = session.call("StyleMix", request, "Mixing styles", 2, 3)
-    name = f"Style mix of {content.name} + {style.name} (split {split}, {model_name(a, session.model)})"
-    return [_on(content, name, result["image"])]
+    name = f"Style mix of {content.name} + {style.name} (split {split}, {model_name(a.latent, session.model)})"
+    return [_on(content, a.square, name, result["image"], result.get("latent"))]
 
 
-def local_blend(session: Session, base: LayerData, other: LayerData, mask: Optional[bytes], options: Options,
-                start_layer: int) -> list:
-    """`mask` is the selection over `base`'s square (see Bounds.square), 255 = take `other`."""
+def local_blend(session: Session, base: LayerData, other: LayerData, read_mask: Callable[[Bounds], Optional[bytes]],
+                options: Options, start_layer: int) -> list:
+    """`read_mask(square)`: the selection over a canvas square, 255 = take `other`; None when nothing is
+    selected. The square is the one `base`'s latent stands for."""
+    square = square_of(session, base)
+    mask = read_mask(square)
     if mask is None:
         raise UserError("Local blend needs a selection: select where the upper layer should be blended in.")
     session.check_rows("Blend from layer", start_layer)
     a, b = _latents(session, base, other, options, 3)
-    side = base.box.square().width
-    request = {"model": session.model, "a": a, "b": b, "mask": mask_dict(side, side, mask),
-               "start_layer": start_layer}
+    request = {"model": session.model, "a": a.latent, "b": b.latent,
+               "mask": mask_dict(square.width, square.width, mask), "start_layer": start_layer}
     (result,) = session.call("LocalBlend", request, "Blending", 2, 3)
-    name = f"Local blend of {base.name} + {other.name} (from layer {start_layer}, {model_name(a, session.model)})"
-    return [_on(base, name, result["image"])]
+    model = model_name(a.latent, session.model)
+    name = f"Local blend of {base.name} + {other.name} (from layer {start_layer}, {model})"
+    return [_on(base, a.square, name, result["image"])]

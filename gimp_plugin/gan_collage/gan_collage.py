@@ -29,9 +29,11 @@ from gi.repository import GLib, GObject, Gimp  # noqa: E402
 try:
     import paths  # noqa: F401  (vendor/ on sys.path first)
     import actions
+    import attributes
     from server import defaults  # vendored
     import config as settings
     import dialogs
+    import edit_dialog
     import explain
     import gimp_io
     import transport
@@ -138,8 +140,32 @@ def mix_styles(session, image, drawables, config):
 
 def blend_locally(session, image, drawables, config):
     base, other = gimp_io.two_layers(image, drawables)
-    mask = gimp_io.read_selection(image, base.box.square())
-    return actions.local_blend(session, base, other, mask, options_of(config), config.get_property("start-layer"))
+    return actions.local_blend(session, base, other, lambda square: gimp_io.read_selection(image, square),
+                               options_of(config), config.get_property("start-layer"))
+
+
+def edit_attributes(session, image, drawables, config, interactive: bool, setup: settings.Config):
+    """Interactive: the layer's latent (projected first when it has none), then the dialog with the last
+    edits; the edits chosen are kept in the config (GIMP remembers them for the next run)."""
+    layer = gimp_io.one_layer(image, drawables)
+    options, text, rows = options_of(config), config.get_property("edits"), config.get_property("rows")
+    if not interactive:
+        return attributes.edit(session, layer, options, text, rows)
+    stored = actions.latent_of(session, layer, options)
+    directions = attributes.list_directions(session)
+    try:
+        last = attributes.parse(text, directions)
+    except actions.UserError:  # written for another model
+        last = []
+    chosen = edit_dialog.run(session, layer.name, stored, attributes.offered(directions), last, rows,
+                             lambda error: preview_failure(error, setup))
+    if chosen is None:
+        raise actions.Cancelled()
+    edits, rows, answer = chosen
+    config.set_property("edits", attributes.written(edits))
+    config.set_property("rows", rows)
+    return [attributes.result_layer(layer, stored, edits, rows, answer or attributes.apply(session, stored, edits,
+                                                                                           rows))]
 
 
 def _realize_arguments(procedure):
@@ -181,6 +207,23 @@ def _blend_arguments(procedure):
                                "chosen model's rows)", 0, 64, 0, RW)
 
 
+def preview_failure(error: Exception, setup: settings.Config) -> str:
+    """Why a preview failed, in one line of the artist's words."""
+    if isinstance(error, transport.CallError):
+        return explain.explain(error, setup).splitlines()[0]
+    return str(error)
+
+
+def _edit_arguments(procedure):
+    procedure.add_string_argument("edits", "_Edits", "Attribute changes as name=strength in standard deviations, "
+                                  "e.g. \"smile=2, glasses=-1\" (the names the server's directions have: pc1.., "
+                                  "sefa1.., and the named ones of the model)", "", RW)
+    procedure.add_choice_argument("rows", "_Rows", "Which latent rows the edits move: each direction's own, or "
+                                  "the coarse / middle / fine third of them, or all", _choice(*attributes.ROWS),
+                                  "default", RW)
+    _project_arguments(procedure)  # for a layer without a latent of its own
+
+
 # Every action stays clickable with any layers selected: running it says what it needs instead.
 ANY = (Gimp.ProcedureSensitivityMask.DRAWABLE | Gimp.ProcedureSensitivityMask.DRAWABLES
        | Gimp.ProcedureSensitivityMask.NO_DRAWABLES)
@@ -191,6 +234,7 @@ class Action(NamedTuple):
     blurb: str
     run: Callable  # (session, image, drawables, config) -> [actions.NewLayer]
     arguments: Callable  # (procedure) -> None
+    own_dialog: bool = False  # run shows its dialog itself (it needs the server): run(..., interactive, setup)
 
 
 ACTIONS = {
@@ -207,6 +251,9 @@ ACTIONS = {
                         "the upper one", mix_styles, _mix_arguments),
     "local-blend": Action("_Local blend", "Blend the upper selected layer into the lower one where the "
                           "selection is", blend_locally, _blend_arguments),
+    "edit": Action("_Edit attributes", "Move the active layer's latent along attribute directions (a smile, "
+                   "glasses, pc3...) and add the edited image as a new layer above it", edit_attributes,
+                   _edit_arguments, own_dialog=True),
 }
 
 
@@ -256,7 +303,8 @@ def run_action(procedure, run_mode, image, drawables, config, data):
         return _failure(procedure, "GAN Collage needs an image.", Gimp.PDBStatusType.CALLING_ERROR)
     if image.get_base_type() == Gimp.ImageBaseType.INDEXED:
         return _failure(procedure, INDEXED)
-    if run_mode == Gimp.RunMode.INTERACTIVE and not dialogs.run(procedure, config, rows=model_rows(config)):
+    if (run_mode == Gimp.RunMode.INTERACTIVE and not action.own_dialog
+            and not dialogs.run(procedure, config, rows=model_rows(config))):
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
     progress, setup = None, None
     try:
@@ -264,8 +312,11 @@ def run_action(procedure, run_mode, image, drawables, config, data):
         progress = gimp_io.Progress(procedure.get_menu_label().replace("_", "").rstrip("."))
         with transport.connect(setup) as connection:
             session = actions.Session(connection.client, setup.model, setup.timeout, progress)
-            layers = action.run(session, image, drawables, config)
+            extra = {"interactive": run_mode == Gimp.RunMode.INTERACTIVE, "setup": setup} if action.own_dialog else {}
+            layers = action.run(session, image, drawables, config, **extra)
         added = session.timings.timed("write", lambda: gimp_io.insert_layers(image, drawables, layers))
+    except actions.Cancelled:
+        return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
     except transport.CallError as exc:
         if exc.code == "CANCELLED":
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())

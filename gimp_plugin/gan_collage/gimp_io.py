@@ -17,7 +17,9 @@ read scaled directly; where a mask edge falls inside one scaled pixel the two av
 The user's layers and selection are only read. Results become new layers above the active layer,
 all in one undo group; GIMP itself scales and crops them and makes their mask from the selection
 (see actions.NewLayer). Each result carries the persistent parasite RESULT_MARK, so "Visible layers"
-can leave earlier results out of the next collage.
+can leave earlier results out of the next collage, and the latent it was made from
+(latent_parasite.NAME), which one_layer and two_layers read back so that later actions need not
+project it again.
 
 Not carried over to the server: blend modes other than normal (every layer is composited "over"),
 and layer masks of groups (a group's opacity and visibility are).
@@ -30,6 +32,7 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp  # noqa: E402
 
+import latent_parasite  # noqa: E402
 from actions import CanvasData, LayerData, NewLayer, ReadPlan, UserError  # noqa: E402
 from server.defaults import DEFAULT_MARGIN  # noqa: E402
 from server.region import Bounds, scaled_read  # noqa: E402
@@ -162,19 +165,39 @@ def chosen_layers(image, drawables) -> list:
     return list(reversed(in_order))
 
 
+def read_latent(layer) -> latent_parasite.Stored | None:
+    """The latent the layer carries, its square in canvas coordinates; None when it has none (or not a
+    readable one)."""
+    parasite = layer.get_parasite(latent_parasite.NAME)
+    stored = parasite and latent_parasite.decode(latent_parasite.parasite_bytes(parasite.get_data()))
+    if not stored:
+        return None
+    _, x, y = layer.get_offsets()
+    square = stored.square
+    return latent_parasite.Stored(stored.latent, Bounds.sized(square.x0 + x, square.y0 + y, square.width,
+                                                              square.width))
+
+
+def _with_latent(layer) -> LayerData:
+    data = read_layer(layer)
+    data.latent = read_latent(layer)
+    return data
+
+
 def one_layer(image, drawables) -> LayerData:
+    """The one chosen layer, with its latent."""
     layers = chosen_layers(image, drawables)
     if len(layers) != 1:
         raise UserError(f"Select one layer (there are {len(layers)} selected).")
-    return read_layer(layers[0])
+    return _with_latent(layers[0])
 
 
 def two_layers(image, drawables) -> tuple[LayerData, LayerData]:
-    """(lower, upper) of exactly two chosen layers."""
+    """(lower, upper) of exactly two chosen layers, with their latents."""
     layers = chosen_layers(image, drawables)
     if len(layers) != 2:
         raise UserError(f"Select exactly two layers in the Layers dialog (Ctrl-click); there are {len(layers)}.")
-    return read_layer(layers[0]), read_layer(layers[1])
+    return _with_latent(layers[0]), _with_latent(layers[1])
 
 
 # ------------------------------------------------------------------------------------ writing
@@ -212,6 +235,18 @@ def _insert(image, new: NewLayer, parent, position: int):
         layer.add_mask(layer.create_mask(Gimp.AddMaskType.SELECTION))
         if new.feather > 0:
             _feather_inward(image, layer, new.feather)
+    elif new.mask is not None:
+        mask = layer.create_mask(Gimp.AddMaskType.WHITE)
+        layer.add_mask(mask)
+        buffer = mask.get_buffer()
+        buffer.set(Gegl.Rectangle.new(0, 0, layer.get_width(), layer.get_height()), GREY, new.mask)
+        buffer.flush()
+    if new.latent is not None:
+        _, x, y = layer.get_offsets()
+        square = Bounds.sized(new.box.x0 - x, new.box.y0 - y, new.box.width, new.box.height)
+        data = latent_parasite.encode(new.latent, square)
+        layer.attach_parasite(Gimp.Parasite.new(latent_parasite.NAME, Gimp.PARASITE_PERSISTENT,
+                                                latent_parasite.parasite_data(data)))
     return layer
 
 

@@ -21,12 +21,16 @@ for name, fill in (("lower", Gimp.FillType.WHITE), ("upper", Gimp.FillType.FOREG
 image.select_rectangle(Gimp.ChannelOps.REPLACE, 4, 4, 16, 16)
 
 report = {}
-for name, drawables in (("settings", None), ("realize", layers[:1]), ("refine", layers[:1]),
-                        ("project", layers[:1]), ("interpolate", layers), ("style-mix", layers),
-                        ("local-blend", layers)):
+# Edit attributes opens with these sliders moved (a fresh profile has no last values to override them)
+EDITS = {"edits": PARAMS.get("edits", "pc1=2")}
+for name, drawables, values in (("settings", None, {}), ("realize", layers[:1], {}), ("refine", layers[:1], {}),
+                                ("project", layers[:1], {}), ("interpolate", layers, {}), ("style-mix", layers, {}),
+                                ("local-blend", layers, {}), ("edit", layers[1:], EDITS)):
     procedure = Gimp.get_pdb().lookup_procedure("python-fu-gan-collage-" + name)
     config = procedure.create_config()
     config.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
+    for key, value in values.items():
+        config.set_property(key, value)
     if drawables is not None:
         config.set_property("image", image)
         config.set_core_object_array("drawables", drawables)
@@ -37,6 +41,8 @@ for name, drawables in (("settings", None), ("realize", layers[:1]), ("refine", 
                     else None}
 report["settings_file"] = json.load(open(settings_file))
 report["layers"] = [layer.get_name() for layer in image.get_layers()]
+report["edited_has_latent"] = [layer.get_parasite("gan-collage-latent") is not None for layer in image.get_layers()
+                              if layer.get_name().startswith("Edited")] == [True]
 with open(os.path.join(os.environ["OUT_DIR"], "dialogs.json"), "w") as out:
     json.dump(report, out, indent=1)
 image.delete()

@@ -5,13 +5,14 @@ import hashlib
 import importlib.util
 import json
 import os
-import time
+import sys
 
 from gi.repository import Gegl, Gimp, Gio
 
 IN, OUT = os.environ["IN_DIR"], os.environ["OUT_DIR"]
 PARAMS = json.load(open(os.path.join(IN, "params.json")))
-PREFIX = "python-fu-gan-collage-"
+sys.path.insert(0, IN)
+from batch_tools import run_procedure  # noqa: E402
 W, H = 64, 48
 SELECTION = (8, 8, 32, 24)  # x, y, width, height of the selected ellipse
 RGBA, GREY = "R'G'B'A u8", "Y u8"
@@ -100,20 +101,10 @@ def changed_outside_selection(before, after, selection):
 def call(label, name, image=None, drawables=None, **arguments):
     """Run a procedure non-interactively; record under `label` its status, message, return value and the
     layers it added."""
-    procedure = Gimp.get_pdb().lookup_procedure(PREFIX + name)
-    config = procedure.create_config()
-    config.set_property("run-mode", Gimp.RunMode.NONINTERACTIVE)
-    if image is not None:
-        config.set_property("image", image)
-    if drawables is not None:
-        config.set_core_object_array("drawables", drawables)
-    for key, value in arguments.items():
-        config.set_property(key.replace("_", "-"), value)
     before = {item.get_id() for item in walk(image.get_layers())} if image is not None else set()
-    started = time.time()
-    result = procedure.run(config)
+    result, seconds = run_procedure(name, image, drawables, **arguments)
     status = result.index(0)
-    entry = {"status": status.value_nick, "seconds": round(time.time() - started, 2), "new": []}
+    entry = {"status": status.value_nick, "seconds": seconds, "new": []}
     if status != Gimp.PDBStatusType.SUCCESS:
         entry["error"] = result.index(1) if result.length() > 1 else ""
     elif result.length() > 1:

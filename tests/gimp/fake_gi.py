@@ -148,11 +148,15 @@ class Layer:
         self.parasites[parasite.name] = parasite
 
     def create_mask(self, kind):
+        if kind == "white":
+            return Channel(self.width, self.height, b"\xff" * (self.width * self.height))
         assert kind == "selection"
         return ("mask from the selection", self.x, self.y, self.width, self.height)
 
     def add_mask(self, mask):
         self.ops.append(("add mask", mask))
+        if isinstance(mask, Channel):
+            self.mask = mask
 
     def set_offsets(self, x, y):
         self.x, self.y = x, y
@@ -167,6 +171,17 @@ class Layer:
 
     def update(self, x, y, width, height):
         self.ops.append(("update", x, y, width, height))
+
+
+@dataclass
+class Parasite:
+    name: str
+    flags: int
+    data: bytes
+
+    def get_data(self):
+        """As GIMP 3.0.4's PyGObject gives it: a list of signed ints."""
+        return [value - 256 if value > 127 else value for value in self.data]
 
 
 class Image:
@@ -210,6 +225,12 @@ def _gimp_module(log: list) -> types.SimpleNamespace:
         log.append(("new", name, image_type))
         return Layer(name, width, height, opacity=opacity)
 
+    def new_parasite(name, flags, data):
+        """Like GIMP 3.0.4's: the data a list of signed ints (gchar); 128..255 raise OverflowError."""
+        if any(not -128 <= value <= 127 for value in data):
+            raise OverflowError("not in range -128 to 127")
+        return Parasite(name, flags, bytes(value & 0xFF for value in data))
+
     def bounds(image):
         selection = image.selection.buffer
         selected = [(x, y) for y in range(image.height) for x in range(image.width) if selection.pixel(x, y)[0]]
@@ -220,13 +241,12 @@ def _gimp_module(log: list) -> types.SimpleNamespace:
 
     return types.SimpleNamespace(
         Layer=types.SimpleNamespace(new=new_layer),
-        Parasite=types.SimpleNamespace(new=lambda name, flags, data: types.SimpleNamespace(name=name, flags=flags,
-                                                                                          data=bytes(data))),
+        Parasite=types.SimpleNamespace(new=new_parasite),
         PARASITE_PERSISTENT=1,
         Selection=types.SimpleNamespace(bounds=bounds),
         ImageType=types.SimpleNamespace(RGBA_IMAGE="RGBA", GRAYA_IMAGE="GRAYA"),
         ImageBaseType=types.SimpleNamespace(RGB="RGB", GRAY="GRAY"),
-        AddMaskType=types.SimpleNamespace(SELECTION="selection"),
+        AddMaskType=types.SimpleNamespace(SELECTION="selection", WHITE="white"),
         LayerMode=types.SimpleNamespace(NORMAL="normal"),
         InterpolationType=types.SimpleNamespace(CUBIC="cubic"),
         context_push=lambda: log.append(("context", "push")),

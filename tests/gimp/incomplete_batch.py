@@ -10,7 +10,7 @@ image = Gimp.Image.new(16, 16, Gimp.ImageBaseType.RGB)
 image.insert_layer(Gimp.Layer.new(image, "layer", 16, 16, Gimp.ImageType.RGBA_IMAGE, 100.0, Gimp.LayerMode.NORMAL),
                    None, 0)
 report = {}
-for name in ("realize", "refine", "project", "interpolate", "style-mix", "local-blend", "settings"):
+for name in ("realize", "refine", "project", "interpolate", "style-mix", "local-blend", "edit", "settings"):
     procedure = Gimp.get_pdb().lookup_procedure(PREFIX + name)
     if procedure is None:
         report[name] = None

@@ -1,0 +1,107 @@
+# Run by python-fu-eval inside a real GIMP 3 (tests/test_gimp_e2e.py): a realized layer keeps its latent as
+# a parasite through an XCF save and reopen; Edit attributes on it, on a plain layer (projected first) and an
+# interpolation of two layers with latents. The test reads the server's log for which calls each made; this
+# records what GIMP shows in $OUT_DIR/latents.json.
+import hashlib
+import json
+import os
+import sys
+
+from gi.repository import Gegl, Gimp, Gio
+
+IN, OUT = os.environ["IN_DIR"], os.environ["OUT_DIR"]
+PARAMS = json.load(open(os.path.join(IN, "params.json")))
+sys.path.insert(0, IN)
+from batch_tools import run_procedure  # noqa: E402
+LATENT = "gan-collage-latent"
+RGBA, GREY = "R'G'B'A u8", "Y u8"
+report = {"calls": {}}
+
+
+def pixels(drawable, fmt=RGBA):
+    rect = Gegl.Rectangle.new(0, 0, drawable.get_width(), drawable.get_height())
+    return bytes(drawable.get_buffer().get(rect, 1.0, fmt, Gegl.AbyssPolicy.NONE))
+
+
+def painted(image, name, width, height, x, y):
+    layer = Gimp.Layer.new(image, name, width, height, Gimp.ImageType.RGBA_IMAGE, 100.0, Gimp.LayerMode.NORMAL)
+    image.insert_layer(layer, None, 0)
+    layer.set_offsets(x, y)
+    data = bytes(v for row in range(height) for col in range(width) for v in ((7 * col) % 256, (11 * row) % 256,
+                                                                               (3 * (row + col)) % 256, 255))
+    buffer = layer.get_buffer()
+    buffer.set(Gegl.Rectangle.new(0, 0, width, height), RGBA, data)
+    buffer.flush()
+    return layer
+
+
+def latent_bytes(layer):
+    parasite = layer.get_parasite(LATENT)
+    return None if parasite is None else bytes(v & 0xFF for v in parasite.get_data())
+
+
+def described(layer):
+    """Name, placement, digests of pixels, mask and latent parasite."""
+    _, x, y = layer.get_offsets()
+    data = latent_bytes(layer)
+    mask = layer.get_mask()
+    entry = {"name": layer.get_name(), "box": [x, y, layer.get_width(), layer.get_height()],
+             "sha": hashlib.sha256(pixels(layer)).hexdigest(),
+             "mask_sha": hashlib.sha256(pixels(mask, GREY)).hexdigest() if mask is not None else None,
+             "latent_bytes": None if data is None else len(data),
+             "latent_sha": None if data is None else hashlib.sha256(data).hexdigest()}
+    if data is not None:
+        length = int.from_bytes(data[4:8], "little")
+        entry["latent_magic"], entry["latent_header"] = list(data[:4]), json.loads(data[8:8 + length])
+    return entry
+
+
+def call(label, name, image, drawables, **arguments):
+    result, seconds = run_procedure(name, image, drawables, **arguments)
+    status = result.index(0)
+    entry = {"status": status.value_nick, "seconds": seconds}
+    if status != Gimp.PDBStatusType.SUCCESS:
+        entry["error"] = result.index(1) if result.length() > 1 else ""
+    elif image is not None:
+        entry["layer"] = described(result.index(1))
+        entry["count"] = len(image.get_layers())
+    report["calls"][label] = entry
+    return result.index(1) if status == Gimp.PDBStatusType.SUCCESS and image is not None else None
+
+
+def by_name(image, name):
+    return next(layer for layer in image.get_layers() if layer.get_name() == name)
+
+
+def originals(image, names):
+    return [described(by_name(image, name)) for name in names]
+
+
+call("settings", "settings", None, None, server=PARAMS["server"])
+image = Gimp.Image.new(64, 48, Gimp.ImageBaseType.RGB)
+painted(image, "background", 64, 48, 0, 0)
+painted(image, "photo", 20, 14, 40, 30)
+image.select_ellipse(Gimp.ChannelOps.REPLACE, 6, 4, 36, 30)
+USER = ("background", "photo")
+report["before"] = originals(image, USER)
+realized = call("realize", "realize", image, [by_name(image, "background")])
+
+path = os.path.join(OUT, "latents.xcf")
+Gimp.file_save(Gimp.RunMode.NONINTERACTIVE, image, Gio.File.new_for_path(path), None)
+image.delete()
+image = Gimp.file_load(Gimp.RunMode.NONINTERACTIVE, Gio.File.new_for_path(path))
+report["reopened"] = [described(layer) for layer in image.get_layers()]
+
+realized = by_name(image, report["calls"]["realize"]["layer"]["name"])
+edited = call("edit stored", "edit", image, [realized], edits="pc1=2, sefa1=-1", rows="fine")
+call("edit photo", "edit", image, [by_name(image, "photo")], edits="pc2=1.5", rows="all")
+call("interpolate stored", "interpolate", image, [realized, edited], frames=2)
+before_errors = [described(layer) for layer in image.get_layers()]
+call("unknown direction", "edit", image, [realized], edits="no_such_direction=1")
+call("no change", "edit", image, [realized], edits="pc1=0")
+report["unchanged_after_errors"] = [described(layer) for layer in image.get_layers()] == before_errors
+report["after"] = originals(image, USER)
+report["realized_after"] = described(realized)
+with open(os.path.join(OUT, "latents.json"), "w") as out:
+    json.dump(report, out, indent=1)
+image.delete()

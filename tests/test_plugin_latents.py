@@ -1,0 +1,280 @@
+"""Latents kept with their layers (the parasite encoding, gimp_io writing and reading it) and the actions'
+choice between a layer's own latent and a projection; Edit attributes on plain data."""
+from __future__ import annotations
+
+import importlib
+import random
+import struct
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "gimp"))
+import actions  # noqa: E402
+import attributes  # noqa: E402
+import fake_gi  # noqa: E402
+import latent_parasite  # noqa: E402
+from actions import LayerData, NewLayer, Options, UserError  # noqa: E402
+from fake_gi import Image, Layer  # noqa: E402
+from server.region import Bounds  # noqa: E402
+from test_plugin_actions import FakeClient, image, latent, listing, projected, session  # noqa: E402
+
+
+def w_plus(rows=18, width=512, model="ffhq", seed=0):
+    """A latent whose values are exact float32 numbers, as gRPC delivers them."""
+    generator = random.Random(seed)
+    values = [struct.unpack("<f", struct.pack("<f", generator.gauss(0, 2)))[0] for _ in range(rows * width)]
+    return {"num_ws": rows, "w_dim": width, "values": values, "model": model}
+
+
+# ------------------------------------------------------------------------------------ the encoding
+
+
+def test_a_stylegan2_w_plus_survives_the_encoding_exactly_and_stays_small():
+    latent = w_plus()
+    square = Bounds.sized(-3, 5, 40, 40)
+    data = latent_parasite.encode(latent, square)
+    assert len(data) < 9216 * 4 + 200  # float32 values and a small header: 36 KiB, far under GIMP's 256 MiB
+    assert data[:4] == b"GCL\x01"
+    stored = latent_parasite.decode(data)
+    assert stored.latent == latent and stored.square == square  # bit for bit
+
+
+def test_anything_else_decodes_to_no_latent():
+    data = latent_parasite.encode(w_plus(2, 4), Bounds.sized(0, 0, 8, 8))
+    assert latent_parasite.decode(data[:-1]) is None                 # cut short
+    assert latent_parasite.decode(data + b"\x00") is None            # trailing bytes
+    assert latent_parasite.decode(b"GCL\x02" + data[4:]) is None     # a later version
+    assert latent_parasite.decode(b"1") is None                      # the result mark's data
+    assert latent_parasite.decode(data[:8] + b"{" * (len(data) - 8)) is None
+    with pytest.raises(ValueError, match="needs 8 values"):
+        latent_parasite.encode(dict(w_plus(2, 4), values=[0.0] * 7), Bounds.sized(0, 0, 8, 8))
+    with pytest.raises(ValueError, match="not a square"):
+        latent_parasite.encode(w_plus(2, 4), Bounds.sized(0, 0, 8, 7))
+
+
+def test_parasite_data_from_gimp_as_signed_ints():
+    data = bytes(range(256))
+    assert latent_parasite.parasite_data(data)[127:130] == [127, -128, -127]
+    assert latent_parasite.parasite_bytes(fake_gi.Parasite("p", 1, data).get_data()) == data
+    assert latent_parasite.parasite_bytes(data) == data
+
+
+# ------------------------------------------------------------------------------------ in the image
+
+
+@pytest.fixture
+def gimp_io(monkeypatch):
+    fake_gi.install(monkeypatch)
+    monkeypatch.delitem(sys.modules, "gimp_io", raising=False)
+    yield importlib.import_module("gimp_io")
+    sys.modules.pop("gimp_io", None)
+
+
+def test_a_result_layer_carries_its_latent_and_square_and_follows_when_moved(gimp_io):
+    source = Layer("photo", 6, 4, x=10, y=20, rgba=b"\x01" * 96)
+    image_ = Image(40, 40, [source])
+    latent = w_plus(10, 128, "default")
+    new = NewLayer("Projection of photo", image(8, 8), Bounds.sized(10, 19, 6, 6), Bounds.sized(10, 20, 6, 4),
+                   latent=latent)
+    (layer,) = gimp_io.insert_layers(image_, [source], [new])
+    parasite = layer.parasites[latent_parasite.NAME]
+    assert parasite.flags == 1  # persistent: saved in XCF
+    read = gimp_io.one_layer(image_, [layer])
+    assert read.latent.latent == latent and read.latent.square == Bounds.sized(10, 19, 6, 6)
+    layer.set_offsets(0, 0)  # the artist moves it: the square goes along
+    assert gimp_io.one_layer(image_, [layer]).latent.square == Bounds.sized(0, -1, 6, 6)
+    assert gimp_io.one_layer(image_, [source]).latent is None
+
+
+def test_an_edited_layer_gets_the_source_layers_mask(gimp_io):
+    source = Layer("photo", 3, 2, rgba=b"\x01" * 24, mask=fake_gi.Channel(3, 2, b"\x00\x80\xff" * 2))
+    image_ = Image(8, 8, [source])
+    read = gimp_io.one_layer(image_, [source])
+    (layer,) = gimp_io.insert_layers(image_, [source], [NewLayer("Edited", image(4, 4), read.box.square(), read.box,
+                                                                 mask=read.mask)])
+    assert bytes(layer.mask.buffer.data) == b"\x00\x80\xff" * 2 and layer.mask.buffer.flushed
+    assert image_.undo_groups == 1
+
+
+# ------------------------------------------------------------------------------------ reuse
+
+
+def carrying(layer: LayerData, stored_latent: dict, square: Bounds) -> LayerData:
+    return replace(layer, latent=latent_parasite.Stored(stored_latent, square))
+
+
+LOWER = LayerData("lower", 6, 4, b"\x00" * 96, x=10, y=20, mask=b"\xff" * 24)
+UPPER = LayerData("upper", 3, 5, b"\x10" * 60, x=-2, y=1)
+OWN = latent("default", 0.25)  # 2 x 2, as the fake server's model has
+SQUARE = Bounds.sized(8, 16, 12, 12)
+
+
+def frames(request):
+    for index in range(request["frames"]):
+        yield {"event": "frame", "frame": {"index": index, "image": image(8, 8), "latent": latent("default", index)}}
+
+
+def test_a_layer_with_a_latent_for_the_model_is_not_projected_again():
+    client = FakeClient(Project=projected, Interpolate=frames, ListModels=listing(("default", 64, True, "", 2)))
+    run = session(client)
+    layers = actions.interpolate(run, carrying(LOWER, OWN, SQUARE), UPPER, Options(), 2, "linear", 100)
+    assert [name for name, *_ in client.calls] == ["Project", "Interpolate"]  # only the upper layer
+    assert client.calls[0][1]["image"]["rgba"] == UPPER.pixels
+    assert client.calls[1][1]["a"] == OWN and client.calls[1][1]["b"] == latent()
+    assert run.timings.counts == {"latents_reused": 1, "layers_projected": 1, "request_bytes": 60}
+    # the frames stand for the stored latent's square and carry their own latents
+    assert [(layer.box, layer.crop, layer.latent["values"][0]) for layer in layers] == \
+        [(SQUARE, LOWER.box, 0), (SQUARE, LOWER.box, 1)]
+
+
+@pytest.mark.parametrize("stored", [latent("faces"), dict(latent("default"), num_ws=1, values=[0.5] * 2)],
+                         ids=["another model", "another shape"])
+def test_a_latent_of_another_model_is_projected_again(stored):
+    client = FakeClient(Project=projected, Interpolate=frames, ListModels=listing(("default", 64, True, "", 2)))
+    layers = actions.interpolate(session(client), carrying(LOWER, stored, SQUARE), carrying(UPPER, stored, SQUARE),
+                                 Options(), 2, "linear", 100)
+    assert [name for name, *_ in client.calls] == ["Project", "Project", "Interpolate"]
+    assert layers[0].box == LOWER.box.square()
+
+
+def test_mix_and_blend_use_the_stored_latents_and_the_base_layers_square():
+    def mixed(request):
+        yield {"event": "result", "result": {"image": image(8, 8), "latent": latent("default", 0.75)}}
+
+    client = FakeClient(Project=projected, StyleMix=mixed, LocalBlend=mixed,
+                        ListModels=listing(("default", 64, True, "", 2)))
+    lower, upper = carrying(LOWER, OWN, SQUARE), carrying(UPPER, OWN, Bounds.sized(0, 0, 5, 5))
+    (mix,) = actions.style_mix(session(client), lower, upper, Options(), 1)
+    assert mix.box == SQUARE and mix.latent == latent("default", 0.75)
+    squares = []
+    (blend,) = actions.local_blend(session(client), lower, upper,
+                                   lambda square: squares.append(square) or b"\xff" * 144, Options(), 1)
+    assert squares == [SQUARE] and client.calls[-1][1]["mask"]["width"] == 12
+    assert blend.latent is None  # LocalBlend answers no latent: the blend is made in image space
+    assert "Project" not in [name for name, *_ in client.calls]
+
+
+# ------------------------------------------------------------------------------------ Edit attributes
+
+
+def direction(name, kind, first=0, last=2):
+    return {"name": name, "kind": kind, "first_layer": first, "last_layer": last, "description": "", "sigma": 1.0,
+            "accuracy": 0.0}
+
+
+DIRECTIONS = ([direction(f"pc{i}", "ganspace") for i in range(1, 21)] + [direction(f"sefa{i}", "sefa")
+              for i in range(1, 21)] + [direction("smile", "supervised", 1, 2), direction("glasses", "supervised")])
+
+
+def listed(request):
+    yield {"event": "result", "result": {"directions": DIRECTIONS}}
+
+
+def edited(request):
+    yield {"event": "result", "result": {"image": image(8, 8), "latent": latent("default", 0.125)}}
+
+
+def test_the_dialog_offers_named_directions_and_the_first_components():
+    names = [d["name"] for d in attributes.offered(DIRECTIONS)]
+    assert names == ["smile", "glasses", *[f"pc{i}" for i in range(1, 9)], *[f"sefa{i}" for i in range(1, 9)]]
+
+
+def test_edits_as_written_by_a_script():
+    assert attributes.parse(" smile=2, glasses=-1.5; pc3=+.5e1 ,", DIRECTIONS) == \
+        [("smile", 2.0), ("glasses", -1.5), ("pc3", 5.0)]
+    assert attributes.parse("smile=0", DIRECTIONS) == []
+    assert attributes.written([("smile", 2.0), ("pc3", -0.5)]) == "smile=2, pc3=-0.5"
+    for text, expected in (("smile", "as name=strength"), ("smile=1.2.3", "as name=strength"),
+                           ("beard=1", "no direction called 'beard'. It has: glasses, pc1"),
+                           ("smile=1, smile=2", "smile is given twice"), ("smile=11", "strengths go from -10 to 10")):
+        with pytest.raises(UserError, match=expected):
+            attributes.parse(text, DIRECTIONS)
+
+
+@pytest.mark.parametrize("rows,ten,eighteen", [("default", None, None), ("coarse", (0, 3), (0, 6)),
+                                               ("middle", (3, 7), (6, 12)), ("fine", (7, 10), (12, 18)),
+                                               ("all", (0, 10), (0, 18))])
+def test_rows_are_thirds_of_the_models_rows(rows, ten, eighteen):
+    assert attributes.row_range(rows, 10) == ten and attributes.row_range(rows, 18) == eighteen
+
+
+def test_edit_with_a_stored_latent_asks_only_for_the_edit():
+    client = FakeClient(Project=projected, ListDirections=listed, EditLatent=edited,
+                        ListModels=listing(("default", 64, True, "", 2)))
+    source = carrying(LOWER, OWN, SQUARE)
+    (layer,) = attributes.edit(session(client), source, Options(), "smile=2, glasses=-1", "fine")
+    assert [name for name, *_ in client.calls] == ["ListDirections", "EditLatent"]
+    assert client.calls[1][1] == {"model": "", "latent": OWN, "edits": [
+        {"direction": "smile", "strength": 2.0, "first_layer": 1, "last_layer": 2},
+        {"direction": "glasses", "strength": -1.0, "first_layer": 1, "last_layer": 2}]}
+    assert layer.name == "Edited lower (smile +2, glasses -1; fine rows, default)"
+    assert (layer.box, layer.crop, layer.mask, layer.masked) == (SQUARE, LOWER.box, LOWER.mask, False)
+    assert layer.latent == latent("default", 0.125)  # the edited latent goes with the new layer
+
+
+def test_edit_projects_a_layer_without_a_latent_and_keeps_each_directions_rows():
+    client = FakeClient(Project=projected, ListDirections=listed, EditLatent=edited)
+    (layer,) = attributes.edit(session(client), LOWER, Options(), "pc1=1", "default")
+    assert [name for name, *_ in client.calls] == ["Project", "ListDirections", "EditLatent"]
+    assert client.calls[2][1]["edits"] == [{"direction": "pc1", "strength": 1.0, "first_layer": None,
+                                            "last_layer": None}]  # None: not sent
+    assert layer.box == LOWER.box.square() and layer.name == "Edited lower (pc1 +1, default)"
+
+
+def test_an_edit_without_changes_is_refused_before_the_edit():
+    client = FakeClient(Project=projected, ListDirections=listed, EditLatent=edited,
+                        ListModels=listing(("default", 64, True, "", 2)))
+    with pytest.raises(UserError, match="No attribute change was asked for"):
+        attributes.edit(session(client), carrying(LOWER, OWN, SQUARE), Options(), " smile=0 ", "all")
+    assert "EditLatent" not in [name for name, *_ in client.calls]
+
+
+# ------------------------------------------------------------------------------------ the live preview
+
+
+def test_the_preview_skips_to_the_newest_values_and_shows_the_unedited_image_first():
+    import threading
+
+    from previews import Previews
+    from transport import CallError
+
+    release, busy = threading.Event(), threading.Event()
+
+    def editing(request):
+        busy.set()
+        release.wait(10)
+        if request["edits"][0]["strength"] == 9.0:
+            raise CallError("INVALID_ARGUMENT", "edits[0].strength: too far")
+        yield {"event": "result", "result": {"image": image(2, 2), "latent": latent()}}
+
+    client = FakeClient(EditLatent=editing)
+    delivered, done = [], threading.Event()
+
+    def deliver(shown, key, answer, error):  # GLib.idle_add in the dialog
+        delivered.append((shown, key, answer is not None, error and error.code))
+        done.set()
+
+    previews = Previews(session(client), latent_parasite.Stored(OWN, SQUARE), "pc1", "shown", deliver)
+    previews.ask(((), "default"))
+    assert busy.wait(10)
+    for strength in (1.0, 2.0, 3.0):  # while the first call runs: only the last one is sent next
+        previews.ask(((("smile", strength),), "fine"))
+    release.set()
+    while len(delivered) < 2:
+        assert done.wait(10)
+        done.clear()
+    previews.ask(((("smile", 9.0),), "all"))
+    while len(delivered) < 3:
+        assert done.wait(10)
+        done.clear()
+    previews.close()
+    sent = [[(edit["direction"], edit["strength"]) for edit in request["edits"]] for _, request, _ in client.calls]
+    assert sent == [[("pc1", 0.0)], [("smile", 3.0)], [("smile", 9.0)]]  # nothing moved: strength 0, unedited
+    assert delivered == [("shown", ((), "default"), True, None), ("shown", ((("smile", 3.0),), "fine"), True, None),
+                         ("shown", ((("smile", 9.0),), "all"), False, "INVALID_ARGUMENT")]
