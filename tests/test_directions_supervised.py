@@ -1,5 +1,5 @@
 """The embedded model's supervised directions (server/training/directions.py): the shipped file,
-its figures in the model card, and the fitting code on planted data."""
+its figures in the model card, and the fitting code (both routes) on planted data."""
 from __future__ import annotations
 
 import json
@@ -12,15 +12,21 @@ import torch
 from server.models import load_model
 from server.models.directions import load_directions
 from server.training.collages import heldout_seeds
-from server.training.directions import (ATTRIBUTES, balanced_accuracy, fit_direction, labels, latent_features,
-                                        regressed_latents)
+from server.training.directions import (ATTRIBUTES, CONDITIONS, CROP, GENERATOR, LATENT, balanced_accuracy,
+                                        balanced_hits, conditioned, fit_direction, label_matrix, labels,
+                                        latent_features, pixel_positive, regressed_latents,
+                                        train_pixel_classifier)
 from server.training.portrait_params import sample_params
+from server.training.portraits import render_batch
 
 REPO = Path(__file__).resolve().parents[1]
 EMBEDDED = REPO / "server" / "models" / "embedded"
 NAMES = ("smile", "mouth_open", "glasses", "hat", "facial_hair", "hair_light", "long_hair", "skin_dark",
          "background_light")
 RELIABLE = 0.8  # held-out accuracy from which a direction's sign and separation are checked on fresh renders
+ROUTES = {a.name: a.route for a in ATTRIBUTES}
+EDIT_GAIN_FLOORS = {"smile": 0.15, "mouth_open": 0.15, "facial_hair": 0.02}  # generator route: the shipped
+# fit's positive_after - positive_before (0.255, 0.28, 0.04), less a margin
 
 
 @pytest.fixture(scope="module")
@@ -46,19 +52,38 @@ def test_the_shipped_file_holds_the_nine_directions(shipped, card):
 
 def test_every_direction_records_its_held_out_accuracy(shipped):
     for d in shipped.values():
+        assert d.extra["route"] == ROUTES[d.name]
         assert 0.0 <= d.extra["accuracy"] <= 1.0 and d.extra["heldout"] >= 1000 and d.extra["train"] >= 3000
-    # the figures of the shipped fit (docs/model-card.md) less a margin: the mouth directions are at
-    # chance because the regressor does not encode mouths; the rest must stay clearly above it
-    reliable = [name for name, d in shipped.items() if d.extra["accuracy"] >= RELIABLE]
-    assert set(reliable) == {"hat", "hair_light", "long_hair", "skin_dark", "background_light"}
-    assert shipped["glasses"].extra["accuracy"] >= 0.55 and shipped["facial_hair"].extra["accuracy"] >= 0.58
+    # the figures of the shipped fit (docs/model-card.md; the lowest, smile's, 0.832) less a margin.
+    # Latent route: the accuracy of the classifier on regressor latents; generator route: of the
+    # pixel classifier on renders
+    assert all(d.extra["accuracy"] >= RELIABLE for d in shipped.values())
+
+
+def test_generator_route_edits_move_the_pixel_classifier(shipped):
+    """The recorded effect of a +2 sigma edit on held-out projections without the attribute (the
+    shipped fit's figures less a margin); glasses barely move (docs/model-card.md)."""
+    for name, gain in EDIT_GAIN_FLOORS.items():
+        d = shipped[name]
+        assert d.extra["samples"] >= 5000
+        assert d.extra["positive_after"] - d.extra["positive_before"] >= gain, name
+
+
+def test_generator_route_directions_leave_the_colour_directions_alone(shipped):
+    """Conditional editing: no component along the shipped skin, hair and background directions."""
+    for name in (n for n in NAMES if ROUTES[n] == GENERATOR):
+        for condition in CONDITIONS:
+            assert abs(float(shipped[name].vector @ shipped[condition].vector)) < 1e-5, (name, condition)
 
 
 def test_the_card_quotes_the_shipped_figures(shipped):
     text = (REPO / "docs" / "model-card.md").read_text()
     for d in shipped.values():
-        row = f"| `{d.name}` | {d.extra['accuracy']:.3f} | {d.first_layer}-{d.last_layer - 1} |"
+        row = f"| `{d.name}` | {d.extra['route']} | {d.extra['accuracy']:.3f} | {d.first_layer}-{d.last_layer - 1} |"
         assert row in text, f"model card row for {d.name} missing or stale: {row}"
+        if d.extra["route"] == GENERATOR:
+            moved = f"| {d.extra['positive_before']:.2f} / {d.extra['positive_after']:.2f} |"
+            assert moved in text.split(row)[1].splitlines()[0], f"edit figures for {d.name} missing or stale"
         assert (REPO / "docs" / "model-card" / f"direction_{d.name}.png").is_file()
 
 
@@ -70,17 +95,50 @@ def _auc(scores: torch.Tensor, y: torch.Tensor) -> float:
 
 def test_reliable_directions_separate_fresh_held_out_renders(shipped):
     """Renders the fit never scored (held-out seeds after the first 2000), projected by the regressor:
-    along each reliable direction, portraits with the attribute lie further than those without."""
+    along each reliable latent-route direction, portraits with the attribute lie further than those without."""
     torch.set_num_threads(2)
     seeds = heldout_seeds(300, offset=3000)
-    x = latent_features(regressed_latents(load_model("default"), seeds, workers=1))
+    x = latent_features(regressed_latents(load_model("default"), render_batch(seeds, 64)))
     params = [sample_params(s) for s in seeds]
     for attribute in ATTRIBUTES:
         d = shipped[attribute.name]
-        if d.extra["accuracy"] < RELIABLE:
+        if attribute.route != LATENT or d.extra["accuracy"] < RELIABLE:
             continue
         idx, y = labels(attribute, params)
         assert _auc(x[idx] @ d.vector, torch.from_numpy(y)) >= 0.85, attribute.name
+
+
+def test_conditioning_removes_exactly_the_conditions():
+    gen = torch.Generator().manual_seed(0)
+    normal, a, b = torch.randn(3, 16, generator=gen)
+    out = conditioned(normal, [a, b])
+    assert abs(float(out @ a.double())) < 1e-9 and abs(float(out @ b.double())) < 1e-9
+    free = conditioned(out, [a, b])  # already orthogonal: unchanged
+    assert torch.allclose(free, out, atol=1e-12)
+
+
+def test_labels_leave_ambiguous_portraits_out():
+    params = [sample_params(s) for s in range(50_000, 50_200)]
+    table = label_matrix(list(ATTRIBUTES), params)
+    smile = [a.name for a in ATTRIBUTES].index("smile")
+    for row, p in zip(table, params):
+        assert row[smile] == {"smile": 1.0, "closed": 0.0}.get(p.mouth, -1.0)
+
+
+def test_the_pixel_classifier_learns_a_small_mark_in_its_crop():
+    """A 3x2 px dark mark where mouths are, on noisy grey images: learnt from 512 images; a mark
+    outside the crop (a corner) is invisible to it."""
+    torch.set_num_threads(2)
+    gen = torch.Generator().manual_seed(0)
+    images = 0.2 * torch.randn(768, 3, 64, 64, generator=gen)
+    y = (torch.rand(768, 2, generator=gen) < 0.3).float()
+    images[y[:, 0] > 0, :, 43:45, 30:33] -= 1.0
+    images[y[:, 1] > 0, :, 2:6, 2:6] -= 1.0
+    assert CROP[0].start <= 43 < 45 <= CROP[0].stop and CROP[1].start <= 30 < 33 <= CROP[1].stop
+    net = train_pixel_classifier(images[:512], y[:512], epochs=3)
+    found = pixel_positive(net, images[512:])
+    assert balanced_hits(found[:, 0], y[512:, 0]) > 0.9
+    assert balanced_hits(found[:, 1], y[512:, 1]) < 0.65
 
 
 @pytest.mark.parametrize("prevalence_shift", [0.0, 1.5])

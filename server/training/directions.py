@@ -9,9 +9,20 @@ The renderer knows every part of a portrait, so each attribute gets a binary lab
 class-balanced, L2-regularised logistic regression on the mean W+ row separates each label, and its
 normal (positive = more of the attribute) is the direction. The regularisation is chosen per
 attribute on a seeded validation split of the training renders; accuracy is measured on held-out
-renders (`heldout_seeds`, never used for fitting), projected the same way. Writes the directions
-with `save_directions`, one grid PNG per direction and `direction_rows.png` (the evidence behind the
-default rows) into --card, and prints the card's table.
+renders (`heldout_seeds`, never used for fitting), projected the same way.
+
+The regressor's latents hardly encode mouths, glasses or beards, so those attributes take
+InterFaceGAN's original route instead ("generator" route): a small CNN on a crop of the lower face
+and eyes learns them from the training renders (blurred, as the generator's images are softer),
+labels seeded generator samples, and a logistic regression in W on those labels gives the normal.
+Conditional editing then projects out of it the latent-route colour directions (`CONDITIONS`) and
+the generator's own colour subspace (`colour_subspace`), so that the edit drags skin, hair and
+background colour along as little as possible. Its figures: the CNN's balanced
+accuracy on held-out renders, and the fraction of held-out projections without the attribute that
+the CNN labels positive before and after a +2 sigma edit.
+
+Writes the directions with `save_directions`, one grid PNG per direction and `direction_rows.png`
+(the evidence behind the default rows) into --card, and prints the card's table.
 """
 from __future__ import annotations
 
@@ -33,14 +44,16 @@ from server.training.evaluate import save_rows
 from server.training.portrait_params import PortraitParams, sample_params
 from server.training.portraits import TRAIN_SEEDS, render_batch
 
+LATENT, GENERATOR = "latent", "generator"  # the two routes (module docstring)
+
 GAN_TRAINING_SEEDS = 50_000  # the GAN's dataset is TRAIN_SEEDS[:50000]; fit on the block after it
 L2_CHOICES = (1e-4, 1e-3, 1e-2, 1e-1)
 VALIDATION_FRACTION = 0.2
 STRENGTHS = (-3, -2, -1, 0, 1, 2, 3)
 GRID_ROWS = 3  # held-out portraits without the attribute, then as many with it
 # Default rows, from each direction applied to rows 0-3 and 4-9 (direction_rows.png): hats, hair and
-# skin move only with rows 0-3 (the 4 and 8 px layers), the background with rows 4-9; directions
-# without a visible effect keep every row.
+# skin move only with rows 0-3 (the 4 and 8 px layers), the background with rows 4-9. The generator-
+# route directions keep every row: on rows 4-9 alone mouths and beards no longer change.
 ALL = None  # every row
 COARSE = (0, 4)
 MIDDLE_AND_FINE = (4, 10)  # the embedded model has 10 rows
@@ -65,17 +78,18 @@ class Attribute:
     label: Callable[[PortraitParams], bool | None]  # None: left out of fitting and scoring
     description: str
     rows: tuple[int, int] | None  # default W+ rows [first, last): chosen from the grids (docs/model-card.md)
+    route: str = LATENT
 
 
 ATTRIBUTES = (
     Attribute("smile", lambda p: {"smile": True, "closed": False}.get(p.mouth),
-              "smiling vs closed mouth (open mouths left out)", ALL),
+              "smiling vs closed mouth (open mouths left out)", ALL, GENERATOR),
     Attribute("mouth_open", lambda p: p.mouth in ("open_teeth", "open_dark"),
-              "open mouth (teeth or dark) vs closed or smiling", ALL),
-    Attribute("glasses", lambda p: p.glasses != "none", "glasses vs none", ALL),
+              "open mouth (teeth or dark) vs closed or smiling", ALL, GENERATOR),
+    Attribute("glasses", lambda p: p.glasses != "none", "glasses vs none", ALL, GENERATOR),
     Attribute("hat", lambda p: p.hat != "none", "a beanie, cap or brimmed hat vs none", COARSE),
     Attribute("facial_hair", lambda p: None if p.facial_hair == "stubble" else p.facial_hair != "none",
-              "beard, moustache or goatee vs none (stubble left out)", ALL),
+              "beard, moustache or goatee vs none (stubble left out)", ALL, GENERATOR),
     Attribute("hair_light", lambda p: None if p.hair_volume == 0 else
               {"blonde": True, "grey": True, "white": True, "black": False, "dark_brown": False
                }.get(p.hair_color_name),
@@ -87,20 +101,32 @@ ATTRIBUTES = (
     Attribute("background_light", lambda p: _between(_luma(p.bg_color) + _luma(p.bg_color2), 2 * 140, 2 * 170),
               "mean background luma above 170 vs below 140 (of 255)", MIDDLE_AND_FINE),
 )
+CONDITIONS = ("skin_dark", "hair_light", "background_light")  # projected out of generator-route directions
+GENERATOR_SAMPLES = 6000
+SAMPLE_SEED = 1  # the generator samples the CNN labels (seed 0 draws the sigma samples)
+EDIT_STRENGTH = 2  # sigma, for the generator route's edit figure
+EDIT_EXAMPLES = 200  # held-out projections without the attribute it is measured on
+COLOUR_SUBSPACE = 16  # dimensions of the generator's colour subspace projected out as well
+COLOUR_BLOCKS = 8  # the colour targets: an 8x8 grid of block means...
+LOWER_FACE = (slice(4, 7), slice(2, 6))  # ...less the blocks of mouths and beards
 
 
 # ----------------------------------------------------------------------------------------- data
 
 
+def to_model_images(rgb: np.ndarray) -> torch.Tensor:
+    """uint8 [N, R, R, 3] -> float [N, 3, R, R] in [-1, 1]."""
+    return torch.from_numpy(rgb).permute(0, 3, 1, 2).float() / 127.5 - 1
+
+
 @torch.no_grad()
-def regressed_latents(model: Model, seeds: list[int], workers: int, batch: int = 250) -> torch.Tensor:
-    """[N, num_ws, w_dim]: the regressor's W+ for each seed's render, full mask (the 'regressor'
+def regressed_latents(model: Model, rgb: np.ndarray, batch: int = 250) -> torch.Tensor:
+    """[N, num_ws, w_dim]: the regressor's W+ for each render, full mask (the 'regressor'
     projection method's one forward pass)."""
     size = model.generator.resolution
     latents = []
-    for start in range(0, len(seeds), batch):
-        rgb = render_batch(seeds[start:start + batch], size=size, workers=workers)
-        images = torch.from_numpy(rgb).permute(0, 3, 1, 2).float() / 127.5 - 1
+    for start in range(0, len(rgb), batch):
+        images = to_model_images(rgb[start:start + batch])
         latents.append(model.regressor(images, torch.ones(len(images), 1, size, size)))
     return torch.cat(latents)
 
@@ -154,10 +180,14 @@ def fit_logistic(x: torch.Tensor, y: torch.Tensor, l2: float) -> Boundary:
     return Boundary(normal, float(params[-1].detach()), centre, l2)
 
 
-def balanced_accuracy(boundary: Boundary, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Mean of the per-class recalls: 0.5 is chance whatever the class balance."""
-    hit = boundary.predict(x) == (y > 0)
+def balanced_hits(predicted: torch.Tensor, y: torch.Tensor) -> float:
+    """Mean of the per-class recalls of 0/1 `predicted`: 0.5 is chance whatever the class balance."""
+    hit = predicted.bool() == (y > 0)
     return float((hit[y > 0].double().mean() + hit[y <= 0].double().mean()) / 2)
+
+
+def balanced_accuracy(boundary: Boundary, x: torch.Tensor, y: torch.Tensor) -> float:
+    return balanced_hits(boundary.predict(x), y)
 
 
 def fit_direction(x: torch.Tensor, y: torch.Tensor, seed: int = 0) -> Boundary:
@@ -177,6 +207,146 @@ def latent_features(latents: torch.Tensor) -> torch.Tensor:
     normals are about 3x longer than their mean: it separates the classes by differences between
     rows, which a generator's W never has, and moving along it recolours the whole portrait."""
     return latents.mean(1)
+
+
+# --------------------------------------------------------------------- the generator route
+
+
+CROP = (slice(22, 54), slice(16, 48))  # rows, columns of a 64 px portrait: eyes down to the chin
+CNN_EPOCHS = 8
+CNN_BATCH = 64
+
+
+class PixelClassifier(torch.nn.Module):
+    """One logit per generator-route attribute from the `CROP` of a [-1, 1] image. Mouths are a few
+    pixels wide at 64 px: on the whole image with global pooling they drown (chance for smiles), on
+    the crop with a flattened 4x4 map the classifier keeps where things are."""
+
+    def __init__(self, outputs: int):
+        super().__init__()
+
+        def conv(i, o):
+            return [torch.nn.Conv2d(i, o, 3, padding=1), torch.nn.BatchNorm2d(o), torch.nn.ReLU()]
+
+        pool = torch.nn.MaxPool2d(2)
+        self.net = torch.nn.Sequential(*conv(3, 24), *conv(24, 32), pool, *conv(32, 48), pool, *conv(48, 64), pool,
+                                       torch.nn.Flatten(), torch.nn.Dropout(0.3), torch.nn.Linear(64 * 4 * 4, 64),
+                                       torch.nn.ReLU(), torch.nn.Linear(64, outputs))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images[:, :, CROP[0], CROP[1]])
+
+
+def blurred(images: torch.Tensor, gen: torch.Generator, max_sigma: float = 1.2) -> torch.Tensor:
+    """Each image Gaussian-blurred with its own sigma in U(0, max_sigma), plus a little noise: renders
+    are crisper than the generator's images, and the classifier has to label the latter."""
+    n, channels = images.shape[:2]
+    sigma = (torch.rand(n, generator=gen) * max_sigma).clamp_min(1e-3)
+    taps = torch.arange(-2, 3, dtype=images.dtype)
+    kernel = torch.exp(-taps[None] ** 2 / (2 * sigma[:, None] ** 2))
+    kernel = (kernel / kernel.sum(1, keepdim=True)).repeat_interleave(channels, 0)
+    x = images.reshape(1, n * channels, *images.shape[2:])
+    x = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (2, 2, 0, 0), mode="replicate"),
+                                   kernel[:, None, None, :], groups=n * channels)
+    x = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (0, 0, 2, 2), mode="replicate"),
+                                   kernel[:, None, :, None], groups=n * channels)
+    return x.reshape(images.shape) + 0.03 * torch.randn(images.shape, generator=gen)
+
+
+def label_matrix(attributes: list[Attribute], params: list[PortraitParams]) -> torch.Tensor:
+    """[N, len(attributes)]: 1 / 0 labels, -1 where an attribute leaves the portrait out."""
+    table = torch.full((len(params), len(attributes)), -1.0)
+    for j, attribute in enumerate(attributes):
+        idx, y = labels(attribute, params)
+        table[idx, j] = torch.from_numpy(y)
+    return table
+
+
+def train_pixel_classifier(images: torch.Tensor, y: torch.Tensor, epochs: int = CNN_EPOCHS,
+                           seed: int = 0) -> PixelClassifier:
+    """Adam on the masked, class-balanced (pos_weight) binary cross-entropy of every head, on
+    blurred `images`; seeded, so a rerun gives the same classifier."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    net = PixelClassifier(y.shape[1])
+    optimiser = torch.optim.Adam(net.parameters(), 2e-3)
+    schedule = torch.optim.lr_scheduler.ExponentialLR(optimiser, 0.7)
+    known = (y >= 0).float()
+    pos_weight = ((y == 0).sum(0) / (y == 1).sum(0).clamp_min(1)).float()
+    net.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(images), generator=gen)
+        for start in range(0, len(images), CNN_BATCH):
+            i = order[start:start + CNN_BATCH]
+            losses = torch.nn.functional.binary_cross_entropy_with_logits(
+                net(blurred(images[i], gen)), y[i].clamp_min(0), reduction="none", pos_weight=pos_weight)
+            loss = (losses * known[i]).sum() / known[i].sum().clamp_min(1)
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+        schedule.step()
+    return net.eval()
+
+
+@torch.no_grad()
+def pixel_positive(net: PixelClassifier, images: torch.Tensor, batch: int = 500) -> torch.Tensor:
+    """[N, heads] bool: the classifier's thresholded labels (probability above 0.5)."""
+    return torch.cat([net(images[s:s + batch]) > 0 for s in range(0, len(images), batch)])
+
+
+def block_colours(images: torch.Tensor) -> torch.Tensor:
+    """[N, 3 * blocks]: the mean colour of each `COLOUR_BLOCKS` x `COLOUR_BLOCKS` block outside
+    `LOWER_FACE`: skin, hair, hat, clothes and background, not the parts the route edits."""
+    means = torch.nn.functional.adaptive_avg_pool2d(images, COLOUR_BLOCKS)
+    keep = torch.ones(COLOUR_BLOCKS, COLOUR_BLOCKS, dtype=torch.bool)
+    keep[LOWER_FACE] = False
+    return means[:, :, keep].flatten(1)
+
+
+@torch.no_grad()
+def labelled_generator_samples(g, net: PixelClassifier, count: int = GENERATOR_SAMPLES, seed: int = SAMPLE_SEED,
+                               batch: int = 250) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(seeded W samples [count, w_dim], the classifier's labels of their images [count, heads],
+    their `block_colours`)."""
+    ws = torch.cat([w.float().cpu() for w in g.sample_w(count, seed)])
+    found, colours = [], []
+    for s in range(0, count, batch):
+        images = g.synthesis(ws[s:s + batch, None].repeat(1, g.num_ws, 1), noise_mode="const")
+        found.append(pixel_positive(net, images))
+        colours.append(block_colours(images))
+    return ws, torch.cat(found), torch.cat(colours)
+
+
+def colour_subspace(ws: torch.Tensor, colours: torch.Tensor, count: int = COLOUR_SUBSPACE,
+                    ridge: float = 0.1) -> torch.Tensor:
+    """[count, w_dim]: the W directions that move `colours` most. A ridge regression maps W to the
+    colours; its leading left singular vectors span the colour edits. The latent-route colour
+    directions alone are not enough: they come from regressor latents, and along them the generator's
+    own colour axes still differ (the mouth and beard edits then recolour skin and hair)."""
+    x = ws.double() - ws.double().mean(0)
+    y = colours.double() - colours.double().mean(0)
+    weights = torch.linalg.solve(x.T @ x + ridge * torch.eye(x.shape[1], dtype=x.dtype), x.T @ y)
+    left, _, _ = torch.linalg.svd(weights, full_matrices=False)
+    return left[:, :count].T.float()
+
+
+def conditioned(normal: torch.Tensor, conditions: list[torch.Tensor]) -> torch.Tensor:
+    """`normal` less its projection on the span of `conditions` (InterFaceGAN's conditional
+    editing): moving along it leaves the conditions' scores unchanged."""
+    basis, _ = torch.linalg.qr(torch.stack([c.double() for c in conditions], 1))
+    normal = normal.double()
+    return normal - basis @ (basis.T @ normal)
+
+
+@torch.no_grad()
+def edit_positive_rates(g, net: PixelClassifier, head: int, direction: Direction, latents: torch.Tensor,
+                        strength: float = EDIT_STRENGTH) -> tuple[float, float]:
+    """Fractions of `latents` [N, num_ws, w_dim] the classifier labels positive before and after an
+    edit of `strength` sigma on the direction's default rows."""
+    edited = latents.clone()
+    edited[:, direction.first_layer:direction.last_layer] += strength * direction.sigma * direction.mean_row
+    rates = [pixel_positive(net, g.synthesis(x, noise_mode="const"))[:, head].double().mean() for x in (latents, edited)]
+    return float(rates[0]), float(rates[1])
 
 
 # --------------------------------------------------------------------------------------- grids
@@ -217,23 +387,68 @@ def grid_examples(attribute: Attribute, params: list[PortraitParams]) -> list[in
 
 def fitted_direction(attribute: Attribute, train: tuple, test: tuple, samples: torch.Tensor,
                      num_ws: int) -> Direction:
-    """The attribute's direction fitted on `train` = (mean-row latents, params), scored on `test`."""
+    """The attribute's latent-route direction fitted on `train` = (mean-row latents, params), scored
+    on `test`."""
     idx, y = labels(attribute, train[1])
     boundary = fit_direction(train[0][idx], torch.from_numpy(y))
     test_idx, test_y = labels(attribute, test[1])
     accuracy = balanced_accuracy(boundary, test[0][test_idx], torch.from_numpy(test_y))
     return unit_direction(attribute.name, "supervised", boundary.normal, samples, num_ws, attribute.description,
-                          rows=attribute.rows, accuracy=round(accuracy, 4), heldout=len(test_idx), train=len(idx),
-                          l2=boundary.l2)
+                          rows=attribute.rows, route=LATENT, accuracy=round(accuracy, 4), heldout=len(test_idx),
+                          train=len(idx), l2=boundary.l2)
+
+
+@dataclass
+class GeneratorRoute:
+    """What every generator-route direction shares: the classifier (head j is `attributes[j]`), its
+    thresholded labels of the held-out renders, the labelled generator samples, and the conditions."""
+    attributes: list[Attribute]
+    net: PixelClassifier
+    trained_on: torch.Tensor  # [heads]: labelled training renders per head
+    heldout_positive: torch.Tensor  # [held-out renders, heads] bool
+    ws: torch.Tensor
+    sample_labels: torch.Tensor  # [samples, heads] bool
+    conditions: list[torch.Tensor]  # the latent-route colour directions and the `colour_subspace`
+
+
+def generator_route(g, train: tuple, test_rgb: np.ndarray, conditions: list[Direction],
+                    count: int) -> GeneratorRoute:
+    """Trains the pixel classifier on `train` = (renders, params) and labels `count` generator samples."""
+    attributes = [a for a in ATTRIBUTES if a.route == GENERATOR]
+    y = label_matrix(attributes, train[1])
+    net = train_pixel_classifier(to_model_images(train[0]), y)
+    ws, sample_labels, colours = labelled_generator_samples(g, net, count)
+    return GeneratorRoute(attributes, net, (y >= 0).sum(0), pixel_positive(net, to_model_images(test_rgb)), ws,
+                          sample_labels, [d.mean_row for d in conditions] + list(colour_subspace(ws, colours)))
+
+
+def generator_direction(route: GeneratorRoute, head: int, test: tuple, samples: torch.Tensor, g) -> Direction:
+    """Head `head`'s direction: a logistic regression in W on the labelled samples, conditioned; scored
+    on `test` = (held-out W+ projections, params)."""
+    attribute = route.attributes[head]
+    boundary = fit_direction(route.ws, route.sample_labels[:, head].float())
+    idx, y = labels(attribute, test[1])
+    accuracy = balanced_hits(route.heldout_positive[idx, head], torch.from_numpy(y))
+    direction = unit_direction(attribute.name, "supervised", conditioned(boundary.normal, route.conditions), samples,
+                               g.num_ws, attribute.description, rows=attribute.rows, route=GENERATOR,
+                               accuracy=round(accuracy, 4), heldout=len(idx), train=int(route.trained_on[head]),
+                               samples=len(route.ws), l2=boundary.l2)
+    without = torch.from_numpy(idx[y == 0][:EDIT_EXAMPLES])
+    before, after = edit_positive_rates(g, route.net, head, direction, test[0][without])
+    direction.extra.update(positive_before=round(before, 3), positive_after=round(after, 3))
+    return direction
 
 
 def card_table(directions: list[Direction]) -> str:
     """The model card's table, its verdict column left for whoever looks at the grids."""
-    lines = ["| direction | held-out accuracy (balanced) | default rows | held-out renders | verdict from the grid |",
-             "|---|---|---|---|---|"]
+    lines = ["| direction | route | held-out accuracy (balanced) | default rows | held-out renders | "
+             f"labelled positive before / after +{EDIT_STRENGTH} sigma | verdict from the grid |",
+             "|---|---|---|---|---|---|---|"]
     for d in directions:
-        lines.append(f"| `{d.name}` | {d.extra['accuracy']:.3f} | {d.first_layer}-{d.last_layer - 1} | "
-                     f"{d.extra['heldout']} | |")
+        moved = (f"{d.extra['positive_before']:.2f} / {d.extra['positive_after']:.2f}"
+                 if d.extra["route"] == GENERATOR else "")
+        lines.append(f"| `{d.name}` | {d.extra['route']} | {d.extra['accuracy']:.3f} | {d.first_layer}-{d.last_layer - 1} | "
+                     f"{d.extra['heldout']} | {moved} | |")
     return "\n".join(lines)
 
 
@@ -243,6 +458,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--card", type=Path, default=Path("docs/model-card"), help="folder for the grid PNGs")
     ap.add_argument("--train", type=int, default=6000, help="labelled renders to fit on")
     ap.add_argument("--heldout", type=int, default=2000, help="held-out renders to score on")
+    ap.add_argument("--samples", type=int, default=GENERATOR_SAMPLES, help="generator samples the CNN labels")
     ap.add_argument("--workers", type=int, default=2, help="render processes")
     ap.add_argument("--threads", type=int, default=2, help="torch threads")
     args = ap.parse_args(argv)
@@ -254,23 +470,32 @@ def main(argv: list[str] | None = None) -> None:
     test_seeds = heldout_seeds(args.heldout)
     train_params = [sample_params(s) for s in train_seeds]
     test_params = [sample_params(s) for s in test_seeds]
-    train_x = latent_features(regressed_latents(model, train_seeds, args.workers))
-    test_latents = regressed_latents(model, test_seeds, args.workers)
+    train_rgb = render_batch(train_seeds, g.resolution, workers=args.workers)
+    test_rgb = render_batch(test_seeds, g.resolution, workers=args.workers)
+    train_x = latent_features(regressed_latents(model, train_rgb))
+    test_latents = regressed_latents(model, test_rgb)
     test_x = latent_features(test_latents)
-    print(f"projected {len(train_seeds)} + {len(test_seeds)} renders in {time.perf_counter() - t0:.0f} s", flush=True)
+    print(f"rendered and projected {len(train_seeds)} + {len(test_seeds)} renders in "
+          f"{time.perf_counter() - t0:.0f} s", flush=True)
     samples = w_samples(g)
+    found = {a.name: fitted_direction(a, (train_x, train_params), (test_x, test_params), samples, g.num_ws)
+             for a in ATTRIBUTES if a.route == LATENT}
+    route = generator_route(g, (train_rgb, train_params), test_rgb, [found[name] for name in CONDITIONS],
+                            args.samples)
+    print(f"pixel classifier and {len(route.ws)} labelled generator samples at {time.perf_counter() - t0:.0f} s",
+          flush=True)
+    for head, attribute in enumerate(route.attributes):
+        found[attribute.name] = generator_direction(route, head, (test_latents, test_params), samples, g)
+    directions = [found[a.name] for a in ATTRIBUTES]
     args.card.mkdir(parents=True, exist_ok=True)
-    directions, first_examples = [], []
-    for attribute in ATTRIBUTES:
-        direction = fitted_direction(attribute, (train_x, train_params), (test_x, test_params), samples, g.num_ws)
-        directions.append(direction)
+    first_examples = []
+    for attribute, direction in zip(ATTRIBUTES, directions):
         shown = grid_examples(attribute, test_params)
         first_examples.append(test_latents[shown[0]])
-        edit_grid(g, direction, test_latents[shown], render_batch([test_seeds[i] for i in shown], g.resolution),
-                  args.card / f"direction_{attribute.name}.png")
-        print(f"{attribute.name}: held-out balanced accuracy {direction.extra['accuracy']:.3f} "
-              f"({direction.extra['heldout']} renders), l2 {direction.extra['l2']:g}, sigma {direction.sigma:.3f}",
-              flush=True)
+        edit_grid(g, direction, test_latents[shown], test_rgb[shown], args.card / f"direction_{attribute.name}.png")
+        print(f"{attribute.name} ({direction.extra['route']} route): held-out balanced accuracy "
+              f"{direction.extra['accuracy']:.3f} ({direction.extra['heldout']} renders), l2 {direction.extra['l2']:g}, "
+              f"sigma {direction.sigma:.3f}", flush=True)
     row_split_grid(g, list(zip(directions, first_examples)), args.card / "direction_rows.png")
     save_directions(args.out, directions)
     command = "python -m server.training.directions " + " ".join(argv if argv is not None else sys.argv[1:])
