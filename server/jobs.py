@@ -76,13 +76,11 @@ class _Events:
         self._items: collections.deque = collections.deque()
         self._capacity = capacity
         self._cond = threading.Condition()
-        self.dropped = 0
 
     def put(self, item) -> None:
         with self._cond:
             if len(self._items) >= self._capacity and not isinstance(self._items[0], _Done):
                 self._items.popleft()
-                self.dropped += 1
             self._items.append(item)
             self._cond.notify()
 

@@ -8,20 +8,20 @@ class EngineError(Exception):
     """Base class of every error the engine raises on purpose."""
 
 
-class InvalidInput(EngineError, ValueError):
-    """A request that cannot be served as given (INVALID_ARGUMENT). `field` names the culprit."""
+class FieldError(EngineError):
+    """An error about one field of a request; `field` names it (the message starts with it)."""
 
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")
         self.field = field
 
 
-class TooLarge(EngineError):
-    """A request beyond the server's size limits (RESOURCE_EXHAUSTED). `field` names the culprit."""
+class InvalidInput(FieldError, ValueError):
+    """A request that cannot be served as given (INVALID_ARGUMENT)."""
 
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
+
+class TooLarge(FieldError):
+    """A request beyond the server's size limits (RESOURCE_EXHAUSTED)."""
 
 
 class Cancelled(EngineError):

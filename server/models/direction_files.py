@@ -16,6 +16,7 @@ a warning.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -118,31 +119,22 @@ class DirectionLibrary:
         self._file_folders = list(file_folders)
         self._lock = threading.Lock()
         self._directions: dict[str, Direction] | None = None
-        self._w: torch.Tensor | None = None
-        self._cancel = None  # the gathering call's cancel token
 
     def directions(self, cancel=None) -> dict[str, Direction]:
         """By name; the first call gathers them (`cancel.check()` between W sample batches)."""
         with self._lock:
             if self._directions is None:
-                self._cancel = cancel
-                try:
-                    self._directions = self._gather()
-                finally:
-                    self._cancel, self._w = None, None
+                # W samples only when something needs them (no cache, or user files), drawn once
+                samples = functools.cache(lambda: w_samples(self._g, cancel=cancel))
+                self._directions = self._gather(samples)
             return self._directions
-
-    def _samples(self) -> torch.Tensor:
-        if self._w is None:
-            self._w = w_samples(self._g, cancel=self._cancel)
-        return self._w
 
     def _cache_candidates(self) -> list[Path]:
         name = f"directions-computed-v{CACHE_VERSION}-{generator_fingerprint(self._g)}.safetensors"
         folders = ([self._cache_folder] if self._cache_folder is not None else []) + [user_cache_folder()]
         return [folder / name for folder in folders]
 
-    def _computed(self) -> list[Direction]:
+    def _computed(self, samples: Callable[[], torch.Tensor]) -> list[Direction]:
         candidates = self._cache_candidates()
         for path in candidates:
             if path.is_file():
@@ -150,7 +142,7 @@ class DirectionLibrary:
                     return load_directions(path)
                 except Exception as exc:  # a damaged cache is recomputed
                     log.warning("ignoring the direction cache %s: %s", path, exc)
-        computed = computed_directions(self._g, self._samples())
+        computed = computed_directions(self._g, samples())
         for path in candidates:
             try:
                 save_directions(path, computed)
@@ -159,11 +151,11 @@ class DirectionLibrary:
                 continue
         return computed
 
-    def _gather(self) -> dict[str, Direction]:
-        found = self._computed()
+    def _gather(self, samples: Callable[[], torch.Tensor]) -> dict[str, Direction]:
+        found = self._computed(samples)
         if self._shipped is not None and self._shipped.is_file():
             found += load_directions(self._shipped)
-        found += read_direction_files(self._file_folders, self._g, self._samples)
+        found += read_direction_files(self._file_folders, self._g, samples)
         by_name: dict[str, Direction] = {}
         for direction in found:
             if direction.name in by_name:

@@ -25,7 +25,7 @@ from server.models import Model
 from server.region import Square
 
 from .catalog import ModelEntry
-from .pixel_budget import png_size
+from .pixel_budget import pixel_kind, png_size
 
 MAX_FRAMES = 256
 MAX_LATENT_VALUE = 1e4  # |w| of real latents stays in the tens; beyond this the generator's output overflows
@@ -61,7 +61,7 @@ RAW_CHANNELS = {"rgba": 4, "rgb": 3, "data": 1}
 
 def _pixels(message, path: str, raw: str, mode: str) -> np.ndarray:
     """An Image (raw = 'rgba', or 'rgb') or Mask (raw = 'data') as uint8 (h, w, 4), (h, w, 3) or (h, w)."""
-    kind = message.WhichOneof(message.DESCRIPTOR.oneofs[0].name)
+    kind = pixel_kind(message)
     if kind is None:
         raise InvalidInput(path, f"holds no pixels: set {raw} (with width and height) or png")
     if kind == "png":

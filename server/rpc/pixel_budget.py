@@ -26,9 +26,14 @@ def png_size(data: bytes, path: str) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
+def pixel_kind(message: pb.Image | pb.Mask) -> str | None:
+    """Which of its pixel fields an Image or Mask holds ("rgba", "rgb", "data", "png"), or None."""
+    return message.WhichOneof(message.DESCRIPTOR.oneofs[0].name)
+
+
 def declared_pixels(message: pb.Image | pb.Mask, path: str) -> int:
     """Pixels an Image or Mask will decode to (0 when it holds none; conversion reports that)."""
-    kind = message.WhichOneof(message.DESCRIPTOR.oneofs[0].name)
+    kind = pixel_kind(message)
     if kind is None:
         return 0
     if kind == "png":

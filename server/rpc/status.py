@@ -5,7 +5,7 @@ import re
 
 import grpc
 
-from server.engine.errors import Cancelled, InvalidInput, ModelUnavailable, OutOfMemory, TooLarge
+from server.engine.errors import Cancelled, FieldError, InvalidInput, ModelUnavailable, OutOfMemory, TooLarge
 from server.jobs import DeadlineExceeded, QueueFull
 
 # (engine error, code), most specific first
@@ -44,7 +44,7 @@ def status_of(exc: BaseException, renames: Renames = ()) -> tuple[grpc.StatusCod
     """The status for an expected error, or None for anything else (a bug: INTERNAL)."""
     for kind, code in CODES:
         if isinstance(exc, kind):
-            if isinstance(exc, (InvalidInput, TooLarge)):
+            if isinstance(exc, FieldError):
                 message = f"{request_path(exc.field, renames)}: {str(exc).removeprefix(f'{exc.field}: ')}"
             elif isinstance(exc, MemoryError):
                 message = "the server ran out of memory for this request; send a smaller one"
