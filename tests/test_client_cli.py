@@ -13,7 +13,8 @@ from PIL import Image
 from conftest import REPO
 from server.client.cli import exit_code
 from server.client.images import parse_layer
-from test_server_fixtures import python_env, run_client, server_process
+from server.tools.server_process import server as server_process
+from test_server_fixtures import python_env, run_client
 
 pytest_plugins = ("test_server_fixtures",)  # its fixtures: model_paths, catalog, served
 
@@ -23,8 +24,8 @@ RESOLUTION = 32
 @pytest.fixture(scope="module")
 def server(model_paths):
     default, models_dir = model_paths
-    with server_process("--model", str(default), "--models-dir", str(models_dir)) as (process, address):
-        yield process, address
+    with server_process("--model", str(default), "--models-dir", str(models_dir)) as running:
+        yield running.process, running.address
 
 
 @pytest.fixture(scope="module")

@@ -30,7 +30,7 @@ import pytest
 
 from conftest import REPO, SHARED, make_tiny_model
 from plugin_fixtures import closed_port, packaged_plugin  # noqa: F401  (a fixture)
-from test_server_fixtures import server_process
+from server.tools.server_process import server as server_process
 
 GIMP3 = SHARED / "gimp3"
 CACHE = Path(os.environ.get("GANCOLLAGE_GIMP3_CACHE", "/var/cache/gancollage-gimp3"))
@@ -86,8 +86,8 @@ def unzipped_plugin(packaged_plugin, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
-    """`python -m server` on the host's loopback (the chroot shares the network): (process, address); the
-    process' log_lines hold its log."""
+    """`python -m server` on the host's loopback (the chroot shares the network): a ServerProcess, whose
+    log_lines hold its log."""
     if EMBEDDED.exists():
         model = "default"
         log("serving the embedded default model")
@@ -105,7 +105,7 @@ def served(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(served) -> str:
-    return served[1]
+    return served.address
 
 
 CALL_LOGGED = re.compile(r"/gancollage\.v1\.GanCollage/(\w+) (\w+) ")
@@ -282,8 +282,8 @@ def test_every_procedure_in_gimp(stack, gimp_root, server, packaged_plugin, unzi
 def test_latents_stay_with_their_layers_through_xcf(gimp_root, served, packaged_plugin, tmp_path):
     """Realize, save as XCF, reopen: the layer still has its latent, and Edit attributes on it calls no
     projection (the server's log says which calls each step made); a plain layer is projected first."""
-    process, address = served
-    logged = len(process.log_lines)
+    address = served.address
+    logged = len(served.log_lines)
     report, _ = run_gimp(gimp_root, packaged_plugin, "latents_batch.py", {"server": address}, tmp_path, "",
                          lambda gimp: None)
     calls = report["calls"]
@@ -292,7 +292,7 @@ def test_latents_stay_with_their_layers_through_xcf(gimp_root, served, packaged_
         "interpolate stored": "success", "unknown direction": "execution-error", "no change": "execution-error"}
     # Realize, then (after the reopen) Edit on the stored latent, Edit on the plain layer, Interpolate; the
     # two refused edits only asked for the names
-    assert calls_logged(process.log_lines[logged:]) == [
+    assert calls_logged(served.log_lines[logged:]) == [
         "Realize OK", "ListDirections OK", "EditLatent OK", "Project OK", "ListDirections OK", "EditLatent OK",
         "Interpolate OK", "ListDirections OK", "ListDirections OK"]
 

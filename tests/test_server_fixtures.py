@@ -10,7 +10,6 @@ import contextlib
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -163,35 +162,3 @@ def spawn_client(*args: str, **kwargs) -> subprocess.Popen:
 def run_client(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "server.client", *args], cwd=REPO, env=python_env(),
                           capture_output=True, text=True, timeout=timeout)
-
-
-@contextlib.contextmanager
-def server_process(*args: str, timeout: float = 60):
-    """`python -m server --port 0 ARGS`; yields (process, "127.0.0.1:PORT") once it listens.
-
-    Its stderr (the log) is drained by a thread into `process.log_lines`, so a chatty server never
-    blocks on a full pipe.
-    """
-    process = subprocess.Popen([sys.executable, "-m", "server", "--port", "0", "--threads", "1", *args],
-                               cwd=REPO, env=python_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
-    process.log_lines = []
-    drain = threading.Thread(target=lambda: process.log_lines.extend(process.stderr), daemon=True)
-    drain.start()
-    try:
-        deadline = time.monotonic() + timeout
-        line = ""
-        while time.monotonic() < deadline and not line.startswith("listening on "):
-            line = process.stdout.readline()
-            if not line and process.poll() is not None:
-                drain.join(5)
-                raise AssertionError(f"the server exited with {process.returncode}: {''.join(process.log_lines)}")
-        assert line.startswith("listening on "), "the server did not start in time"
-        yield process, line.removeprefix("listening on ").strip()
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-        drain.join(5)
-        process.stdout.close()
-        process.stderr.close()

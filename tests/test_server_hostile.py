@@ -11,6 +11,7 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 import grpc
 import pytest
@@ -19,6 +20,7 @@ import torch
 from conftest import REPO
 from server.api.gancollage.v1 import gancollage_pb2 as pb
 from server.tools import hostile
+from server.tools.server_process import ServerProcess, server
 from test_server_fixtures import long_request, python_env, wait_until
 
 pytest_plugins = ("test_server_fixtures",)  # its fixtures: model_paths, catalog, served
@@ -27,7 +29,7 @@ pytest_plugins = ("test_server_fixtures",)  # its fixtures: model_paths, catalog
 # way it failed before (seconds to minutes); `python -m server.tools.hostile` measures the targets.
 TIME_SLACK = 4.0
 
-if not hostile.Path("/proc/self/clear_refs").exists():
+if not Path("/proc/self/clear_refs").exists():
     pytest.skip("peak RSS is read through /proc (Linux only)", allow_module_level=True)
 
 
@@ -35,13 +37,13 @@ if not hostile.Path("/proc/self/clear_refs").exists():
 def servers(model_paths):
     """Server processes by flag set, started on first use, all stopped at the end."""
     default, models_dir = model_paths
-    started: dict[tuple[str, ...], hostile.ServerProcess] = {}
+    started: dict[tuple[str, ...], ServerProcess] = {}
 
-    def get(flags: tuple[str, ...]) -> hostile.ServerProcess:
+    def get(flags: tuple[str, ...]) -> ServerProcess:
         if flags[-1:] == ("--models-dir",):  # the cases' convention: the folder follows the flag
             flags += (str(models_dir),)
         if flags not in started:
-            started[flags] = hostile.ServerProcess("--model", str(default), *flags)
+            started[flags] = ServerProcess("--model", str(default), *flags)
         return started[flags]
 
     yield get
@@ -120,7 +122,7 @@ def test_lpips_weights_flag_enables_the_lpips_loss(model_paths, tmp_path):
     default, _ = model_paths
     weights = tmp_path / "vgg16.pth"
     vgg16_shaped_file(weights)
-    with hostile.server("--model", str(default), "--lpips-weights", str(weights)) as running:
+    with server("--model", str(default), "--lpips-weights", str(weights)) as running:
         with grpc.insecure_channel(running.address) as channel:
             options = pb.ProjectionOptions(method=pb.METHOD_OPTIMIZE, steps=2, perceptual="lpips", report_loss=True)
             events = list(hostile.stub(channel).Realize(pb.RealizeRequest(

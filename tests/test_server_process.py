@@ -11,7 +11,8 @@ import pytest
 
 from conftest import REPO
 from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
-from test_server_fixtures import long_request, python_env, server_process, wait_until
+from server.tools.server_process import server
+from test_server_fixtures import long_request, python_env, wait_until
 
 pytest_plugins = ("test_server_fixtures",)  # its fixtures: model_paths, catalog, served
 
@@ -33,7 +34,8 @@ def test_unreadable_model_flag_stops_startup(tmp_path, caplog):
 
 def test_sigterm_mid_job_stops_gracefully(model_paths):
     default, _ = model_paths
-    with server_process("--model", str(default), "--grace", "0.5") as (process, address):
+    with server("--model", str(default), "--grace", "0.5") as running:
+        process, address = running.process, running.address
         assert address.startswith("127.0.0.1:") and not address.endswith(":0")
         channel = grpc.insecure_channel(address)
         call = pb_grpc.GanCollageStub(channel).Realize(long_request())
@@ -46,5 +48,5 @@ def test_sigterm_mid_job_stops_gracefully(model_paths):
             list(call)
         assert error.value.code() in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE)
         channel.close()
-        assert wait_until(lambda: any("stopped" in line for line in process.log_lines), 5)
-        assert any("shutting down" in line for line in process.log_lines)
+        assert wait_until(lambda: any("stopped" in line for line in running.log_lines), 5)
+        assert any("shutting down" in line for line in running.log_lines)

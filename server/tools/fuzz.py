@@ -30,6 +30,7 @@ from google.protobuf.descriptor import FieldDescriptor
 
 from server.api.gancollage.v1 import gancollage_pb2 as pb
 from server.tools import hostile
+from server.tools.server_process import server
 
 MAX_FUZZ_STEPS = 12
 MAX_FUZZ_FRAMES = 6
@@ -298,7 +299,7 @@ def health_answers(address: str, timeout: float = 1.0) -> bool:
 
 def run(flags: list[str], requests: int, seed: int, clients: int) -> dict:
     """Fuzz a fresh server; the summary (codes, offending examples, time, peak RSS growth, health)."""
-    with hostile.server(*flags) as running:
+    with server(*flags) as running:
         before = running.reset_peak()
         started = time.monotonic()
         report = fuzz(running.address, requests, seed, clients)

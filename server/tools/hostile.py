@@ -12,11 +12,8 @@ the targets (answered within 5 s, peak growth <= 500 MB, the expected status cod
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import struct
-import subprocess
 import sys
 import threading
 import time
@@ -30,78 +27,10 @@ import grpc
 from server.api.gancollage.v1 import gancollage_pb2 as pb
 from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
 from server.jobs import EVENT_BUFFER
+from server.tools.server_process import REPO, ServerProcess, server
 
-STARTUP_SECONDS = 120.0
 TRANSPORT_BYTES = 4 * 65536  # the reader's window, the server's, and what a write has in hand
 CALL_DEADLINE = 60.0
-REPO = Path(__file__).resolve().parents[2]
-
-
-# ------------------------------------------------------------------------------------- the server
-
-
-def _status_kb(pid: int, name: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(name + ":"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no {name} for process {pid}")
-
-
-class ServerProcess:
-    """`python -m server --port 0 --threads 1 FLAGS` from `checkout` (default: this one), with its log
-    drained into `log_lines`."""
-
-    def __init__(self, *flags: str, checkout: Path = REPO):
-        env = dict(os.environ, PYTHONPATH=str(checkout), PYTHONUNBUFFERED="1")
-        self.process = subprocess.Popen([sys.executable, "-m", "server", "--port", "0", "--threads", "1", *flags],
-                                        cwd=checkout, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.log_lines: list[str] = []
-        self._drain = threading.Thread(target=lambda: self.log_lines.extend(self.process.stderr), daemon=True)
-        self._drain.start()
-        self.address = self._wait_listening()
-
-    def _wait_listening(self) -> str:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if line.startswith("listening on "):
-                return line.removeprefix("listening on ").strip()
-            if not line and self.process.poll() is not None:
-                self._drain.join(5)
-                raise RuntimeError(f"the server exited with {self.process.returncode}: {''.join(self.log_lines)}")
-        raise RuntimeError("the server did not start in time")
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def rss_mb(self) -> float:
-        return _status_kb(self.pid, "VmRSS") / 1024
-
-    def reset_peak(self) -> float:
-        """Reset the peak RSS to the current RSS; returns the current RSS in MB."""
-        Path(f"/proc/{self.pid}/clear_refs").write_text("5")
-        return self.rss_mb()
-
-    def peak_mb(self) -> float:
-        return _status_kb(self.pid, "VmHWM") / 1024
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-        self._drain.join(5)
-        self.process.stdout.close()
-        self.process.stderr.close()
-
-
-@contextlib.contextmanager
-def server(*flags: str, checkout: Path = REPO):
-    running = ServerProcess(*flags, checkout=checkout)
-    try:
-        yield running
-    finally:
-        running.close()
 
 
 # ------------------------------------------------------------------------------------- requests

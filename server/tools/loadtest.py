@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import subprocess
 import sys
 import threading
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 
 from server.client.errors import CallError
 from server.client.direct import DirectClient
+from server.tools.server_process import server, status_kb
 
 MAX_CLIENTS, MAX_SECONDS, CALL_DEADLINE, STARTUP_SECONDS = 32, 300.0, 120.0, 120.0
 KINDS = ("regressor", "optimize", "cancel")
@@ -42,13 +42,6 @@ def canvas_request(method: str, steps: int, seed: int) -> dict:
                                    "opacity": 0.7}],
                        "selection": {"width": width, "height": height, "data": bytes(selection)}},
             "options": {"method": method, "steps": steps, "seed": seed}}
-
-
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for process {pid}")
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -104,20 +97,6 @@ def run_clients(address: str, clients: int, seconds: float, weights: list[float]
     return time.monotonic() - started
 
 
-def start_server(model: str, threads: int, max_queue: int) -> tuple[subprocess.Popen, str]:
-    command = [sys.executable, "-m", "server", "--host", "127.0.0.1", "--port", "0", "--model", model,
-               "--threads", str(threads), "--max-queue", str(max_queue), "--log-level", "WARNING"]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    watchdog = threading.Timer(STARTUP_SECONDS, process.kill)  # a server that never listens is killed
-    watchdog.start()
-    line = process.stdout.readline()
-    watchdog.cancel()
-    if not line.startswith("listening on "):
-        process.kill()
-        raise RuntimeError(f"the server did not start (exit code {process.wait()})")
-    return process, line.removeprefix("listening on ").strip()
-
-
 def wait_idle(address: str, timeout: float = 30.0) -> None:
     with DirectClient(address) as client:
         deadline = time.monotonic() + timeout
@@ -166,18 +145,16 @@ def main(argv=None) -> int:
     requests = {"regressor": canvas_request("regressor", 0, args.seed),
                 "optimize": canvas_request("optimize", args.optimize_steps, args.seed),
                 "cancel": canvas_request("optimize", 10_000, args.seed)}
-    process, address = start_server(args.model, args.threads, max_queue=args.clients)
-    try:
+    flags = ("--host", "127.0.0.1", "--model", args.model, "--max-queue", str(args.clients), "--log-level", "WARNING")
+    with server(*flags, threads=args.threads, startup_seconds=STARTUP_SECONDS) as running:
+        address = running.address
         run_clients(address, args.clients, args.warmup, list(args.mix), requests, args.seed + 1, Stats())
         wait_idle(address)
-        rss_before = rss_kb(process.pid)
+        rss_before = status_kb(running.pid, "VmRSS")
         stats = Stats()
         elapsed = run_clients(address, args.clients, args.seconds, list(args.mix), requests, args.seed, stats)
         wait_idle(address)
-        rss_after = rss_kb(process.pid)
-    finally:
-        process.terminate()
-        process.wait(30)
+        rss_after = status_kb(running.pid, "VmRSS")
     report = {"config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
               **summarise(stats, elapsed),
               "server_rss_kb": {"before": rss_before, "after": rss_after, "growth": rss_after - rss_before}}

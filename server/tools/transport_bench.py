@@ -82,15 +82,6 @@ def client(plugin: str, server: str, stack: str, repeats: int) -> dict:
     return report
 
 
-def serve() -> tuple[subprocess.Popen, str]:
-    process = subprocess.Popen([sys.executable, "-m", "server", "--port", "0"], cwd=REPO, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
-    for line in process.stdout:
-        if line.startswith("listening on "):
-            return process, line.split()[-1]
-    raise RuntimeError("the server did not start")
-
-
 def summary(runs: list) -> dict:
     """Medians over one stack's processes."""
     def median(*keys):
@@ -113,8 +104,10 @@ def measure(repeats: int, processes: int) -> list:
         subprocess.run([sys.executable, str(REPO / "install.py"), "--package-plugin", out], check=True,
                        capture_output=True)
         plugin = os.path.join(out, "gan_collage")
-        server, address = serve()
-        try:
+        from server.tools.server_process import server  # here: the plug-in's processes load this file alone
+
+        with server(threads=0) as running:
+            address = running.address
             # this file loaded by path, so that only the plug-in's own copies of the project's modules are used
             code = ("import importlib.util, json; spec = importlib.util.spec_from_file_location('bench', "
                     f"{__file__!r}); bench = importlib.util.module_from_spec(spec); spec.loader.exec_module(bench); "
@@ -126,9 +119,6 @@ def measure(repeats: int, processes: int) -> list:
                                            f"{plugin!r}, {address!r}, {stack!r}, {repeats})))"], capture_output=True,
                                           text=True, cwd=out, check=True)
                     runs[stack].append(json.loads(done.stdout))
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     return [summary(stack_runs) for stack_runs in runs.values()]
 
 

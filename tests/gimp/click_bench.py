@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 from test_gimp_e2e import REPO, prepare_root, run_gimp  # noqa: E402
 
+from server.tools.server_process import ServerProcess, server  # noqa: E402
+
 CASES = [
     {"name": "1024 x 1024, 2 layers, no selection", "side": 1024, "layers": 2, "selection": None},
     {"name": "4096 x 4096, 8 layers, 512 x 512 selection", "side": 4096, "layers": 8,
@@ -39,26 +40,7 @@ CASES = [
 TIMINGS = "/tmp/gan-collage-timings.jsonl"  # inside the chroot
 
 
-def start_server(checkout: Path):
-    """`python -m server --port 0` of `checkout` (embedded model); (process, address)."""
-    process = subprocess.Popen([sys.executable, "-m", "server", "--port", "0"], cwd=checkout,
-                               env=dict(os.environ, PYTHONPATH=str(checkout)), stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
-    line = process.stdout.readline()
-    if not line.startswith("listening on "):
-        process.kill()
-        raise RuntimeError(f"the server of {checkout} did not start: {line!r}")
-    return process, line.removeprefix("listening on ").strip()
-
-
-def status_bytes(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) * 1024
-    raise KeyError(field)
-
-
-def watch_memory(root: Path, pid: int, names: list[str]):
+def watch_memory(root: Path, running: ServerProcess, names: list[str]):
     """While GIMP runs: at each case's "ready" marker reset the server's peak RSS, at its "done" marker
     read it; {case: MB of growth}."""
     def during(gimp) -> dict:
@@ -66,10 +48,9 @@ def watch_memory(root: Path, pid: int, names: list[str]):
         while gimp.poll() is None:
             for name in names:
                 if name not in base and list(root.glob(f"tmp/gimp-batch.*/out/ready-{name}")):
-                    Path(f"/proc/{pid}/clear_refs").write_text("5")
-                    base[name] = status_bytes(pid, "VmRSS")
+                    base[name] = running.reset_peak()
                 if name in base and name not in growth and list(root.glob(f"tmp/gimp-batch.*/out/done-{name}")):
-                    growth[name] = (status_bytes(pid, "VmHWM") - base[name]) / 2 ** 20
+                    growth[name] = running.peak_mb() - base[name]
             time.sleep(0.05)
         return growth
 
@@ -103,17 +84,13 @@ def bench_checkout(root: Path, checkout: Path, repeats: int, workdir: Path) -> d
                    check=True, capture_output=True, timeout=120)
     timings = root / TIMINGS.lstrip("/")
     timings.unlink(missing_ok=True)
-    server, address = start_server(checkout)
-    try:
-        params = {"server": address, "cases": [dict(case, name=str(i)) for i, case in enumerate(CASES)],
+    with server(checkout=checkout, threads=0) as running:
+        params = {"server": running.address, "cases": [dict(case, name=str(i)) for i, case in enumerate(CASES)],
                   "repeats": repeats, "timings": TIMINGS}
         report, growth = run_gimp(root, profile / "plug-ins" / "gan_collage", "click_batch.py", params, workdir,
                                   f"PYTHONPATH=/opt/direct-site GAN_COLLAGE_TIMINGS={TIMINGS}",
-                                  watch_memory(root, server.pid, [str(i) for i in range(len(CASES))]),
+                                  watch_memory(root, running, [str(i) for i in range(len(CASES))]),
                                   timeout=1800)
-    finally:
-        server.kill()
-        server.wait()
     return {case["name"]: dict(summarise(report[str(i)]), server_peak_rss_growth_mb=growth.get(str(i)))
             for i, case in enumerate(CASES)}
 
