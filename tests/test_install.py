@@ -17,7 +17,8 @@ sys.path.insert(0, str(REPO))
 import install  # noqa: E402
 
 PLUGIN_FILES = {"gan_collage.py", "actions.py", "attributes.py", "config.py", "dialogs.py", "edit_dialog.py",
-                "explain.py", "gimp_io.py", "latent_parasite.py", "paths.py", "previews.py", "transport.py"}
+                "explain.py", "gimp_io.py", "gtk_parts.py", "latent_parasite.py", "live_controller.py", "live_window.py",
+                "paths.py", "previews.py", "transport.py"}
 
 
 def run_install(*args: str, home: Path | None = None) -> subprocess.CompletedProcess:

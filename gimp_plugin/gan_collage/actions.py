@@ -124,13 +124,17 @@ class Options:
     seed: int = 0
     feather: float = DEFAULT_FEATHER  # Realize: the result's mask fades in over this many pixels inside the selection
     margin: float = DEFAULT_MARGIN    # Realize: context around the selection, a fraction of its longer side
+    truncation: float = 1.0           # the latent pulled toward the average, w_avg + psi (w - w_avg); 1 = none
 
     @property
     def optimizes(self) -> bool:
         return self.method != "regressor"
 
     def request(self) -> dict:
-        return {"method": self.method, "steps": self.steps, "seed": self.seed}
+        request = {"method": self.method, "steps": self.steps, "seed": self.seed}
+        if self.truncation != 1.0:  # only then: older servers know no such field
+            request["truncation"] = self.truncation
+        return request
 
 
 # ------------------------------------------------------------------------------------ requests
@@ -188,6 +192,8 @@ def made_by(metrics: dict, model: str, options: Options) -> str:
         parts.append(f"seed {options.seed}")
     if metrics.get("steps"):
         parts.append(f"{metrics['steps']} steps")
+    if options.truncation != 1.0:
+        parts.append(f"truncation {options.truncation:g}")
     return ", ".join(parts)
 
 
@@ -387,19 +393,24 @@ def latent_of(session: Session, layer: LayerData, options: Options, part: int = 
 # ------------------------------------------------------------------------------------ actions
 
 
+def realized_layer(result: dict, width: int, height: int, has_selection: bool, options: Options,
+                   model: str) -> NewLayer:
+    """A Realize answer as its layer: the generated square scaled onto the region, cropped to the
+    `width` x `height` canvas, masked by the selection when there is one (Realize and Live preview)."""
+    region = result["region"]
+    square = Square(region["x"], region["y"], region["size"]).bounds
+    crop = square.intersect(Bounds(0, 0, width, height))
+    name = f"Realized ({made_by(result.get('metrics', {}), model_name(result.get('latent'), model), options)})"
+    return NewLayer(name, result["generated"], square, None if crop == square else crop, has_selection,
+                    options.feather, latent=result.get("latent"))
+
+
 def realize(session: Session, canvas: CanvasData, options: Options) -> list:
-    """The generated square scaled onto the region, cropped to the canvas, masked by the selection."""
     request = realize_request(canvas, options, session.model)
     (result,) = session.call("Realize", request, "Realizing the collage")
     metrics = result.get("metrics", {})
     session.timings.add("server", metrics.get("seconds", 0.0) + metrics.get("queue_seconds", 0.0))
-    region = result["region"]
-    square = Square(region["x"], region["y"], region["size"]).bounds
-    crop = square.intersect(Bounds(0, 0, canvas.width, canvas.height))
-    model = model_name(result.get("latent"), session.model)
-    name = f"Realized ({made_by(metrics, model, options)})"
-    return [NewLayer(name, result["generated"], square, None if crop == square else crop, canvas.has_selection,
-                     options.feather, latent=result.get("latent"))]
+    return [realized_layer(result, canvas.width, canvas.height, canvas.has_selection, options, session.model)]
 
 
 def _on(layer: LayerData, square: Bounds, name: str, image: dict, latent: Optional[dict] = None) -> NewLayer:

@@ -18,10 +18,10 @@ import gi
 
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gtk", "3.0")
-gi.require_version("GdkPixbuf", "2.0")
-from gi.repository import GdkPixbuf, GLib, GimpUi, Gtk  # noqa: E402
+from gi.repository import GLib, GimpUi, Gtk  # noqa: E402
 
 import attributes  # noqa: E402
+from gtk_parts import label as _label, pixbuf  # noqa: E402
 from dialogs import REPORT_ENV  # noqa: E402
 from previews import Previews  # noqa: E402
 
@@ -30,23 +30,6 @@ SLIDER = 5.0        # sigmas either way
 PREVIEW_SIDE = 256  # pixels on screen
 HEADINGS = {"ganspace": f"GANSpace: the {attributes.SHOWN_COMPONENTS} with the most variance",
             "sefa": f"SeFa: the first {attributes.SHOWN_COMPONENTS}"}
-
-
-def _pixbuf(image: dict) -> GdkPixbuf.Pixbuf:
-    width, height = image["width"], image["height"]
-    data = GLib.Bytes.new(image["rgba"])
-    full = GdkPixbuf.Pixbuf.new_from_bytes(data, GdkPixbuf.Colorspace.RGB, True, 8, width, height, width * 4)
-    side = PREVIEW_SIDE
-    return full.scale_simple(side, side * height // width, GdkPixbuf.InterpType.BILINEAR)
-
-
-def _label(text: str, markup: bool = False) -> Gtk.Label:
-    label = Gtk.Label(xalign=0.0)
-    if markup:
-        label.set_markup(text)
-    else:
-        label.set_text(text)
-    return label
 
 
 class EditDialog:
@@ -159,7 +142,7 @@ class EditDialog:
             self.answers = {key: answer}
         if key == self.key():
             if answer is not None:
-                self.picture.set_from_pixbuf(_pixbuf(answer["image"]))
+                self.picture.set_from_pixbuf(pixbuf(answer["image"], PREVIEW_SIDE))
                 self.status.set_text(f"Preview of {self.layer_name}{'' if key[0] else ' (unchanged)'}")
                 self.shown.append([list(edit) for edit in key[0]])
             else:

@@ -36,6 +36,7 @@ try:
     import edit_dialog
     import explain
     import gimp_io
+    import live_window
     import transport
     INCOMPLETE = ""
 except ImportError as missing:
@@ -336,6 +337,46 @@ def run_action(procedure, run_mode, image, drawables, config, data):
     return values
 
 
+# ------------------------------------------------------------------------------------ live preview
+
+LIVE_VALUES = ("layers", "method", "steps", "seed", "truncation", "refine-steps")
+
+
+def run_live(procedure, run_mode, image, drawables, config, data):
+    """The live window, until the artist closes it; its settings are remembered for the next time."""
+    if run_mode != Gimp.RunMode.INTERACTIVE:
+        return _failure(procedure, "Live preview is a window that follows the image: open it from the menu. Scripts "
+                        "use \"Realize collage - fast\" (python-fu-gan-collage-realize).",
+                        Gimp.PDBStatusType.CALLING_ERROR)
+    if image is None:
+        return _failure(procedure, "GAN Collage needs an image.", Gimp.PDBStatusType.CALLING_ERROR)
+    if image.get_base_type() == Gimp.ImageBaseType.INDEXED:
+        return _failure(procedure, INDEXED)
+    try:
+        setup = settings.load(settings_path())
+    except settings.ConfigError as exc:
+        return _failure(procedure, "GAN Collage's settings file cannot be used. Open Filters > Generative > GAN "
+                                   f"Collage > Server settings and press OK to write a new one.\n({exc})")
+    values = {name: config.get_property(name) for name in LIVE_VALUES}
+    for name, value in live_window.run(image, setup, values, lambda error: preview_failure(error, setup)).items():
+        config.set_property(name, value)
+    return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
+
+
+def _live_arguments(procedure):
+    procedure.add_choice_argument("layers", "La_yers", "Which layers make the collage",
+                                  _choice(*live_window.LAYERS), "visible", RW)
+    procedure.add_choice_argument("method", "_Method", "How previews find the latent",
+                                  _choice(*live_window.METHODS), "regressor", RW)
+    procedure.add_int_argument("steps", "S_teps", "Hybrid previews' optimization steps", 1,
+                               live_window.MAX_PREVIEW_STEPS, live_window.DEFAULTS["steps"], RW)
+    procedure.add_int_argument("seed", "S_eed", "Where Hybrid and Refine start their random search", 0, MAX_INT, 0, RW)
+    procedure.add_double_argument("truncation", "_Truncation", "Pull the result toward the model's average: 1 = "
+                                  "as found", 0.0, 1.0, 1.0, RW)
+    procedure.add_int_argument("refine-steps", "Re_fine steps", "Optimization steps Refine runs from the preview",
+                               1, defaults.MAX_STEPS, defaults.DEFAULT_STEPS, RW)
+
+
 def run_incomplete(procedure, *args):
     return _failure(procedure, INCOMPLETE)
 
@@ -441,7 +482,7 @@ def _settings_arguments(procedure):
 
 class GanCollage(Gimp.PlugIn):
     def do_query_procedures(self):
-        return [PREFIX + name for name in ACTIONS] + [PREFIX + "settings"]
+        return [PREFIX + name for name in ACTIONS] + [PREFIX + "live", PREFIX + "settings"]
 
     def do_set_i18n(self, name):
         return False
@@ -458,6 +499,18 @@ class GanCollage(Gimp.PlugIn):
                                         Gimp.RunMode.NONINTERACTIVE, RW)
             if not INCOMPLETE:
                 _settings_arguments(procedure)
+        elif short == "live":
+            procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN,
+                                                run_incomplete if INCOMPLETE else run_live, None)
+            procedure.set_image_types("*")
+            procedure.set_sensitivity_mask(ANY)
+            procedure.set_menu_label("Li_ve preview...")
+            procedure.set_documentation("A window that shows the realized collage and follows the image as you work",
+                                        "Keeps a preview of \"Realize collage - fast\" up to date while you paint, "
+                                        "move layers or change the selection; Apply adds it as a layer, Refine "
+                                        "optimizes it first. Needs a running GAN Collage server.", name)
+            if not INCOMPLETE:
+                _live_arguments(procedure)
         else:
             action = ACTIONS[short]
             procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN,

@@ -29,6 +29,9 @@ class Client(Protocol):
     def call(self, name: str, request: dict, timeout: float | None = None) -> Iterator[dict]:
         """The call's events as plain dicts; CallError when it fails."""
 
+    def cancel(self) -> None:
+        """Stop the call in progress, from any thread (it raises CallError CANCELLED); else nothing."""
+
     def close(self) -> None:
         """End the connection."""
 

@@ -1,0 +1,28 @@
+"""Small GTK pieces the plug-in's own windows share (Edit attributes, Live preview)."""
+from __future__ import annotations
+
+import gi
+
+gi.require_version("Gtk", "3.0")
+gi.require_version("GdkPixbuf", "2.0")
+from gi.repository import GdkPixbuf, GLib, Gtk  # noqa: E402
+
+
+def pixbuf(image: dict, side: int) -> GdkPixbuf.Pixbuf:
+    """An Image dict (RGBA or RGB bytes) as a pixbuf `side` pixels wide, scaled smoothly."""
+    width, height = image["width"], image["height"]
+    alpha = "rgba" in image
+    data = GLib.Bytes.new(image["rgba"] if alpha else image["rgb"])
+    full = GdkPixbuf.Pixbuf.new_from_bytes(data, GdkPixbuf.Colorspace.RGB, alpha, 8, width, height,
+                                           width * (4 if alpha else 3))
+    return full.scale_simple(side, side * height // width, GdkPixbuf.InterpType.BILINEAR)
+
+
+def label(text: str, markup: bool = False) -> Gtk.Label:
+    """A left-aligned label."""
+    widget = Gtk.Label(xalign=0.0)
+    if markup:
+        widget.set_markup(text)
+    else:
+        widget.set_text(text)
+    return widget
