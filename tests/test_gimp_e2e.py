@@ -454,3 +454,51 @@ def test_dialogs_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
     assert edit["rows"] == "default"
     rows = dialogs["style-mix"]["controls"]["split"]["range"]
     assert rows == dialogs["local-blend"]["controls"]["start-layer"]["range"] and rows[0] == 0 and 2 <= rows[1] < 64
+
+
+# ------------------------------------------------------------------------------------ live preview
+
+
+def test_live_preview_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
+    """The Live preview window on an Xvfb display (tests/gimp/live_batch.py plays the artist): it shows a
+    preview, follows a layer moved through the PDB, Apply adds the layer as Realize would (above the
+    selected layer, masked by the selection, with its latent; the selected layer stays selected) and
+    leaves the artist's layers byte-identical, Apply right after a change waits for that change's preview,
+    Refine optimizes from the preview and adds that."""
+    from server.defaults import DEFAULT_MARGIN
+    from server.region import Bounds, region_square
+
+    selection = [16, 16, 56, 48]
+    params = {"server": server, "mode": "test", "side": 96, "selection": selection, "values": {"refine-steps": 3}}
+    with xvfb(gimp_root) as display:
+        report, _ = run_gimp(gimp_root, packaged_plugin, "live_batch.py", params, tmp_path, f"DISPLAY={display}",
+                             lambda gimp: None)
+    assert "error" not in report, report["error"]
+    photo = tmp_path / "out" / "live-window.png"
+    if SCREENSHOTS:
+        shutil.copy(photo, Path(SCREENSHOTS) / "live-window.png")
+    assert photo.stat().st_size > 10_000
+    assert report["first_status"].startswith("Updated in ") and report["moved_preview"]["differs"]
+    assert report["moved_preview"]["status"].startswith("Updated in ")
+    log(f"a moved layer was previewed {1000 * report['moved_preview']['latency']:.0f} ms after the move")
+
+    apply = report["apply"]
+    assert apply["after"] == apply["before"] and apply["count_after"] == apply["count"] + 1
+    new = apply["new"]
+    assert new["name"] == "Realized (regressor, default)" and new["latent_bytes"] and new["mask_sha"]
+    x, y, width, height = selection
+    region = region_square(Bounds(x, y, x + width, y + height), 96, 96, DEFAULT_MARGIN).bounds
+    crop = region.intersect(Bounds(0, 0, 96, 96))
+    assert new["box"] == [crop.x0, crop.y0, crop.width, crop.height]
+    assert apply["position"] == ["patch", new["name"], "photo", "background"]  # above the selected layer
+    assert apply["selected_after"] == apply["selected_before"] == ["photo"]
+
+    pending = report["pending"]
+    assert pending["waited"] and pending["for_the_change"] and pending["after"] == pending["before"]
+    assert pending["new"]["sha"] != new["sha"]  # the patch moved back: another picture
+
+    refine = report["refine"]
+    assert refine["label_while"] == "_Stop refining" and refine["label_after"] == "_Refine"
+    assert refine["applied"][-1] == "Realized (optimize, default, seed 0, 3 steps)", refine["status"]
+    assert refine["after"] == refine["before"] and refine["new"]["latent_bytes"]
+    assert not [text for text in report["statuses"] if "Cannot reach" in text or "problem" in text]

@@ -1,9 +1,45 @@
 # Copied beside params.json ($IN_DIR) by tests/test_gimp_e2e.py for the batch scripts run inside GIMP.
+import hashlib
+import json
 import time
 
-from gi.repository import Gimp
+from gi.repository import Gegl, Gimp
 
 PREFIX = "python-fu-gan-collage-"
+RGBA, GREY = "R'G'B'A u8", "Y u8"
+LATENT = "gan-collage-latent"
+
+
+def pixels(drawable, fmt=RGBA):
+    """A drawable's pixels (RGBA bytes, or `fmt`)."""
+    rect = Gegl.Rectangle.new(0, 0, drawable.get_width(), drawable.get_height())
+    return bytes(drawable.get_buffer().get(rect, 1.0, fmt, Gegl.AbyssPolicy.NONE))
+
+
+def painted(image, name, width, height, x, y):
+    """A new top layer with a smooth made-up picture (different along rows and columns)."""
+    layer = Gimp.Layer.new(image, name, width, height, Gimp.ImageType.RGBA_IMAGE, 100.0, Gimp.LayerMode.NORMAL)
+    image.insert_layer(layer, None, 0)
+    layer.set_offsets(x, y)
+    row_values = [bytes(v for col in range(width) for v in ((7 * col) % 256, (11 * row) % 256,
+                                                             (3 * (row + col)) % 256, 255)) for row in range(height)]
+    buffer = layer.get_buffer()
+    buffer.set(Gegl.Rectangle.new(0, 0, width, height), RGBA, b"".join(row_values))
+    buffer.flush()
+    return layer
+
+
+def latent_bytes(layer):
+    parasite = layer.get_parasite(LATENT)
+    return None if parasite is None else bytes(v & 0xFF for v in parasite.get_data())
+
+
+def digest(data):
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def by_name(image, name):
+    return next(layer for layer in image.get_layers() if layer.get_name() == name)
 
 
 def run_procedure(name, image=None, drawables=None, **arguments):
@@ -21,3 +57,19 @@ def run_procedure(name, image=None, drawables=None, **arguments):
     started = time.time()
     result = procedure.run(config)
     return result, round(time.time() - started, 3)
+
+
+def described(layer):
+    """Name, placement, digests of pixels, mask and latent parasite."""
+    _, x, y = layer.get_offsets()
+    data = latent_bytes(layer)
+    mask = layer.get_mask()
+    entry = {"name": layer.get_name(), "box": [x, y, layer.get_width(), layer.get_height()],
+             "sha": digest(pixels(layer)),
+             "mask_sha": digest(pixels(mask, GREY)) if mask is not None else None,
+             "latent_bytes": None if data is None else len(data),
+             "latent_sha": digest(data)}
+    if data is not None:
+        length = int.from_bytes(data[4:8], "little")
+        entry["latent_magic"], entry["latent_header"] = list(data[:4]), json.loads(data[8:8 + length])
+    return entry

@@ -2,58 +2,17 @@
 # a parasite through an XCF save and reopen; Edit attributes on it, on a plain layer (projected first) and an
 # interpolation of two layers with latents. The test reads the server's log for which calls each made; this
 # records what GIMP shows in $OUT_DIR/latents.json.
-import hashlib
 import json
 import os
 import sys
 
-from gi.repository import Gegl, Gimp, Gio
+from gi.repository import Gimp, Gio
 
 IN, OUT = os.environ["IN_DIR"], os.environ["OUT_DIR"]
 PARAMS = json.load(open(os.path.join(IN, "params.json")))
 sys.path.insert(0, IN)
-from batch_tools import run_procedure  # noqa: E402
-LATENT = "gan-collage-latent"
-RGBA, GREY = "R'G'B'A u8", "Y u8"
+from batch_tools import by_name, described, painted, run_procedure  # noqa: E402
 report = {"calls": {}}
-
-
-def pixels(drawable, fmt=RGBA):
-    rect = Gegl.Rectangle.new(0, 0, drawable.get_width(), drawable.get_height())
-    return bytes(drawable.get_buffer().get(rect, 1.0, fmt, Gegl.AbyssPolicy.NONE))
-
-
-def painted(image, name, width, height, x, y):
-    layer = Gimp.Layer.new(image, name, width, height, Gimp.ImageType.RGBA_IMAGE, 100.0, Gimp.LayerMode.NORMAL)
-    image.insert_layer(layer, None, 0)
-    layer.set_offsets(x, y)
-    data = bytes(v for row in range(height) for col in range(width) for v in ((7 * col) % 256, (11 * row) % 256,
-                                                                               (3 * (row + col)) % 256, 255))
-    buffer = layer.get_buffer()
-    buffer.set(Gegl.Rectangle.new(0, 0, width, height), RGBA, data)
-    buffer.flush()
-    return layer
-
-
-def latent_bytes(layer):
-    parasite = layer.get_parasite(LATENT)
-    return None if parasite is None else bytes(v & 0xFF for v in parasite.get_data())
-
-
-def described(layer):
-    """Name, placement, digests of pixels, mask and latent parasite."""
-    _, x, y = layer.get_offsets()
-    data = latent_bytes(layer)
-    mask = layer.get_mask()
-    entry = {"name": layer.get_name(), "box": [x, y, layer.get_width(), layer.get_height()],
-             "sha": hashlib.sha256(pixels(layer)).hexdigest(),
-             "mask_sha": hashlib.sha256(pixels(mask, GREY)).hexdigest() if mask is not None else None,
-             "latent_bytes": None if data is None else len(data),
-             "latent_sha": None if data is None else hashlib.sha256(data).hexdigest()}
-    if data is not None:
-        length = int.from_bytes(data[4:8], "little")
-        entry["latent_magic"], entry["latent_header"] = list(data[:4]), json.loads(data[8:8 + length])
-    return entry
 
 
 def call(label, name, image, drawables, **arguments):
@@ -67,10 +26,6 @@ def call(label, name, image, drawables, **arguments):
         entry["count"] = len(image.get_layers())
     report["calls"][label] = entry
     return result.index(1) if status == Gimp.PDBStatusType.SUCCESS and image is not None else None
-
-
-def by_name(image, name):
-    return next(layer for layer in image.get_layers() if layer.get_name() == name)
 
 
 def originals(image, names):

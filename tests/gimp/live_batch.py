@@ -1,0 +1,162 @@
+# Run by python-fu-eval inside a real GIMP 3 with an X display (tests/test_gimp_e2e.py, tests/gimp/live_bench.py).
+# It opens the Live preview window in this process with the code its procedure runs (live_window.open_window:
+# a procedure called through the PDB would hold this batch until the window closed), then plays the artist
+# from GTK's main loop: it changes the image through the PDB, as GIMP's tools do, and waits for the
+# window to notice. PARAMS["mode"]:
+#   "test":  first preview; a layer moved -> a new preview (and a photograph of the window); Apply; a
+#            change then Apply at once (it waits for the new state's preview); Refine. Layers before and
+#            after each Apply are recorded.
+#   "bench": a side x side document with 3 layers; `changes` moves of a layer, each after a random pause,
+#            each timed from the change to the preview on screen, with the window's phases.
+import json
+import os
+import random
+import sys
+import time
+import traceback
+
+import gi
+
+gi.require_version("Gdk", "3.0")
+gi.require_version("Gtk", "3.0")
+from gi.repository import Gdk, GLib, Gimp, Gtk  # noqa: E402
+
+IN, OUT = os.environ["IN_DIR"], os.environ["OUT_DIR"]
+PARAMS = json.load(open(os.path.join(IN, "params.json")))
+sys.path.insert(0, IN)
+from batch_tools import by_name, described, digest, painted  # noqa: E402
+
+sys.path.insert(0, os.path.join(Gimp.directory(), "plug-ins", "gan_collage"))
+import paths  # noqa: E402,F401  (the plug-in's vendor/ first)
+import explain  # noqa: E402
+import live_window  # noqa: E402
+from config import Config  # noqa: E402
+
+USER = ("background", "photo", "patch")
+setup = Config(server=PARAMS["server"])
+report = {"mode": PARAMS["mode"]}
+
+
+def build(side):
+    image = Gimp.Image.new(side, side, Gimp.ImageBaseType.RGB)
+    painted(image, "background", side, side, 0, 0)
+    painted(image, "photo", side // 2, side // 3, side // 8, side // 4)
+    painted(image, "patch", side // 4, side // 4, side // 2, side // 2)
+    return image
+
+
+def originals(image):
+    return [described(by_name(image, name)) for name in USER]
+
+
+def photograph(window, path):
+    """The window as X shows it (what the artist sees), saved as PNG."""
+    surface = window.window.get_window()
+    Gdk.pixbuf_get_from_window(surface, 0, 0, surface.get_width(), surface.get_height()).savev(path, "png", [], [])
+
+
+def test_script(window, image):
+    yield (lambda: window.history), "the first preview"
+    report["first_status"] = window.status.get_text()
+    first = digest(window.controller.shown_result["generated"]["rgba"])
+    patch = by_name(image, "patch")
+    _, x, y = patch.get_offsets()
+    moved = time.monotonic()
+    patch.set_offsets(x + 6, y + 3)
+    yield (lambda: window.history[-1]["detected"] >= moved), "the preview of the moved layer"
+    report["moved_preview"] = {"differs": digest(window.controller.shown_result["generated"]["rgba"]) != first,
+                               "latency": window.history[-1]["shown"] - moved, "status": window.status.get_text()}
+    yield from pause(0.3)
+    photograph(window, os.path.join(OUT, "live-window.png"))
+
+    selected = [layer.get_name() for layer in image.get_selected_layers()]
+    report["apply"] = {"before": originals(image), "count": len(image.get_layers())}
+    window.apply_button.clicked()
+    yield (lambda: len(window.applied) == 1), "Apply"
+    report["apply"].update(after=originals(image), count_after=len(image.get_layers()),
+                           new=described(by_name(image, window.applied[0])),
+                           selected_after=[layer.get_name() for layer in image.get_selected_layers()],
+                           selected_before=selected, position=[layer.get_name() for layer in image.get_layers()])
+
+    patch.set_offsets(x, y)  # a change, and Apply before its preview is there
+    changed = time.monotonic()
+    window.apply_button.clicked()
+    report["pending"] = {"waited": window.apply_pending, "before": originals(image)}
+    yield (lambda: len(window.applied) == 2), "Apply after a change"
+    report["pending"].update(after=originals(image), new=described(by_name(image, window.applied[1])),
+                             for_the_change=window.history[-1]["detected"] >= changed)
+
+    report["refine"] = {"before": originals(image)}
+    window.refine_button.clicked()
+    report["refine"]["label_while"] = window.refine_button.get_label()
+    yield (lambda: len(window.applied) == 3 or window.controller.refining is None and window.statuses[-1].startswith(
+        "Refin")), "Refine"
+    report["refine"].update(after=originals(image), applied=window.applied, status=window.status.get_text(),
+                            new=described(by_name(image, window.applied[-1])),
+                            label_after=window.refine_button.get_label())
+    report["layers"] = [layer.get_name() for layer in image.get_layers()]
+
+
+def bench_script(window, image):
+    yield (lambda: window.history), "the first preview"
+    patch = by_name(image, "patch")
+    _, x, y = patch.get_offsets()
+    rng = random.Random(0)
+    runs = []
+    for change in range(PARAMS["changes"]):
+        yield from pause(rng.uniform(0.0, 0.3))  # anywhere in the poll's cycle
+        changed = time.monotonic()
+        patch.set_offsets(x + (change % 2) * 4, y)  # moved there and back: a new state every time
+        yield (lambda: window.history[-1]["detected"] >= changed), f"the preview of change {change}"
+        entry = window.history[-1]
+        runs.append({"total": entry["shown"] - changed, "wait": entry["detected"] - changed, "read": entry["read"],
+                     "dispatch": entry["dispatch"], "call": entry["call"], "server": entry["server"],
+                     "queue": entry["queue"], "show": entry["shown"] - entry["answered"]})
+    report["runs"] = runs
+    report["dropped"] = window.controller.dropped
+
+
+def pause(seconds):
+    until = time.monotonic() + seconds
+    yield (lambda: time.monotonic() >= until), f"a pause of {seconds:.2f} s"
+
+
+class Driver:
+    """Runs a script's steps on GTK's main loop: each step yields (condition, what) and the next one starts
+    once the condition holds (within LIMIT seconds)."""
+    LIMIT = 90.0
+
+    def __init__(self, window, steps):
+        self.window, self.steps, self.waiting = window, steps, None
+        GLib.timeout_add(10, self.tick)
+
+    def tick(self):
+        try:
+            while self.waiting is None or self.waiting[0]():
+                condition, what = next(self.steps)
+                self.waiting = (condition, what, time.monotonic() + self.LIMIT)
+            if time.monotonic() > self.waiting[2]:
+                raise TimeoutError(f"waited {self.LIMIT} s for {self.waiting[1]}; the window said "
+                                   f"{self.window.statuses[-3:]}")
+            return True
+        except StopIteration:
+            pass
+        except Exception:
+            report["error"] = traceback.format_exc()
+        self.window.close()
+        return False
+
+
+image = build(PARAMS["side"])
+if PARAMS.get("selection"):
+    image.select_rectangle(Gimp.ChannelOps.REPLACE, *PARAMS["selection"])
+image.set_selected_layers([by_name(image, "photo")])
+window = live_window.open_window(image, setup, PARAMS.get("values", {}), lambda error: explain.one_line(error, setup),
+                                 Gtk.main_quit)
+Driver(window, (test_script if PARAMS["mode"] == "test" else bench_script)(window, image))
+Gtk.main()
+report["statuses"] = window.statuses
+report["history"] = window.history
+with open(os.path.join(OUT, "live.json"), "w") as out:
+    json.dump(report, out, indent=1)
+image.delete()
