@@ -81,6 +81,11 @@ def test_project_interpolate_mix_blend(server, files, tmp_path):
                       "--latent", str(path), "-q")
         assert done.returncode == 0, done.stderr
     assert Image.open(tmp_path / "1.png").size == (RESOLUTION, RESOLUTION)
+    done = client(server, "project", str(files / "bottom.png"), "--method", "regressor", "--truncation", "0",
+                  "-o", str(tmp_path / "average.png"), "--latent", str(tmp_path / "average.npy"), "-q")
+    assert done.returncode == 0, done.stderr
+    average = np.load(tmp_path / "average.npy")[0]
+    assert (average == average[:1]).all()  # every row w_avg
 
     done = client(server, "interpolate", str(a), str(b), "--frames", "3", "--mode", "slerp",
                   "-o", str(tmp_path / "f"))
@@ -123,6 +128,8 @@ def test_error_exit_codes(server, files, tmp_path):
     layer = str(files / "bottom.png")
     done = client(server, "realize", "--layer", layer, "--method", "optimize", "--steps", "99999", "-o", "x.png")
     assert done.returncode == 4 and "INVALID_ARGUMENT: options.steps" in done.stderr
+    done = client(server, "realize", "--layer", layer, "--truncation", "1.5", "-o", "x.png")
+    assert done.returncode == 4 and "INVALID_ARGUMENT: options.truncation" in done.stderr
     done = client(server, "realize", "--layer", layer, "--model", "broken", "-o", "x.png")
     assert done.returncode == 5 and "FAILED_PRECONDITION" in done.stderr
     done = client(server, "realize", "--layer", str(tmp_path / "missing.png"), "-o", "x.png")

@@ -141,3 +141,94 @@ def test_the_packaged_plugin_in_other_pythons(version, served, packaged_plugin):
     assert report["protobuf"] == "python" and len(report["layers"]) == 8
     assert report["codes"] == {"unknown model": "INVALID_ARGUMENT", "closed port": "UNAVAILABLE",
                                "deadline": "DEADLINE_EXCEEDED"}
+
+
+# ------------------------------------------------------------------------------------- cancel
+
+
+@pytest.fixture(scope="module")
+def grpclib_importable(packaged_plugin):
+    """grpclib (and h2, hpack, hyperframe, multidict) from the packaged plug-in's vendor/pure-grpc, placed after
+    site-packages so that this process keeps its own protobuf."""
+    pure = str(packaged_plugin / "vendor" / "pure-grpc")
+    sys.path.append(pure)
+    yield
+    sys.path.remove(pure)
+
+
+@pytest.fixture(params=["grpcio", "grpclib"])
+def client(request, served):
+    """Each of the plug-in's two clients, connected to the module's server."""
+    if request.param == "grpcio":
+        from server.client.direct import DirectClient as opener
+    else:
+        request.getfixturevalue("grpclib_importable")
+        from server.client.grpclib_client import GrpclibClient as opener
+    with opener(served.address) as connected:
+        yield connected
+
+
+LONG_PROJECT = {"image": actions.image_dict(LAYER), "options": {"method": "optimize", "steps": 10_000}}
+SHORT_PROJECT = {"image": actions.image_dict(LAYER), "options": {"method": "regressor"}}
+
+
+def queue_length(client) -> int:
+    [answer] = client.call("GetServerInfo", {}, 10)
+    return answer["result"]["queue_length"]
+
+
+def assert_usable(client):
+    """The client's next calls run normally, and the server's queue is empty (the cancelled job has ended)."""
+    from test_server_fixtures import wait_until
+
+    assert wait_until(lambda: queue_length(client) == 0, 5.0)
+    assert list(client.call("Project", SHORT_PROJECT, 30))[-1]["result"]["metrics"]["method"] == "regressor"
+
+
+def running(event: dict) -> bool:
+    return event["event"] == "progress" and event["progress"]["stage"] != "queued"
+
+
+def test_cancel_from_another_thread_ends_the_call_and_the_job(client):
+    import threading
+    import time
+
+    started, outcome = threading.Event(), {}
+
+    def work():
+        try:
+            for event in client.call("Project", LONG_PROJECT, 120):
+                if running(event):
+                    started.set()
+            outcome["finished"] = True
+        except CallError as exc:
+            outcome["error"], outcome["at"] = exc, time.monotonic()
+        finally:
+            started.set()
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    assert started.wait(60) and not outcome, outcome
+    asked = time.monotonic()
+    client.cancel()
+    thread.join(10)
+    assert not thread.is_alive() and outcome["error"].code == "CANCELLED", outcome
+    assert outcome["at"] - asked < 2.0
+    assert_usable(client)
+
+
+def test_cancel_between_events_ends_the_call(client):
+    """Asked from the calling thread itself, while it handles an event: the next step raises CANCELLED."""
+    with pytest.raises(CallError) as info:
+        for event in client.call("Project", LONG_PROJECT, 120):
+            if running(event):
+                client.cancel()
+    assert info.value.code == "CANCELLED"
+    assert_usable(client)
+
+
+def test_cancel_without_a_call_in_progress_is_harmless(client):
+    client.cancel()
+    assert queue_length(client) == 0
+    client.cancel()  # after a finished call: the next one is not cancelled
+    assert_usable(client)

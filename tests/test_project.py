@@ -168,6 +168,7 @@ def test_lpips_perceptual(tiny_model, target, full_mask):
     ("optimizer", "sgd"), ("lr", float("nan")), ("lr", 0.0), ("lr_rampup", -0.1), ("noise_ramp_length", 0),
     ("pixel_loss", "l3"), ("pixel_weight", -1.0), ("perceptual", "vgg"), ("style_weight", float("inf")),
     ("noise_reg_weight", -1), ("optimize_noise", "yes"), ("restarts", 0), ("seed", -1), ("preview_every", -2),
+    ("truncation", 1.5), ("truncation", -0.1), ("truncation", float("nan")),
 ])
 def test_invalid_options_name_the_field(tiny_model, target, full_mask, field, value):
     with pytest.raises(InvalidInput) as info:
@@ -244,3 +245,38 @@ def test_w_noise_defaults_follow_the_start(tiny_model, target, full_mask):
     assert not torch.equal(latent(method="hybrid"), latent(method="hybrid", initial_noise_factor=0.05))
     assert torch.equal(latent(), latent(initial_noise_factor=0.05))
     assert not torch.equal(latent(), latent(initial_noise_factor=0.0))
+
+
+def _truncated(g, ws: torch.Tensor, psi: float) -> torch.Tensor:
+    return g.w_avg + psi * (ws - g.w_avg)
+
+
+def test_regressor_truncation_pulls_the_latent_toward_w_avg(tiny_model, target):
+    g, mask = tiny_model.generator, torch.ones(1, 1, 32, 32)
+    mask[..., :, 16:] = 0
+    plain = project(tiny_model, target, mask, ProjectOptions(method="regressor"))
+    same = project(tiny_model, target, mask, ProjectOptions(method="regressor", truncation=1.0))
+    assert torch.equal(same.latent, plain.latent) and torch.equal(same.image, plain.image)
+    assert same.metrics["masked_psnr"] == plain.metrics["masked_psnr"]
+    average = project(tiny_model, target, mask, ProjectOptions(method="regressor", truncation=0.0))
+    assert torch.equal(average.latent, g.w_avg.view(1, 1, -1).expand(1, g.num_ws, -1))
+    assert torch.equal(average.image, _w_avg_image(g))
+    half = project(tiny_model, target, mask, ProjectOptions(method="regressor", truncation=0.5))
+    torch.testing.assert_close(half.latent, _truncated(g, plain.latent, 0.5))
+    with torch.no_grad():
+        torch.testing.assert_close(half.image, g.synthesis(half.latent))
+    assert half.metrics["masked_psnr"] == L.masked_psnr(half.image, target, mask)
+
+
+def test_optimize_truncation_renders_the_truncated_best(tiny_model, target, full_mask):
+    g = tiny_model.generator
+    options = dict(steps=4, perceptual="none", restarts=2)
+    plain = project(tiny_model, target, full_mask, ProjectOptions(**options))
+    assert torch.equal(project(tiny_model, target, full_mask, ProjectOptions(truncation=1.0, **options)).latent,
+                       plain.latent)
+    pulled = project(tiny_model, target, full_mask, ProjectOptions(truncation=0.6, **options))
+    torch.testing.assert_close(pulled.latent, _truncated(g, plain.latent, 0.6))
+    with torch.no_grad():
+        torch.testing.assert_close(pulled.image, g.synthesis(pulled.latent, noise_mode="const"))
+    assert pulled.metrics["masked_psnr"] == L.masked_psnr(pulled.image, target, full_mask)
+    assert pulled.metrics["loss"] != plain.metrics["loss"] and pulled.metrics["steps"] == 4

@@ -127,6 +127,24 @@ def test_project(served):
     assert "hybrid" in {e.progress.stage for e in events[:-1]}
 
 
+def test_truncation_pulls_the_realized_latent_toward_w_avg(served, catalog):
+    w_avg = catalog.get("")[1].generator.w_avg.numpy()
+
+    def latent(**options) -> np.ndarray:
+        result = result_of(served.realize(realize_request(**options)))
+        return np.array(result.latent.values, np.float32).reshape(NUM_WS, W_DIM)
+
+    plain = latent()
+    assert np.array_equal(latent(truncation=1.0), plain)
+    assert np.array_equal(latent(truncation=0.0), np.broadcast_to(w_avg, (NUM_WS, W_DIM)))
+    np.testing.assert_allclose(latent(truncation=0.5), w_avg + 0.5 * (plain - w_avg), rtol=1e-5, atol=1e-6)
+    project = pb.ProjectRequest(image=image(30, 20), options=pb.ProjectionOptions(
+        method=pb.METHOD_OPTIMIZE, steps=2, truncation=0.0))
+    result = result_of(list(served.stub.Project(project)))
+    assert np.array_equal(np.array(result.latent.values, np.float32).reshape(NUM_WS, W_DIM),
+                          np.broadcast_to(w_avg, (NUM_WS, W_DIM)))
+
+
 def realized_latent(served, seed: int) -> pb.Latent:
     request = realize_request()
     request.canvas.layers[0].image.CopyFrom(image(40, 30, seed))

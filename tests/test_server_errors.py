@@ -77,6 +77,9 @@ INVALID = [
     ("Realize", realize_with(lambda r: setattr(r.options, "lr", math.nan)), "options.lr"),
     ("Realize", realize_with(lambda r: setattr(r.options, "steps", 20_000)), "options.steps"),
     ("Realize", realize_with(lambda r: setattr(r.options, "space", "q")), "options.space"),
+    *[("Realize", realize_with(lambda r, psi=psi: setattr(r.options, "truncation", psi)), "options.truncation")
+      for psi in (1.5, -0.1, math.nan)],
+    ("Project", pb.ProjectRequest(image=image(4, 4), options=pb.ProjectionOptions(truncation=2)), "options.truncation"),
     ("Realize", realize_with(lambda r: setattr(r, "margin", -1)), "margin"),
     ("Realize", realize_with(lambda r: setattr(r, "feather", math.inf)), "feather"),
     ("Realize", pb.RealizeRequest(), "canvas"),

@@ -2,7 +2,7 @@
 
     python -m server.client health | info | models
     python -m server.client realize --layer FILE[@X,Y][:OPACITY] ... [--selection MASK.png]
-        [--method regressor|optimize|hybrid|scribble] [--steps N] [--seed S] -o OUT.png
+        [--method regressor|optimize|hybrid|scribble] [--steps N] [--seed S] [--truncation PSI] -o OUT.png
         [--composite OUT2.png] [--latent OUT.npy]
     python -m server.client project IMAGE [--mask MASK.png] ... -o RECONSTRUCTION.png [--latent OUT.npy]
     python -m server.client interpolate A.npy B.npy [--frames N] [--mode linear|slerp] -o DIR
@@ -75,7 +75,7 @@ def run(client: DirectClient, args, name: str, request: dict) -> list[dict]:
 
 
 def projection_options(args) -> dict:
-    return {"method": args.method, "steps": args.steps, "seed": args.seed}
+    return {"method": args.method, "steps": args.steps, "seed": args.seed, "truncation": args.truncation}
 
 
 def save(write, value, path: Path) -> None:
@@ -252,6 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     projection.add_argument("--method", choices=METHODS, help="default: the server's choice for the model")
     projection.add_argument("--steps", type=int, help="optimisation steps")
     projection.add_argument("--seed", type=int, help="random seed (default 0)")
+    projection.add_argument("--truncation", type=float, metavar="PSI",
+                            help="pull the result toward the model's average latent, 0..1 (default 1: none)")
 
     parser = argparse.ArgumentParser(prog="python -m server.client", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

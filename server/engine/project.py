@@ -34,6 +34,10 @@ Restarts: restart r > 0 starts from the init plus Gaussian jitter of `RESTART_JI
 per-dimension W spread (in Z space: a new random z, or jitter of the given z), so that restarts
 explore different basins even with a deterministic optimiser; the lowest final loss wins. All
 randomness comes from generators seeded from `(seed, restart)`.
+
+Truncation (`truncation` psi < 1) pulls the final latent toward w_avg, `w_avg + psi (w - w_avg)`: the
+regressor's W+ before its one rendering, an optimising method's best result after the optimisation
+(rendered once more). The returned latent, image and metrics are the truncated ones.
 """
 from __future__ import annotations
 
@@ -385,6 +389,13 @@ class _Run:
         report(self.progress, self.plan.stage, self.done, self.total, preview)
 
 
+def _truncate(g, ws: Tensor, psi: float) -> Tensor:
+    """W+ pulled toward the generator's w_avg by psi (1: `ws` itself)."""
+    if psi == 1:
+        return ws
+    return g.w_avg.to(ws).lerp(ws, psi)
+
+
 def project(model: Model, image: Tensor, mask: Tensor, options: ProjectOptions | None = None,
             progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> Projection:
     """Find a W+ latent whose image matches `image` on the covered pixels of `mask`.
@@ -416,7 +427,7 @@ def _project(model, image, mask, options, progress, cancel) -> Projection:
     run = _Run(model, g, target, mask, options, plan, device, progress, cancel)
     if options.method == "regressor":
         run.check_cancel()
-        ws, noises = run.regressed(), None
+        ws, noises = _truncate(g, run.regressed(), options.truncation), None
         img, loss = run.evaluate(ws, None, with_loss=options.report_loss)
         preview = _preview(img, options.preview_size) if options.preview_every else None
         report(progress, "regressor", 1, 1, preview)
@@ -428,6 +439,10 @@ def _project(model, image, mask, options, progress, cancel) -> Projection:
             if best is None or result[3] < best[3]:
                 best = result
         ws, noises, img, loss = best
+        if options.truncation < 1:
+            run.check_cancel()
+            ws = _truncate(g, ws, options.truncation)
+            img, loss = run.evaluate(ws, noises)
         steps, restarts = options.steps, options.restarts
     metrics = {
         "masked_psnr": masked_psnr(img, target, mask),

@@ -54,6 +54,7 @@ class ProjectOptions:
     preview_every: int = 0  # 0: no previews
     preview_size: int = 64
     report_loss: bool = False  # regressor: also evaluate the objective (the other methods always do)
+    truncation: float = 1.0  # psi: the final latent becomes w_avg + psi (w - w_avg); 1 = none
 
     def validate(self) -> None:
         """Raise InvalidInput naming the first bad field (`options.<name>`)."""
@@ -88,6 +89,7 @@ class ProjectOptions:
         check_int("options.seed", self.seed, 0, 2 ** 63 - 1)
         check_int("options.preview_every", self.preview_every, 0, MAX_STEPS)
         check_int("options.preview_size", self.preview_size, 8, 1024)
+        check_number("options.truncation", self.truncation, 0.0, 1.0)
         no_perceptual = self.perceptual == "none" or self.perceptual_weight == 0
         if self.method != "regressor" and self.pixel_weight == 0 and no_perceptual and self.style_weight == 0:
             raise InvalidInput("options.pixel_weight", "every image loss has weight 0: nothing to fit")

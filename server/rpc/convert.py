@@ -187,6 +187,8 @@ def options_from_proto(message: pb.ProjectionOptions, model: Model, model_name: 
     options.optimize_noise = message.optimize_noise
     options.report_loss = message.report_loss
     options.seed = message.seed
+    if message.HasField("truncation"):
+        options.truncation = message.truncation
     if message.HasField("init_latent"):
         latent = latent_from_proto(message.init_latent, f"{path}.init_latent", model_name)
         options.init_latent = latent[:, 0] if options.space == "z" else latent

@@ -107,7 +107,7 @@ class Square(_message.Message):
     def __init__(self, x: _Optional[int] = ..., y: _Optional[int] = ..., size: _Optional[int] = ...) -> None: ...
 
 class ProjectionOptions(_message.Message):
-    __slots__ = ("method", "steps", "space", "init", "init_latent", "optimizer", "lr", "pixel_loss", "perceptual", "perceptual_weight", "style_weight", "noise_reg_weight", "optimize_noise", "wplus_prior_weight", "encoder_consistency_weight", "restarts", "seed", "preview_every", "preview_size", "report_loss")
+    __slots__ = ("method", "steps", "space", "init", "init_latent", "optimizer", "lr", "pixel_loss", "perceptual", "perceptual_weight", "style_weight", "noise_reg_weight", "optimize_noise", "wplus_prior_weight", "encoder_consistency_weight", "restarts", "seed", "preview_every", "preview_size", "report_loss", "truncation")
     METHOD_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
     SPACE_FIELD_NUMBER: _ClassVar[int]
@@ -128,6 +128,7 @@ class ProjectionOptions(_message.Message):
     PREVIEW_EVERY_FIELD_NUMBER: _ClassVar[int]
     PREVIEW_SIZE_FIELD_NUMBER: _ClassVar[int]
     REPORT_LOSS_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATION_FIELD_NUMBER: _ClassVar[int]
     method: Method
     steps: int
     space: str
@@ -148,7 +149,8 @@ class ProjectionOptions(_message.Message):
     preview_every: int
     preview_size: int
     report_loss: bool
-    def __init__(self, method: _Optional[_Union[Method, str]] = ..., steps: _Optional[int] = ..., space: _Optional[str] = ..., init: _Optional[str] = ..., init_latent: _Optional[_Union[Latent, _Mapping]] = ..., optimizer: _Optional[str] = ..., lr: _Optional[float] = ..., pixel_loss: _Optional[str] = ..., perceptual: _Optional[str] = ..., perceptual_weight: _Optional[float] = ..., style_weight: _Optional[float] = ..., noise_reg_weight: _Optional[float] = ..., optimize_noise: _Optional[bool] = ..., wplus_prior_weight: _Optional[float] = ..., encoder_consistency_weight: _Optional[float] = ..., restarts: _Optional[int] = ..., seed: _Optional[int] = ..., preview_every: _Optional[int] = ..., preview_size: _Optional[int] = ..., report_loss: _Optional[bool] = ...) -> None: ...
+    truncation: float
+    def __init__(self, method: _Optional[_Union[Method, str]] = ..., steps: _Optional[int] = ..., space: _Optional[str] = ..., init: _Optional[str] = ..., init_latent: _Optional[_Union[Latent, _Mapping]] = ..., optimizer: _Optional[str] = ..., lr: _Optional[float] = ..., pixel_loss: _Optional[str] = ..., perceptual: _Optional[str] = ..., perceptual_weight: _Optional[float] = ..., style_weight: _Optional[float] = ..., noise_reg_weight: _Optional[float] = ..., optimize_noise: _Optional[bool] = ..., wplus_prior_weight: _Optional[float] = ..., encoder_consistency_weight: _Optional[float] = ..., restarts: _Optional[int] = ..., seed: _Optional[int] = ..., preview_every: _Optional[int] = ..., preview_size: _Optional[int] = ..., report_loss: _Optional[bool] = ..., truncation: _Optional[float] = ...) -> None: ...
 
 class Progress(_message.Message):
     __slots__ = ("stage", "step", "total", "queue_position", "preview")
