@@ -404,6 +404,8 @@ def confirm_dialogs(root: Path, display: str, shots: Path, keys: dict | None = N
 
 # In Edit attributes, from OK (focused): back past Cancel to the last slider (sefa8), then two pages down (-2)
 SLIDE = ["shift+Tab", "shift+Tab", "Page_Up", "Page_Up"]
+# In Live preview: away from Close (focused) and back, so the window has a moment to show its first preview
+LOOK = ["shift+Tab", "Tab"]
 
 
 def test_dialogs_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
@@ -418,13 +420,14 @@ def test_dialogs_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
     with xvfb(gimp_root) as display:
         report, titles = run_gimp(gimp_root, packaged_plugin, "dialogs_batch.py", params, tmp_path,
                                   f"DISPLAY={display} GAN_COLLAGE_DIALOG_REPORT=/tmp/gan-collage-dialogs.jsonl",
-                                  confirm_dialogs(gimp_root, display, shots, {"Edit attributes...": SLIDE}))
+                                  confirm_dialogs(gimp_root, display, shots, {"Edit attributes...": SLIDE,
+                                                                               "GAN Collage live preview": LOOK}))
     statuses = {name: result for name, result in report.items() if isinstance(result, dict) and "status" in result}
     assert all(result["status"] == "success" for result in statuses.values()), statuses
-    assert len(statuses) == 8
+    assert len(statuses) == 9
     assert titles == {"Server settings...", "GAN Collage settings saved", "Realize collage - fast...",
                       "Realize collage - refine...", "Project layer...", "Interpolate two layers...",
-                      "Mix styles...", "Local blend...", "Edit attributes..."}
+                      "Mix styles...", "Local blend...", "Edit attributes...", "GAN Collage live preview"}
     assert len(list(shots.glob("*.png"))) == len(titles)
     # OK on the prefilled settings dialog saved what the file held
     assert (report["settings_file"]["server"], report["settings_file"]["token"]) == (server, "secret-token")
@@ -452,6 +455,9 @@ def test_dialogs_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
     assert edit["sliders"][-16:] == components and not set(edit["sliders"][:-16]) & set(components)
     assert edit["previews"][0] == [["pc1", 2.0]] and edit["previews"][-1] == [["pc1", 2.0], ["sefa8", -2.0]]
     assert edit["rows"] == "default"
+    live = dialogs["live"]  # opened from the menu and closed with Return (Close has the focus): nothing added
+    assert live["models"] == ["default"] and live["applied"] == [] and live["values"]["method"] == "regressor"
+    log(f"the live window showed {live['previews']} previews before it was closed: {live['statuses']}")
     rows = dialogs["style-mix"]["controls"]["split"]["range"]
     assert rows == dialogs["local-blend"]["controls"]["start-layer"]["range"] and rows[0] == 0 and 2 <= rows[1] < 64
 
@@ -472,7 +478,7 @@ def test_live_preview_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
     params = {"server": server, "mode": "test", "side": 96, "selection": selection, "values": {"refine-steps": 3}}
     with xvfb(gimp_root) as display:
         report, _ = run_gimp(gimp_root, packaged_plugin, "live_batch.py", params, tmp_path, f"DISPLAY={display}",
-                             lambda gimp: None)
+                             lambda gimp: None, timeout=240)
     assert "error" not in report, report["error"]
     photo = tmp_path / "out" / "live-window.png"
     if SCREENSHOTS:

@@ -102,3 +102,8 @@ def explain(error: CallError, config: Config) -> str:
     """The artist's message for a failed call: a plain first line, then the technical detail."""
     detail = f"{error.code}: {error.message}" if error.message else error.code
     return f"{_first_line(error, config)}\n(Technical detail: {detail})"
+
+
+def one_line(error: Exception, config: Config) -> str:
+    """Why a preview failed, in one line of the artist's words (a CallError explained, else its text)."""
+    return _first_line(error, config) if isinstance(error, CallError) else str(error)

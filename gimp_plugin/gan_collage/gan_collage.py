@@ -159,7 +159,7 @@ def edit_attributes(session, image, drawables, config, interactive: bool, setup:
     except actions.UserError:  # written for another model
         last = []
     chosen = edit_dialog.run(session, layer.name, stored, attributes.offered(directions), last, rows,
-                             lambda error: preview_failure(error, setup))
+                             lambda error: explain.one_line(error, setup))
     if chosen is None:
         raise actions.Cancelled()
     edits, rows, answer = chosen
@@ -206,13 +206,6 @@ def _blend_arguments(procedure):
     procedure.add_int_argument("start-layer", "_Blend from layer", "Blend from this generator layer on "
                                "(0 = all; higher keeps more of the lower layer's structure; the dialog offers the "
                                "chosen model's rows)", 0, 64, 0, RW)
-
-
-def preview_failure(error: Exception, setup: settings.Config) -> str:
-    """Why a preview failed, in one line of the artist's words."""
-    if isinstance(error, transport.CallError):
-        return explain.explain(error, setup).splitlines()[0]
-    return str(error)
 
 
 def _edit_arguments(procedure):
@@ -358,7 +351,7 @@ def run_live(procedure, run_mode, image, drawables, config, data):
         return _failure(procedure, "GAN Collage's settings file cannot be used. Open Filters > Generative > GAN "
                                    f"Collage > Server settings and press OK to write a new one.\n({exc})")
     values = {name: config.get_property(name) for name in LIVE_VALUES}
-    for name, value in live_window.run(image, setup, values, lambda error: preview_failure(error, setup)).items():
+    for name, value in live_window.run(image, setup, values, lambda error: explain.one_line(error, setup)).items():
         config.set_property(name, value)
     return procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
 

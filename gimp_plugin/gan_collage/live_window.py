@@ -78,7 +78,7 @@ class LiveWindow:
         self.limits = actions.Limits()
         self.history: list = []    # one entry per preview shown: its timings and when it was shown
         self.statuses: list = []   # every status text shown, in order
-        self.applied: list = []    # the names of the layers added
+        self.added: list = []      # the layers added (GIMP's)
         self.apply_pending = False
         self.closed = False
         self._timer: Optional[int] = None
@@ -87,13 +87,14 @@ class LiveWindow:
         self.window.set_default_response(Gtk.ResponseType.CLOSE)
         self.refine_button = self.window.add_button("_Refine", 1)
         self.apply_button = self.window.add_button("_Apply", Gtk.ResponseType.APPLY)
-        self.window.add_button("_Close", Gtk.ResponseType.CLOSE)
+        self.close_button = self.window.add_button("_Close", Gtk.ResponseType.CLOSE)
         self.window.connect("response", self._response)
         self.window.connect("delete-event", lambda *args: self.close() or True)
         self._build()
         self._sensitivity()
         self.window.show_all()
         self.progress_bar.hide()
+        self.close_button.grab_focus()  # Return closes, as in GIMP's dialogs; the controls take no keys unasked
         GimpUi.window_set_transient(self.window)
 
         self.controller = LiveController(self.read, self, lambda: connect(setup).client, GLib.idle_add)
@@ -288,6 +289,7 @@ class LiveWindow:
 
     def apply(self) -> None:
         """Add the preview as a layer; when the image changed since, the next preview, once it is there."""
+        self.controller.poll()  # the image as it is now: a change not polled yet asks for its preview
         if self.controller.current:
             self._insert(self.controller.shown_result, options_of(self.controller.shown_request["options"]))
         else:
@@ -327,10 +329,9 @@ class LiveWindow:
         layer = actions.realized_layer(result, self.image.get_width(), self.image.get_height(),
                                        gimp_io.selection_bounds(self.image) is not None, options,
                                        self.chosen_model()["name"])
-        gimp_io.insert_layers(self.image, selected, [layer])
+        self.added += gimp_io.insert_layers(self.image, selected, [layer])
         self.image.set_selected_layers(selected)  # the artist goes on with the layers they were on
         Gimp.displays_flush()
-        self.applied.append(layer.name)
         self._status(f"Added the layer \"{layer.name}\".")
 
     def close(self) -> None:
@@ -340,7 +341,12 @@ class LiveWindow:
         if self._timer is not None:
             GLib.source_remove(self._timer)
             self._timer = None
-        self.controller.close()
+        try:
+            self.controller.close()
+        finally:
+            self._closed()
+
+    def _closed(self) -> None:
         self.values = {"layers": self.layers.get_active_id(), "method": self.method.get_active_id(),
                        "steps": self.steps.get_value_as_int(), "seed": self.seed.get_value_as_int(),
                        "truncation": round(self.truncation.get_value(), 2),
@@ -350,7 +356,7 @@ class LiveWindow:
                 out.write(json.dumps({"procedure": "python-fu-gan-collage-live", "values": self.values,
                                       "models": [m["name"] for m in self.models], "previews": len(self.history),
                                       "dropped": self.controller.dropped, "statuses": self.statuses,
-                                      "applied": self.applied}) + "\n")
+                                      "applied": [layer.get_name() for layer in self.added]}) + "\n")
         self.window.destroy()
         self.on_closed()
 

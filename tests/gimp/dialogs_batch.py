@@ -25,7 +25,7 @@ report = {}
 EDITS = {"edits": PARAMS.get("edits", "pc1=2")}
 for name, drawables, values in (("settings", None, {}), ("realize", layers[:1], {}), ("refine", layers[:1], {}),
                                 ("project", layers[:1], {}), ("interpolate", layers, {}), ("style-mix", layers, {}),
-                                ("local-blend", layers, {}), ("edit", layers[1:], EDITS)):
+                                ("local-blend", layers, {}), ("edit", layers[1:], EDITS), ("live", layers[:1], {})):
     procedure = Gimp.get_pdb().lookup_procedure("python-fu-gan-collage-" + name)
     config = procedure.create_config()
     config.set_property("run-mode", Gimp.RunMode.INTERACTIVE)

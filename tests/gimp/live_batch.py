@@ -72,9 +72,9 @@ def test_script(window, image):
     selected = [layer.get_name() for layer in image.get_selected_layers()]
     report["apply"] = {"before": originals(image), "count": len(image.get_layers())}
     window.apply_button.clicked()
-    yield (lambda: len(window.applied) == 1), "Apply"
+    yield (lambda: len(window.added) == 1), "Apply"
     report["apply"].update(after=originals(image), count_after=len(image.get_layers()),
-                           new=described(by_name(image, window.applied[0])),
+                           new=described(window.added[0]),
                            selected_after=[layer.get_name() for layer in image.get_selected_layers()],
                            selected_before=selected, position=[layer.get_name() for layer in image.get_layers()])
 
@@ -82,17 +82,17 @@ def test_script(window, image):
     changed = time.monotonic()
     window.apply_button.clicked()
     report["pending"] = {"waited": window.apply_pending, "before": originals(image)}
-    yield (lambda: len(window.applied) == 2), "Apply after a change"
-    report["pending"].update(after=originals(image), new=described(by_name(image, window.applied[1])),
+    yield (lambda: len(window.added) == 2), "Apply after a change"
+    report["pending"].update(after=originals(image), new=described(window.added[1]),
                              for_the_change=window.history[-1]["detected"] >= changed)
 
     report["refine"] = {"before": originals(image)}
     window.refine_button.clicked()
     report["refine"]["label_while"] = window.refine_button.get_label()
-    yield (lambda: len(window.applied) == 3 or window.controller.refining is None and window.statuses[-1].startswith(
+    yield (lambda: len(window.added) == 3 or window.controller.refining is None and window.statuses[-1].startswith(
         "Refin")), "Refine"
-    report["refine"].update(after=originals(image), applied=window.applied, status=window.status.get_text(),
-                            new=described(by_name(image, window.applied[-1])),
+    report["refine"].update(after=originals(image), applied=[layer.get_name() for layer in window.added],
+                            status=window.status.get_text(), new=described(window.added[-1]),
                             label_after=window.refine_button.get_label())
     report["layers"] = [layer.get_name() for layer in image.get_layers()]
 

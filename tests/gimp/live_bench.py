@@ -1,0 +1,114 @@
+"""Change-to-preview latency of Live preview in a real GIMP 3, split into phases.
+
+    python tests/gimp/live_bench.py --out docs/benchmark/live-preview.json [--changes 40]
+
+The server (`python -m server`, embedded model, its default threads) runs on a free loopback port and
+the plug-in (laid out by install.py) in the GIMP 3 chroot the end-to-end tests build (root needed), once
+per gRPC stack: grpcio (given to GIMP's python3 as in the click benchmark) and the plug-in's own
+pure-Python one. tests/gimp/live_batch.py (mode "bench") builds a 1024 x 1024 document with 3 layers (no
+selection: the region is the canvas), opens the window and moves a layer `--changes` times, each after a
+random pause of 0-300 ms (so a change falls anywhere in the poll's cycle), timing each change until its
+preview is on screen.
+
+Phases: wait (the change until the poll that saw it began), read (that poll reading the image into the
+request), dispatch (the poll until the call began), call (the gRPC round trip; of it, server is
+Realize's own seconds and queue its wait in the server's queue), show (the answer until the picture
+was set). In the same run, after GIMP, the bare network in this process: the embedded model's regressor
+and one generator forward at its resolution, with the server's thread count, so that the server's part
+can be given as a ratio to it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from test_gimp_e2e import EMBEDDED, GRPCIO, REPO, prepare_root, run_gimp, xvfb  # noqa: E402
+
+from server.models import load_model  # noqa: E402
+from server.tools.region_bench import median_seconds  # noqa: E402
+from server.tools.server_process import server  # noqa: E402
+
+SIDE = 1024
+PHASES = ("total", "wait", "read", "dispatch", "call", "server", "queue", "show")
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Median and 95th percentile of each phase, in ms."""
+    out = {}
+    for phase in PHASES:
+        values = sorted(1000 * run[phase] for run in runs)
+        out[phase] = {"median": statistics.median(values),
+                      "p95": values[min(len(values) - 1, round(0.95 * (len(values) - 1)))]}
+    return out
+
+
+def bare_ms(repeats: int = 50) -> float:
+    """The embedded model's regressor + generator forward on one 64 px input, median ms."""
+    model = load_model(EMBEDDED.parent)
+    g, r = model.generator, model.regressor
+    size = g.resolution
+    generator = torch.Generator().manual_seed(0)
+    image = torch.rand(1, 3, size, size, generator=generator) * 2 - 1
+    mask = torch.ones(1, 1, size, size)
+
+    @torch.no_grad()
+    def bare():
+        g.synthesis(r(image * mask, mask), noise_mode="const")
+
+    return 1000 * median_seconds(bare, repeats)
+
+
+def bench(root: Path, changes: int, stack: str, workdir: Path, address: str) -> dict:
+    profile = workdir / "profile"
+    profile.mkdir()
+    (profile / "pluginrc").touch()  # a profile as GIMP makes it: install.py refuses other folders
+    subprocess.run([sys.executable, str(REPO / "install.py"), "--plugin-only", "--gimp-profile", str(profile)],
+                   check=True, capture_output=True, timeout=120)
+    params = {"server": address, "mode": "bench", "side": SIDE, "changes": changes}
+    with xvfb(root) as display:
+        report, _ = run_gimp(root, profile / "plug-ins" / "gan_collage", "live_batch.py", params, workdir,
+                             f"DISPLAY={display}" + (f" {GRPCIO}" if stack == "grpcio" else ""), lambda gimp: None,
+                             timeout=900)
+    if "error" in report:
+        raise RuntimeError(report["error"])
+    return dict(summarise(report["runs"]), changes=len(report["runs"]), dropped=report["dropped"])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--changes", type=int, default=40)
+    parser.add_argument("--out", type=Path)
+    args = parser.parse_args(argv)
+    root = prepare_root()
+    results = {"document": f"{SIDE} x {SIDE}, 3 layers, no selection", "stacks": {}}
+    with server(threads=0) as running:
+        for stack in ("grpcio", "pure-python"):
+            with tempfile.TemporaryDirectory() as workdir:
+                results["stacks"][stack] = bench(root, args.changes, stack, Path(workdir), running.address)
+            row = results["stacks"][stack]
+            print(f"{stack}: change-to-preview median {row['total']['median']:.0f} ms, p95 {row['total']['p95']:.0f} ms "
+                  f"(" + ", ".join(f"{p} {row[p]['median']:.1f}" for p in PHASES[1:]) + " ms)", flush=True)
+    results["bare_regressor_generator_ms"] = bare_ms()
+    results["torch_threads"] = torch.get_num_threads()
+    for stack, row in results["stacks"].items():
+        row["server_over_bare"] = row["server"]["median"] / results["bare_regressor_generator_ms"]
+        row["call_over_bare"] = row["call"]["median"] / results["bare_regressor_generator_ms"]
+    print(f"bare regressor + generator {results['bare_regressor_generator_ms']:.1f} ms; server/bare "
+          + ", ".join(f"{s} {r['server_over_bare']:.2f}" for s, r in results["stacks"].items()), flush=True)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
