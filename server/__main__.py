@@ -116,10 +116,10 @@ def main(argv=None) -> int:
     from server.rpc.network import address
     from server.rpc.server import ServerOptions, start_server
 
-    if args.threads:
-        import torch
+    import torch
 
-        torch.set_num_threads(args.threads)
+    threads = args.threads or torch.get_num_threads()
+    torch.set_num_threads(1)  # loading; the jobs' worker thread gets `threads` (see rpc/server.worker_threads)
     try:
         device, description = resolve_device(args.device)
     except ValueError as exc:
@@ -146,7 +146,7 @@ def main(argv=None) -> int:
         tls_key=args.tls_key.read_bytes() if args.tls_key else None,
         max_message_bytes=args.max_message_mb << 20,
         max_request_pixels=int(args.max_request_megapixels * 1e6),
-        max_result_pixels=int(args.max_result_megapixels * 1e6))
+        max_result_pixels=int(args.max_result_megapixels * 1e6), torch_threads=threads)
     try:
         running = start_server(catalog, options)
     except (OSError, ValueError) as exc:

@@ -165,10 +165,12 @@ class Job:
 class JobQueue:
     """One worker thread (for one device) and at most `max_waiting` jobs waiting behind it."""
 
-    def __init__(self, max_waiting: int, name: str = "worker"):
+    def __init__(self, max_waiting: int, name: str = "worker", prepare: Callable[[], None] | None = None):
+        """`prepare` runs first in the worker thread (the server sets torch's threads for it there)."""
         if max_waiting < 0:
             raise ValueError(f"max_waiting must be >= 0, got {max_waiting}")
         self.max_waiting = max_waiting
+        self._prepare = prepare
         self._cond = threading.Condition()
         self._waiting: collections.deque[Job] = collections.deque()
         self._running: Job | None = None
@@ -245,6 +247,8 @@ class JobQueue:
                 job.token.cancel()
 
     def _serve(self) -> None:
+        if self._prepare is not None:
+            self._prepare()
         while True:
             with self._cond:
                 self._cond.wait_for(lambda: self._waiting or self._closed)

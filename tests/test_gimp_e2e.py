@@ -487,6 +487,8 @@ def test_live_preview_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
     assert report["first_status"].startswith("Updated in ") and report["moved_preview"]["differs"]
     assert report["moved_preview"]["status"].startswith("Updated in ")
     log(f"a moved layer was previewed {1000 * report['moved_preview']['latency']:.0f} ms after the move")
+    painted = report["painted_preview"]  # pixels changed, nothing moved: the probe saw it before a recheck
+    assert painted["latency"] < 0.9 and not painted["by_recheck"], painted
 
     apply = report["apply"]
     assert apply["after"] == apply["before"] and apply["count_after"] == apply["count"] + 1

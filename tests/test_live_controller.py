@@ -65,14 +65,15 @@ class View:
 class Live:
     """A controller whose image is `self.request`, its main loop `pump`."""
 
-    def __init__(self, address: str, request: dict | None = None, retry: tuple = RETRY):
+    def __init__(self, address: str, request: dict | None = None, retry: tuple = RETRY, **options):
         self.request = request or request_for([LAYER])
         self.reads = 0
         self.view = View()
         self.outcomes: queue.Queue = queue.Queue()
         self.clients: list = []
         self.controller = LiveController(self.read, self.view, lambda: self._client(address),
-                                         lambda handle, outcome: self.outcomes.put((handle, outcome)), retry=retry)
+                                         lambda handle, outcome: self.outcomes.put((handle, outcome)), retry=retry,
+                                         **options)
 
     def _client(self, address: str) -> DirectClient:
         self.clients.append(DirectClient(address))
@@ -245,5 +246,39 @@ def test_the_window_waits_for_a_server_that_is_not_there_yet_and_for_one_that_co
         finally:
             running.stop(grace=0)
         assert live.controller.current
+    finally:
+        live.close()
+
+
+def test_an_unchanged_probe_skips_the_read_except_for_a_recheck_now_and_then(served):
+    """The probe (gimp_io.probe_canvas in GIMP) stands in for the read between changes; a full read still
+    comes every `recheck` seconds, and a probe that fails (the read then says why) never skips it."""
+    probe = {"value": 1}
+
+    def probed():
+        if isinstance(probe["value"], Exception):
+            raise probe["value"]
+        return probe["value"]
+
+    live = Live(served.address, probe=probed, recheck=0.5)
+    try:
+        live.pump(lambda view: "preview" in view.kinds())
+        reads = live.reads
+        for _ in range(5):
+            live.controller.poll()
+        assert live.reads == reads  # the probe did not change: nothing read
+
+        live.request = request_for([replace(LAYER, x=6)])  # a change the probe missed...
+        time.sleep(0.5)
+        live.pump(lambda view: view.kinds().count("preview") == 2, 10)  # ...is found by the recheck
+        assert live.reads == reads + 1 and live.controller.rechecks == 1
+
+        probe["value"] = 2
+        live.controller.poll()
+        assert live.reads == reads + 2
+        probe["value"] = UserError("The image was closed.")
+        live.controller.poll()
+        live.controller.poll()
+        assert live.reads == reads + 4 and live.controller.rechecks == 1
     finally:
         live.close()

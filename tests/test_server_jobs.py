@@ -199,3 +199,21 @@ def test_the_queue_lets_go_of_a_finished_job_and_its_data(jobs):
     assert jobs.wait_idle(5)
     gc.collect()
     assert alive() is None  # no next job needed to release it
+
+
+def test_the_worker_thread_runs_with_the_torch_threads_it_is_given():
+    """`python -m server` loads with one torch thread and gives the worker its --threads (rpc/server.py)."""
+    import torch
+
+    from server.rpc.server import worker_threads
+
+    assert worker_threads(0) is None
+    outside = torch.get_num_threads()
+    wanted = 3 if outside != 3 else 2
+    queue = JobQueue(max_waiting=1, name="threads", prepare=worker_threads(wanted))
+    try:
+        job = queue.submit(lambda progress, cancel: (torch.get_num_threads(), threading.current_thread().name))
+        assert job.result() == (wanted, "jobs-threads")
+    finally:
+        queue.close(timeout=5)
+    assert torch.get_num_threads() == outside  # the caller's thread keeps its own

@@ -1,10 +1,12 @@
 """Live preview's flow control, on plain data: no GIMP, no GTK (tests/test_live_controller.py drives it).
 
 The window (live_window.py) calls `LiveController.poll` a few times a second on GTK's main loop. A
-poll reads the image as Realize would send it (the read *is* the change detector: its signature is a
-hash of the whole request, so the layer list, offsets, visibility, opacity, masks, the selection's
-region, the pixels inside it at the model's scale and the window's settings all count, and nothing else
-does). A new signature starts a request; one worker thread owns the connection and makes one call at a
+poll first takes a cheap probe of the image (the layers' places, sizes, opacities and GIMP's own
+thumbnails of them inside the region: gimp_io.probe_canvas); when it changed, or a second has passed,
+it reads the image as Realize would send it. That read decides: its signature is a hash of the whole
+request, so the layer list, offsets, visibility, opacity, masks, the selection's region, the pixels
+inside it at the model's scale and the window's settings all count, and nothing else does. A new
+signature starts a request; one worker thread owns the connection and makes one call at a
 time. A change while a call runs makes the next call use the newest state: the running call is
 cancelled (the server drops the job within one step) and its answer, if it still comes, is dropped.
 Waiting states never queue up: there is one slot, and the newest state takes it.
@@ -19,6 +21,7 @@ where the controller's state lives) to the `View`.
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 from dataclasses import dataclass, field
@@ -28,6 +31,7 @@ from actions import UserError
 from transport import CallError, Client, TransportError
 
 RETRY_SECONDS = (0.5, 1.0, 2.0, 4.0, 5.0)  # waits before reconnecting, then 5 s each time
+RECHECK_SECONDS = 1.0       # a full read at least this often, whatever the probe says
 RETRIED = ("UNAVAILABLE",)  # the server is down or restarting: try again later
 BUSY = "queue is full"      # RESOURCE_EXHAUSTED with this: busy, also worth a later try
 PREVIEW_TIMEOUT = 120.0     # seconds a preview call may take (the first one may load the model)
@@ -215,13 +219,21 @@ class LiveController:
     """The main loop's side: `poll` finds changes, `handle` takes the worker's outcomes.
 
     `read()` gives the Realize request for the image as it is now (UserError: nothing to realize);
-    `deliver(handle, outcome)` runs `handle(outcome)` on the main loop (GLib.idle_add).
+    `probe()`, when given, a cheap value that changes with it (gimp_io.probe_canvas): while it stays the
+    same a poll reads nothing, except once every `recheck` seconds (the probe is a stand-in, the read is
+    the truth). `deliver(handle, outcome)` runs `handle(outcome)` on the main loop (GLib.idle_add).
     """
 
     def __init__(self, read: Callable[[], dict], view: View, connect: Callable[[], Client],
                  deliver: Callable[[Callable, Outcome], object], clock: Callable[[], float] = time.monotonic,
-                 retry: tuple = RETRY_SECONDS):
+                 retry: tuple = RETRY_SECONDS, probe: Optional[Callable[[], object]] = None,
+                 recheck: float = RECHECK_SECONDS):
         self._read, self._view, self._clock = read, view, clock
+        self._probe, self._recheck = probe, recheck
+        self._probed: object = None
+        self._read_at = -math.inf
+        self.reads = 0                # full reads of the image
+        self.rechecks = 0             # of them, those the probe did not ask for
         self._generation = 0
         self._asked = ""              # the signature of the newest state asked for
         self._shown: Optional[Job] = None
@@ -248,6 +260,18 @@ class LiveController:
         if not self.ready or self.refining is not None:
             return 0.0
         started = self._clock()
+        if self._probe is not None:
+            try:
+                probed = self._probe()
+            except UserError:  # the read says what is wrong
+                probed = None
+            if probed is not None and probed == self._probed:
+                if started - self._read_at < self._recheck:
+                    return self._clock() - started
+                self.rechecks += 1
+            self._probed = probed
+        self._read_at = started
+        self.reads += 1
         try:
             request = self._read()
         except UserError as problem:

@@ -1,9 +1,10 @@
 """Filters > Generative > GAN Collage > Live preview: a window that stays open while the artist works.
 
 It shows the region Realize would make (the selection and its margin, or the canvas) at the model's
-resolution, scaled up, and follows the image: live_controller polls it (every POLL_MS at least, and
-never more than READ_SHARE of the time goes to reading, so a big document stays responsive), asks for a
-new preview when it changed and drops answers the image has outrun. A spinner turns while a request is
+resolution, scaled up, and follows the image: live_controller polls it (a cheap probe every POLL_MS,
+the full read when the probe changed; never more than READ_SHARE of the time goes to polling, so a big
+document stays responsive), asks for a new preview when it changed and drops answers the image has
+outrun. A spinner turns while a request is
 out; the status line says how long the last update took, or why there is none (in the artist's words,
 with the retry when the server is away).
 
@@ -97,7 +98,8 @@ class LiveWindow:
         self.close_button.grab_focus()  # Return closes, as in GIMP's dialogs; the controls take no keys unasked
         GimpUi.window_set_transient(self.window)
 
-        self.controller = LiveController(self.read, self, lambda: connect(setup).client, GLib.idle_add)
+        self.controller = LiveController(self.read, self, lambda: connect(setup).client, GLib.idle_add,
+                                         probe=self.probe)
         self._status("Connecting to the GAN Collage server...", busy=True)
 
     # ------------------------------------------------------------------------------ building
@@ -205,6 +207,14 @@ class LiveWindow:
         request = actions.realize_request(canvas, self.options(), model["name"])
         self.limits.check_request(request)
         return request
+
+    def probe(self) -> tuple:
+        """A cheap stand-in for `read` that changes with it (see gimp_io.probe_canvas)."""
+        if not self.image.is_valid():
+            raise actions.UserError("The image was closed.")
+        model = self.chosen_model()
+        return (model["name"], self.options(), gimp_io.probe_canvas(self.image, model["resolution"],
+                                                                     self.layers.get_active_id() == "selected"))
 
     def poll_soon(self, delay_ms: float = 0) -> None:
         if self._timer is not None:

@@ -44,6 +44,7 @@ class ServerOptions:
     max_request_pixels: int = DEFAULT_MAX_REQUEST_PIXELS
     max_result_pixels: int = DEFAULT_MAX_RESULT_PIXELS
     device: str = "cpu"  # a description for GetServerInfo
+    torch_threads: int = 0  # torch's CPU threads in the worker thread (0: as the starting thread has them)
 
 
 def version() -> str:
@@ -74,6 +75,25 @@ class RunningServer:
         return self.jobs.close(timeout=WORKER_STOP_SECONDS)
 
 
+def worker_threads(threads: int):
+    """What the worker thread runs first: torch's thread count there, when one is given.
+
+    The server's torch work belongs in that one thread. On CPU, OpenMP keeps a team of helper threads
+    for each thread that computes with several; a second team (the starting thread's, from loading the
+    models) makes the worker's small passes about twice as slow on a 2-core machine. So `python -m
+    server` loads with one thread and gives the worker the rest (docs/benchmark.md, "Live preview").
+    """
+    if not threads:
+        return None
+
+    def prepare() -> None:
+        import torch
+
+        torch.set_num_threads(threads)
+
+    return prepare
+
+
 def start_server(catalog: Catalog, options: ServerOptions) -> RunningServer:
     """Bind and start; raises ValueError for a non-loopback host without a token or a bad TLS pair."""
     if not is_loopback(options.host) and not options.token:
@@ -81,7 +101,7 @@ def start_server(catalog: Catalog, options: ServerOptions) -> RunningServer:
                          "could use it; pass --token (or bind to 127.0.0.1)")
     if (options.tls_cert is None) != (options.tls_key is None):
         raise ValueError("TLS needs both a certificate and its key")
-    jobs = JobQueue(options.max_queue, name=options.device)
+    jobs = JobQueue(options.max_queue, name=options.device, prepare=worker_threads(options.torch_threads))
     limits = [("grpc.max_receive_message_length", options.max_message_bytes),
               ("grpc.max_send_message_length", options.max_message_bytes)]
     quick = futures.ThreadPoolExecutor(QUICK_THREADS, thread_name_prefix="grpc-quick")

@@ -19,12 +19,12 @@ import gi
 
 gi.require_version("Gdk", "3.0")
 gi.require_version("Gtk", "3.0")
-from gi.repository import Gdk, GLib, Gimp, Gtk  # noqa: E402
+from gi.repository import Gdk, Gegl, GLib, Gimp, Gtk  # noqa: E402
 
 IN, OUT = os.environ["IN_DIR"], os.environ["OUT_DIR"]
 PARAMS = json.load(open(os.path.join(IN, "params.json")))
 sys.path.insert(0, IN)
-from batch_tools import by_name, described, digest, painted  # noqa: E402
+from batch_tools import RGBA, by_name, described, digest, painted  # noqa: E402
 
 sys.path.insert(0, os.path.join(Gimp.directory(), "plug-ins", "gan_collage"))
 import paths  # noqa: E402,F401  (the plug-in's vendor/ first)
@@ -67,6 +67,17 @@ def test_script(window, image):
     report["moved_preview"] = {"differs": digest(window.controller.shown_result["generated"]["rgba"]) != first,
                                "latency": window.history[-1]["shown"] - moved, "status": window.status.get_text()}
     yield from pause(0.3)
+    rechecks = window.controller.rechecks
+    painted_at = time.monotonic()  # paint on the patch: no layer moves, only pixels change
+    width, height = patch.get_width() // 2, patch.get_height() // 2
+    buffer = patch.get_buffer()
+    buffer.set(Gegl.Rectangle.new(0, 0, width, height), RGBA, b"\xf0\x20\x20\xff" * (width * height))
+    buffer.flush()
+    patch.update(0, 0, width, height)
+    yield (lambda: window.history[-1]["detected"] >= painted_at), "the preview of the painted layer"
+    report["painted_preview"] = {"latency": window.history[-1]["shown"] - painted_at,
+                                 "by_recheck": window.controller.rechecks > rechecks}
+    yield from pause(0.3)
     photograph(window, os.path.join(OUT, "live-window.png"))
 
     selected = [layer.get_name() for layer in image.get_selected_layers()]
@@ -106,7 +117,7 @@ def bench_script(window, image):
     for change in range(PARAMS["changes"]):
         yield from pause(rng.uniform(0.0, 0.3))  # anywhere in the poll's cycle
         changed = time.monotonic()
-        patch.set_offsets(x + (change % 2) * 4, y)  # moved there and back: a new state every time
+        patch.set_offsets(x + (change + 1) % 2 * 4, y)  # moved there and back: a new state every time
         yield (lambda: window.history[-1]["detected"] >= changed), f"the preview of change {change}"
         entry = window.history[-1]
         runs.append({"total": entry["shown"] - changed, "wait": entry["detected"] - changed, "read": entry["read"],

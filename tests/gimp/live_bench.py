@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import torch
@@ -67,6 +68,36 @@ def bare_ms(repeats: int = 50) -> float:
     return 1000 * median_seconds(bare, repeats)
 
 
+def quiet_calls(address: str, calls: int = 40) -> dict:
+    """The same kind of request with GIMP gone: three layers read at the model's scale (as the window
+    sends them for this document), over grpcio from this process; the server's seconds and the round
+    trip, median ms."""
+    sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
+    import actions
+    from server.client.direct import DirectClient
+
+    side = load_model(EMBEDDED.parent).generator.resolution
+    step = SIDE // side
+    def pattern(width: int, height: int) -> bytes:
+        return (bytes(range(256)) * (width * height // 64 + 1))[:width * height * 4]
+
+    layers = [actions.LayerData(name, width // step, height // step, pattern(width // step, height // step), x=x, y=y,
+                                canvas_width=width, canvas_height=height)
+              for name, width, height, x, y in (("background", SIDE, SIDE, 0, 0), ("photo", 512, 336, 128, 256),
+                                                ("patch", 256, 256, 512, 512))]
+    plan = actions.ReadPlan.of(None, SIDE, SIDE, side)
+    request = actions.realize_request(actions.CanvasData(SIDE, SIDE, layers, plan.region), actions.Options(), "")
+    server_ms, call_ms = [], []
+    with DirectClient(address) as client:
+        for index in range(calls + 1):
+            started = time.perf_counter()
+            *_, answer = client.call("Realize", request, 60)  # progress events, then the result
+            if index:  # the first one warms up
+                call_ms.append(1000 * (time.perf_counter() - started))
+                server_ms.append(1000 * answer["result"]["metrics"]["seconds"])
+    return {"server": statistics.median(server_ms), "call": statistics.median(call_ms)}
+
+
 def bench(root: Path, changes: int, stack: str, workdir: Path, address: str) -> dict:
     profile = workdir / "profile"
     profile.mkdir()
@@ -97,13 +128,19 @@ def main(argv=None) -> int:
             row = results["stacks"][stack]
             print(f"{stack}: change-to-preview median {row['total']['median']:.0f} ms, p95 {row['total']['p95']:.0f} ms "
                   f"(" + ", ".join(f"{p} {row[p]['median']:.1f}" for p in PHASES[1:]) + " ms)", flush=True)
+        results["quiet"] = quiet_calls(running.address)
     results["bare_regressor_generator_ms"] = bare_ms()
+    results["quiet"]["server_over_bare"] = results["quiet"]["server"] / results["bare_regressor_generator_ms"]
+    results["quiet"]["call_over_bare"] = results["quiet"]["call"] / results["bare_regressor_generator_ms"]
     results["torch_threads"] = torch.get_num_threads()
     for stack, row in results["stacks"].items():
         row["server_over_bare"] = row["server"]["median"] / results["bare_regressor_generator_ms"]
         row["call_over_bare"] = row["call"]["median"] / results["bare_regressor_generator_ms"]
-    print(f"bare regressor + generator {results['bare_regressor_generator_ms']:.1f} ms; server/bare "
-          + ", ".join(f"{s} {r['server_over_bare']:.2f}" for s, r in results["stacks"].items()), flush=True)
+    quiet = results["quiet"]
+    print(f"bare regressor + generator {results['bare_regressor_generator_ms']:.1f} ms; server/bare in GIMP "
+          + ", ".join(f"{s} {r['server_over_bare']:.2f}" for s, r in results["stacks"].items())
+          + f"; with GIMP gone: server {quiet['server']:.1f} ms ({quiet['server_over_bare']:.2f}), round trip "
+          f"{quiet['call']:.1f} ms ({quiet['call_over_bare']:.2f})", flush=True)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=1) + "\n")
