@@ -13,9 +13,11 @@ preview is on screen.
 Phases: wait (the change until the poll that saw it began), read (that poll reading the image into the
 request), dispatch (the poll until the call began), call (the gRPC round trip; of it, server is
 Realize's own seconds and queue its wait in the server's queue), show (the answer until the picture
-was set). In the same run, after GIMP, the bare network in this process: the embedded model's regressor
-and one generator forward at its resolution, with the server's thread count, so that the server's part
-can be given as a ratio to it.
+was set). After GIMP, with the machine quiet, the same kind of request straight from this process, each call
+followed by the bare network here (the embedded model's regressor and one generator forward at its
+resolution, torch's default threads like the server): the server's part as a ratio to the bare pass,
+both measured in the same rounds. The in-GIMP server seconds are given against that bare pass too (GIMP
+and the window share the 2 cores with the server then).
 """
 from __future__ import annotations
 
@@ -35,7 +37,6 @@ sys.path.insert(0, str(HERE.parent))
 from test_gimp_e2e import EMBEDDED, GRPCIO, REPO, prepare_root, run_gimp, xvfb  # noqa: E402
 
 from server.models import load_model  # noqa: E402
-from server.tools.region_bench import median_seconds  # noqa: E402
 from server.tools.server_process import server  # noqa: E402
 
 SIDE = 1024
@@ -52,32 +53,32 @@ def summarise(runs: list[dict]) -> dict:
     return out
 
 
-def bare_ms(repeats: int = 50) -> float:
-    """The embedded model's regressor + generator forward on one 64 px input, median ms."""
+def bare_pass():
+    """The embedded model's regressor + one generator forward on one input at its resolution."""
     model = load_model(EMBEDDED.parent)
     g, r = model.generator, model.regressor
     size = g.resolution
-    generator = torch.Generator().manual_seed(0)
-    image = torch.rand(1, 3, size, size, generator=generator) * 2 - 1
+    image = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
     mask = torch.ones(1, 1, size, size)
 
     @torch.no_grad()
     def bare():
         g.synthesis(r(image * mask, mask), noise_mode="const")
 
-    return 1000 * median_seconds(bare, repeats)
+    return bare
 
 
 def quiet_calls(address: str, calls: int = 40) -> dict:
-    """The same kind of request with GIMP gone: three layers read at the model's scale (as the window
-    sends them for this document), over grpcio from this process; the server's seconds and the round
-    trip, median ms."""
+    """With GIMP gone: the kind of request the window sends for this document (three layers read at the
+    model's scale) over grpcio from this process, each call followed by the bare pass here, so that both
+    see the same machine; medians in ms (the server's own seconds, the round trip, the bare pass)."""
     sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
     import actions
     from server.client.direct import DirectClient
 
     side = load_model(EMBEDDED.parent).generator.resolution
     step = SIDE // side
+
     def pattern(width: int, height: int) -> bytes:
         return (bytes(range(256)) * (width * height // 64 + 1))[:width * height * 4]
 
@@ -87,15 +88,20 @@ def quiet_calls(address: str, calls: int = 40) -> dict:
                                                 ("patch", 256, 256, 512, 512))]
     plan = actions.ReadPlan.of(None, SIDE, SIDE, side)
     request = actions.realize_request(actions.CanvasData(SIDE, SIDE, layers, plan.region), actions.Options(), "")
-    server_ms, call_ms = [], []
+    bare = bare_pass()
+    times: dict = {"server": [], "call": [], "bare": []}
     with DirectClient(address) as client:
         for index in range(calls + 1):
             started = time.perf_counter()
             *_, answer = client.call("Realize", request, 60)  # progress events, then the result
-            if index:  # the first one warms up
-                call_ms.append(1000 * (time.perf_counter() - started))
-                server_ms.append(1000 * answer["result"]["metrics"]["seconds"])
-    return {"server": statistics.median(server_ms), "call": statistics.median(call_ms)}
+            call = time.perf_counter() - started
+            started = time.perf_counter()
+            bare()
+            if index:  # the first round warms up
+                times["call"].append(1000 * call)
+                times["server"].append(1000 * answer["result"]["metrics"]["seconds"])
+                times["bare"].append(1000 * (time.perf_counter() - started))
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def bench(root: Path, changes: int, stack: str, workdir: Path, address: str) -> dict:
@@ -128,15 +134,13 @@ def main(argv=None) -> int:
             row = results["stacks"][stack]
             print(f"{stack}: change-to-preview median {row['total']['median']:.0f} ms, p95 {row['total']['p95']:.0f} ms "
                   f"(" + ", ".join(f"{p} {row[p]['median']:.1f}" for p in PHASES[1:]) + " ms)", flush=True)
-        results["quiet"] = quiet_calls(running.address)
-    results["bare_regressor_generator_ms"] = bare_ms()
-    results["quiet"]["server_over_bare"] = results["quiet"]["server"] / results["bare_regressor_generator_ms"]
-    results["quiet"]["call_over_bare"] = results["quiet"]["call"] / results["bare_regressor_generator_ms"]
+        results["quiet"] = quiet = quiet_calls(running.address)
+    results["bare_regressor_generator_ms"] = quiet["bare"]
+    quiet["server_over_bare"], quiet["call_over_bare"] = quiet["server"] / quiet["bare"], quiet["call"] / quiet["bare"]
     results["torch_threads"] = torch.get_num_threads()
     for stack, row in results["stacks"].items():
         row["server_over_bare"] = row["server"]["median"] / results["bare_regressor_generator_ms"]
         row["call_over_bare"] = row["call"]["median"] / results["bare_regressor_generator_ms"]
-    quiet = results["quiet"]
     print(f"bare regressor + generator {results['bare_regressor_generator_ms']:.1f} ms; server/bare in GIMP "
           + ", ".join(f"{s} {r['server_over_bare']:.2f}" for s, r in results["stacks"].items())
           + f"; with GIMP gone: server {quiet['server']:.1f} ms ({quiet['server_over_bare']:.2f}), round trip "
