@@ -510,3 +510,7 @@ def test_live_preview_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
     assert refine["applied"][-1] == "Realized (optimize, default, seed 0, 3 steps)", refine["status"]
     assert refine["after"] == refine["before"] and refine["new"]["latent_bytes"]
     assert not [text for text in report["statuses"] if "Cannot reach" in text or "problem" in text]
+    assert report["closed"] == {"status": "The image was closed. Close this window, or open it again on another "
+                                          "image.", "apply": False, "refine": False}
+    assert report["non_interactive"]["status"] == "calling-error"
+    assert "open it from the menu" in report["non_interactive"]["message"]

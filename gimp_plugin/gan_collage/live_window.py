@@ -171,8 +171,9 @@ class LiveWindow:
         for widget in (self.model, self.method, self.truncation, self.layers, self.refine_steps):
             widget.set_sensitive(not refining)
         shown = getattr(self, "controller", None) is not None and self.controller.shown_result is not None
-        self.apply_button.set_sensitive(shown and not refining and not self.closed)
-        self.refine_button.set_sensitive(shown and not self.closed)
+        usable = shown and not self.closed and self.image.is_valid()
+        self.apply_button.set_sensitive(usable and not refining)
+        self.refine_button.set_sensitive(usable)
         self.refine_button.set_label("_Stop refining" if refining else "_Refine")
 
     def _changed(self, widget) -> None:

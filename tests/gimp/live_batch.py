@@ -107,6 +107,11 @@ def test_script(window, image):
                             label_after=window.refine_button.get_label())
     report["layers"] = [layer.get_name() for layer in image.get_layers()]
 
+    image.delete()  # the artist closes the image under the window
+    yield (lambda: window.statuses[-1].startswith("The image was closed")), "the window to notice the image closed"
+    report["closed"] = {"status": window.statuses[-1], "apply": window.apply_button.get_sensitive(),
+                        "refine": window.refine_button.get_sensitive()}
+
 
 def bench_script(window, image):
     yield (lambda: window.history), "the first preview"
@@ -158,6 +163,11 @@ class Driver:
         return False
 
 
+if PARAMS["mode"] == "test":  # from a script the procedure says it is a window
+    from batch_tools import run_procedure
+
+    result, _ = run_procedure("live", build(8))
+    report["non_interactive"] = {"status": result.index(0).value_nick, "message": result.index(1)}
 image = build(PARAMS["side"])
 if PARAMS.get("selection"):
     image.select_rectangle(Gimp.ChannelOps.REPLACE, *PARAMS["selection"])
@@ -170,4 +180,5 @@ report["statuses"] = window.statuses
 report["history"] = window.history
 with open(os.path.join(OUT, "live.json"), "w") as out:
     json.dump(report, out, indent=1)
-image.delete()
+if image.is_valid():
+    image.delete()
