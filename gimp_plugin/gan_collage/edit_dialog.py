@@ -21,7 +21,7 @@ gi.require_version("Gtk", "3.0")
 from gi.repository import GLib, GimpUi, Gtk  # noqa: E402
 
 import attributes  # noqa: E402
-from gtk_parts import label as _label, pixbuf  # noqa: E402
+from gtk_parts import label as _label, pixbuf, preview_column  # noqa: E402
 from dialogs import REPORT_ENV  # noqa: E402
 from previews import Previews  # noqa: E402
 
@@ -48,12 +48,7 @@ class EditDialog:
         body = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=12, border_width=12)
         self.dialog.get_content_area().pack_start(body, True, True, 0)
 
-        left = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
-        self.picture = Gtk.Image()
-        self.picture.set_size_request(PREVIEW_SIDE, PREVIEW_SIDE)
-        frame = Gtk.Frame()
-        frame.add(self.picture)
-        left.pack_start(frame, False, False, 0)
+        left, self.picture = preview_column(body, PREVIEW_SIDE)
         self.layer_name = layer_name
         self.status = _label(f"Preview of {layer_name}")
         self.status.set_line_wrap(True)
@@ -72,7 +67,6 @@ class EditDialog:
         line.pack_start(rows_label, False, False, 0)
         line.pack_start(self.rows, True, True, 0)
         left.pack_start(line, False, False, 0)
-        body.pack_start(left, False, False, 0)
 
         grid = Gtk.Grid(column_spacing=8, row_spacing=2)
         row, kind = 0, None

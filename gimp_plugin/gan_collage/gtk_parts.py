@@ -26,3 +26,15 @@ def label(text: str, markup: bool = False) -> Gtk.Label:
     else:
         widget.set_text(text)
     return widget
+
+
+def preview_column(body: Gtk.Box, side: int) -> tuple[Gtk.Box, Gtk.Image]:
+    """A column packed into `body` with a framed picture `side` pixels square at its top: (column, picture)."""
+    column = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
+    picture = Gtk.Image()
+    picture.set_size_request(side, side)
+    frame = Gtk.Frame()
+    frame.add(picture)
+    column.pack_start(frame, False, False, 0)
+    body.pack_start(column, False, False, 0)
+    return column, picture

@@ -33,7 +33,7 @@ from gi.repository import GLib, Gimp, GimpUi, Gtk  # noqa: E402
 import actions  # noqa: E402
 import gimp_io  # noqa: E402
 from dialogs import REPORT_ENV  # noqa: E402
-from gtk_parts import label, pixbuf  # noqa: E402
+from gtk_parts import label, pixbuf, preview_column  # noqa: E402
 from live_controller import LiveController  # noqa: E402
 from server.defaults import DEFAULT_STEPS, MAX_STEPS  # noqa: E402
 from transport import CallError, connect  # noqa: E402
@@ -108,12 +108,7 @@ class LiveWindow:
         body = Gtk.Box(orientation=Gtk.Orientation.HORIZONTAL, spacing=12, border_width=12)
         self.window.get_content_area().pack_start(body, True, True, 0)
 
-        left = Gtk.Box(orientation=Gtk.Orientation.VERTICAL, spacing=6)
-        self.picture = Gtk.Image()
-        self.picture.set_size_request(PREVIEW_SIDE, PREVIEW_SIDE)
-        frame = Gtk.Frame()
-        frame.add(self.picture)
-        left.pack_start(frame, False, False, 0)
+        left, self.picture = preview_column(body, PREVIEW_SIDE)
         line = Gtk.Box(spacing=6)
         self.spinner = Gtk.Spinner()
         line.pack_start(self.spinner, False, False, 0)
@@ -125,7 +120,6 @@ class LiveWindow:
         left.pack_start(line, False, False, 0)
         self.progress_bar = Gtk.ProgressBar(show_text=True)
         left.pack_start(self.progress_bar, False, False, 0)
-        body.pack_start(left, False, False, 0)
 
         grid = Gtk.Grid(column_spacing=8, row_spacing=6)
         self.model = Gtk.ComboBoxText()
@@ -279,6 +273,9 @@ class LiveWindow:
             text = "Refining stopped; the preview follows the image again."
         else:
             text = self.explain(error) + (f" Trying again in {retry_in:g} s." if retry_in else "")
+        if self.apply_pending:  # nothing to add: Apply again once there is a preview
+            self.apply_pending = False
+            text = f"Nothing was added. {text}"
         self._status(text, busy=retry_in > 0)
         self._refine_done()
 

@@ -146,9 +146,13 @@ def main(argv=None) -> int:
           + f"; with GIMP gone: server {quiet['server']:.1f} ms ({quiet['server_over_bare']:.2f}), round trip "
           f"{quiet['call']:.1f} ms ({quiet['call_over_bare']:.2f})", flush=True)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=1) + "\n")
+        save(args.out, results)
     return 0
+
+
+def save(path: Path, results: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1) + "\n")
 
 
 if __name__ == "__main__":
