@@ -246,6 +246,7 @@ def test_the_window_waits_for_a_server_that_is_not_there_yet_and_for_one_that_co
         finally:
             running.stop(grace=0)
         assert live.controller.current
+        assert live.count("connected") == 2  # the new connection asked for the server's models again
     finally:
         live.close()
 

@@ -13,7 +13,8 @@ Waiting states never queue up: there is one slot, and the newest state takes it.
 
 When the server cannot be reached the worker waits before trying again (RETRY_SECONDS, growing), with
 the newest state then, and says so; changes meanwhile do not shorten the wait, so a server that is
-down is not flooded.
+down is not flooded. Each new connection asks the server's info and models again before anything else
+(a restarted server may serve other models).
 
 Answers come back through `deliver` (GLib.idle_add in the window: they are handled on the main loop,
 where the controller's state lives) to the `View`.
@@ -162,6 +163,9 @@ class CallWorker:
         try:
             if self._client is None:
                 self._client = self._connect()
+                if job.kind != "hello":  # a new connection after a lost one: the server may have other models now
+                    hello = Job("hello", 0)
+                    self._deliver(Outcome(hello, result=self._perform(hello, sent), sent=sent, answered=self._clock()))
             result = self._perform(job, sent)
             self._failures = 0
             self._deliver(Outcome(job, result=result, sent=sent, answered=self._clock()))

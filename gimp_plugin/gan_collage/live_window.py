@@ -233,9 +233,12 @@ class LiveWindow:
             self.spinner.stop()
 
     def connected(self, info: dict, models: list) -> None:
+        """The server's info and models: when the window connects, and again after each reconnection."""
         self.limits = actions.Limits.of(info)
         self.models = [model for model in models if model["available"]]
-        wanted = self.setup.model or next((m["name"] for m in self.models if m["is_default"]), "")
+        wanted = (self.model.get_active_id() or self.setup.model
+                  or next((m["name"] for m in self.models if m["is_default"]), ""))
+        self.model.remove_all()
         for model in self.models:
             details = f"{model['resolution']} px, {model.get('num_ws', 0)} latent rows"
             self.model.append(model["name"], f"{model['name']} ({details}"
