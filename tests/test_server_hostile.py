@@ -68,14 +68,13 @@ def test_deadline_expiry_is_logged_as_such(servers):
     running = servers(())
     with grpc.insecure_channel(running.address) as channel:
         stub = hostile.stub(channel)
-        # the cases before may leave the worker busy a while with work their clients dropped
-        assert wait_until(lambda: stub.GetServerInfo(pb.GetServerInfoRequest(), timeout=10).queue_length == 0, 60, 0.2)
         earlier = len(running.log_lines)
         with pytest.raises(grpc.RpcError) as error:
             list(stub.Realize(long_request(), timeout=1.0))
     assert error.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
     logged = running.log_lines  # the drain thread appends to it
-    assert wait_until(lambda: any("Realize DEADLINE_EXCEEDED" in line for line in logged[earlier:]), 30)
+    assert wait_until(lambda: any("Realize DEADLINE_EXCEEDED" in line for line in logged[earlier:]), 10), \
+        logged[earlier:]  # not CANCELLED: the client's dropping the call at its deadline is the deadline
     assert not any("Realize CANCELLED" in line for line in logged[earlier:])
 
 

@@ -15,6 +15,9 @@ log = logging.getLogger("server.requests")
 
 # Health checks answer without a token, so that probes and the plug-in's "is it up?" need no secret.
 PUBLIC_PREFIXES = ("/grpc.health.v1.Health/",)
+# A client whose deadline passed drops the call a moment before the server's copy of that deadline (it
+# counts from the request's arrival) runs out: a call dropped this close to its deadline expired.
+DEADLINE_SLACK_SECONDS = 0.25
 
 _KINDS = {  # (request_streaming, response_streaming) -> (handler attribute, factory)
     (False, False): ("unary_unary", grpc.unary_unary_rpc_method_handler),
@@ -219,7 +222,7 @@ class RequestLog(grpc.ServerInterceptor):
                         yield from behaviour(request, context)
                     except GeneratorExit:  # grpc stopped iterating: the client went away, or the deadline passed
                         remaining = context.time_remaining()
-                        expired = remaining is not None and remaining <= 0
+                        expired = remaining is not None and remaining <= DEADLINE_SLACK_SECONDS
                         context.set_code(grpc.StatusCode.DEADLINE_EXCEEDED if expired else grpc.StatusCode.CANCELLED)
                         raise
                     except BaseException:
