@@ -289,14 +289,27 @@ def model_rows(config) -> int:
         return 0  # the run itself will say what is wrong
 
 
-def run_action(procedure, run_mode, image, drawables, config, data):
-    """Dialog, read the image, call the server, add the layers; an error leaves the image as it was."""
-    entered = time.time()
-    action = ACTIONS[procedure.get_name().removeprefix(PREFIX)]
+def unusable_settings(exc: settings.ConfigError) -> str:
+    return ("GAN Collage's settings file cannot be used. Open Filters > Generative > GAN Collage > Server settings "
+            f"and press OK to write a new one.\n({exc})")
+
+
+def refused_image(procedure, image):
+    """The failure for an image GAN Collage cannot work on (none, or indexed); None when it can."""
     if image is None:
         return _failure(procedure, "GAN Collage needs an image.", Gimp.PDBStatusType.CALLING_ERROR)
     if image.get_base_type() == Gimp.ImageBaseType.INDEXED:
         return _failure(procedure, INDEXED)
+    return None
+
+
+def run_action(procedure, run_mode, image, drawables, config, data):
+    """Dialog, read the image, call the server, add the layers; an error leaves the image as it was."""
+    entered = time.time()
+    action = ACTIONS[procedure.get_name().removeprefix(PREFIX)]
+    refusal = refused_image(procedure, image)
+    if refusal is not None:
+        return refusal
     if (run_mode == Gimp.RunMode.INTERACTIVE and not action.own_dialog
             and not dialogs.run(procedure, config, rows=model_rows(config))):
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
@@ -316,8 +329,7 @@ def run_action(procedure, run_mode, image, drawables, config, data):
             return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
         return _failure(procedure, explain.explain(exc, setup or settings.Config()))
     except settings.ConfigError as exc:
-        return _failure(procedure, "GAN Collage's settings file cannot be used. Open Filters > Generative > GAN "
-                                   f"Collage > Server settings and press OK to write a new one.\n({exc})")
+        return _failure(procedure, unusable_settings(exc))
     except (actions.UserError, transport.TransportError) as exc:
         return _failure(procedure, str(exc))
     finally:
@@ -341,15 +353,13 @@ def run_live(procedure, run_mode, image, drawables, config, data):
         return _failure(procedure, "Live preview is a window that follows the image: open it from the menu. Scripts "
                         "use \"Realize collage - fast\" (python-fu-gan-collage-realize).",
                         Gimp.PDBStatusType.CALLING_ERROR)
-    if image is None:
-        return _failure(procedure, "GAN Collage needs an image.", Gimp.PDBStatusType.CALLING_ERROR)
-    if image.get_base_type() == Gimp.ImageBaseType.INDEXED:
-        return _failure(procedure, INDEXED)
+    refusal = refused_image(procedure, image)
+    if refusal is not None:
+        return refusal
     try:
         setup = settings.load(settings_path())
     except settings.ConfigError as exc:
-        return _failure(procedure, "GAN Collage's settings file cannot be used. Open Filters > Generative > GAN "
-                                   f"Collage > Server settings and press OK to write a new one.\n({exc})")
+        return _failure(procedure, unusable_settings(exc))
     values = {name: config.get_property(name) for name in LIVE_VALUES}
     for name, value in live_window.run(image, setup, values, lambda error: explain.one_line(error, setup)).items():
         config.set_property(name, value)

@@ -140,14 +140,19 @@ def read_canvas(image, resolution: int, selected_only: bool = False, with_result
                 margin: float = DEFAULT_MARGIN) -> CanvasData:
     """The visible layers (or only the selected ones) bottom to top, groups flattened, each only inside
     the region of interest and read at the coarsest scale that keeps `resolution` pixels across it."""
-    bounds = selection_bounds(image)
-    plan = ReadPlan.of(bounds, image.get_width(), image.get_height(), resolution, margin)
-    selected = _ids(image.get_selected_layers()) if selected_only else None
-    leaves = reversed(list(_leaves(image.get_layers(), selected, with_results)))
-    layers = [read_layer(layer, opacity, plan.area, plan.step) for layer, opacity in leaves]
+    bounds, plan, leaves = _read_plan(image, resolution, selected_only, with_results, margin)
+    layers = [read_layer(layer, opacity, plan.area, plan.step) for layer, opacity in reversed(leaves)]
     return CanvasData(width=image.get_width(), height=image.get_height(),
                       layers=[layer for layer in layers if layer is not None], region=plan.region,
                       has_selection=bounds is not None)
+
+
+def _read_plan(image, resolution: int, selected_only: bool, with_results: bool, margin: float) -> tuple:
+    """What read_canvas and probe_canvas look at: (selection bounds, ReadPlan, [(layer, opacity)] top first)."""
+    bounds = selection_bounds(image)
+    plan = ReadPlan.of(bounds, image.get_width(), image.get_height(), resolution, margin)
+    selected = _ids(image.get_selected_layers()) if selected_only else None
+    return bounds, plan, list(_leaves(image.get_layers(), selected, with_results))
 
 
 def _thumbnail(drawable, rect: Bounds, step: int) -> bytes:
@@ -165,11 +170,9 @@ def probe_canvas(image, resolution: int, selected_only: bool = False, with_resul
     mask's) inside the region at the read's scale. A thumbnail is made in GIMP in a fraction of a
     millisecond, where the exact read of a large RGBA layer takes tens; it averages unpremultiplied, which
     is wrong for the request but as good for seeing a change."""
-    bounds = selection_bounds(image)
-    plan = ReadPlan.of(bounds, image.get_width(), image.get_height(), resolution, margin)
-    selected = _ids(image.get_selected_layers()) if selected_only else None
+    _, plan, leaves = _read_plan(image, resolution, selected_only, with_results, margin)
     probe = [plan]
-    for layer, opacity in _leaves(image.get_layers(), selected, with_results):
+    for layer, opacity in leaves:
         _, x, y = layer.get_offsets()
         width, height = layer.get_width(), layer.get_height()
         entry = [layer.get_id(), x, y, width, height, opacity, layer.has_alpha()]

@@ -92,14 +92,14 @@ class LiveWindow:
         self.window.connect("response", self._response)
         self.window.connect("delete-event", lambda *args: self.close() or True)
         self._build()
+        # its outcomes arrive through GTK's main loop, so none before this constructor has returned
+        self.controller = LiveController(self.read, self, lambda: connect(setup).client, GLib.idle_add,
+                                         probe=self.probe)
         self._sensitivity()
         self.window.show_all()
         self.progress_bar.hide()
         self.close_button.grab_focus()  # Return closes, as in GIMP's dialogs; the controls take no keys unasked
         GimpUi.window_set_transient(self.window)
-
-        self.controller = LiveController(self.read, self, lambda: connect(setup).client, GLib.idle_add,
-                                         probe=self.probe)
         self._status("Connecting to the GAN Collage server...", busy=True)
 
     # ------------------------------------------------------------------------------ building
@@ -159,13 +159,12 @@ class LiveWindow:
 
     def _sensitivity(self) -> None:
         hybrid = self.method.get_active_id() == "hybrid"
-        refining = getattr(self, "controller", None) is not None and self.controller.refining is not None
+        refining = self.controller.refining is not None
         for widget in (self.steps, self.seed):
             widget.set_sensitive(hybrid and not refining)
         for widget in (self.model, self.method, self.truncation, self.layers, self.refine_steps):
             widget.set_sensitive(not refining)
-        shown = getattr(self, "controller", None) is not None and self.controller.shown_result is not None
-        usable = shown and not self.closed and self.image.is_valid()
+        usable = self.controller.shown_result is not None and not self.closed and self.image.is_valid()
         self.apply_button.set_sensitive(usable and not refining)
         self.refine_button.set_sensitive(usable)
         self.refine_button.set_label("_Stop refining" if refining else "_Refine")
@@ -189,11 +188,15 @@ class LiveWindow:
                                self.seed.get_value_as_int() if hybrid else 0,
                                truncation=round(self.truncation.get_value(), 2))
 
-    def read(self) -> dict:
-        """The Realize request for the image as it is (UserError: nothing to realize, or no image)."""
+    def _open_image_model(self) -> dict:
+        """The chosen model; UserError when the image was closed or there is no model."""
         if not self.image.is_valid():
             raise actions.UserError("The image was closed. Close this window, or open it again on another image.")
-        model = self.chosen_model()
+        return self.chosen_model()
+
+    def read(self) -> dict:
+        """The Realize request for the image as it is (UserError: nothing to realize, or no image)."""
+        model = self._open_image_model()
         if not model["has_regressor"]:
             raise actions.UserError(f"The model {model['name']!r} has no regressor, which Live preview needs. "
                                     "Pick another model.")
@@ -205,9 +208,7 @@ class LiveWindow:
 
     def probe(self) -> tuple:
         """A cheap stand-in for `read` that changes with it (see gimp_io.probe_canvas)."""
-        if not self.image.is_valid():
-            raise actions.UserError("The image was closed.")
-        model = self.chosen_model()
+        model = self._open_image_model()
         return (model["name"], self.options(), gimp_io.probe_canvas(self.image, model["resolution"],
                                                                      self.layers.get_active_id() == "selected"))
 
