@@ -76,18 +76,24 @@ def summarise(runs: list[dict]) -> dict:
     return out
 
 
-def bench_checkout(root: Path, checkout: Path, repeats: int, workdir: Path) -> dict:
+def installed_plugin(checkout: Path, workdir: Path) -> Path:
+    """`checkout`'s plug-in folder, as its install.py lays it out in a profile under `workdir`."""
     profile = workdir / "profile"
     profile.mkdir(exist_ok=True)
     (profile / "pluginrc").touch()  # a profile as GIMP makes it: install.py refuses other folders
     subprocess.run([sys.executable, str(checkout / "install.py"), "--plugin-only", "--gimp-profile", str(profile)],
                    check=True, capture_output=True, timeout=120)
+    return profile / "plug-ins" / "gan_collage"
+
+
+def bench_checkout(root: Path, checkout: Path, repeats: int, workdir: Path) -> dict:
+    plugin = installed_plugin(checkout, workdir)
     timings = root / TIMINGS.lstrip("/")
     timings.unlink(missing_ok=True)
     with server(checkout=checkout, threads=0) as running:
         params = {"server": running.address, "cases": [dict(case, name=str(i)) for i, case in enumerate(CASES)],
                   "repeats": repeats, "timings": TIMINGS}
-        report, growth = run_gimp(root, profile / "plug-ins" / "gan_collage", "click_batch.py", params, workdir,
+        report, growth = run_gimp(root, plugin, "click_batch.py", params, workdir,
                                   f"PYTHONPATH=/opt/direct-site GAN_COLLAGE_TIMINGS={TIMINGS}",
                                   watch_memory(root, running, [str(i) for i in range(len(CASES))]),
                                   timeout=1800)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ import torch
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+from click_bench import installed_plugin  # noqa: E402
 from test_gimp_e2e import EMBEDDED, GRPCIO, REPO, prepare_root, run_gimp, xvfb  # noqa: E402
 
 from server.models import load_model  # noqa: E402
@@ -53,9 +53,8 @@ def summarise(runs: list[dict]) -> dict:
     return out
 
 
-def bare_pass():
-    """The embedded model's regressor + one generator forward on one input at its resolution."""
-    model = load_model(EMBEDDED.parent)
+def bare_pass(model):
+    """The model's regressor + one generator forward on one input at its resolution."""
     g, r = model.generator, model.regressor
     size = g.resolution
     image = torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(0)) * 2 - 1
@@ -76,7 +75,8 @@ def quiet_calls(address: str, calls: int = 40) -> dict:
     import actions
     from server.client.direct import DirectClient
 
-    side = load_model(EMBEDDED.parent).generator.resolution
+    model = load_model(EMBEDDED.parent)
+    side = model.generator.resolution
     step = SIDE // side
 
     def pattern(width: int, height: int) -> bytes:
@@ -88,7 +88,7 @@ def quiet_calls(address: str, calls: int = 40) -> dict:
                                                 ("patch", 256, 256, 512, 512))]
     plan = actions.ReadPlan.of(None, SIDE, SIDE, side)
     request = actions.realize_request(actions.CanvasData(SIDE, SIDE, layers, plan.region), actions.Options(), "")
-    bare = bare_pass()
+    bare = bare_pass(model)
     times: dict = {"server": [], "call": [], "bare": []}
     with DirectClient(address) as client:
         for index in range(calls + 1):
@@ -104,15 +104,10 @@ def quiet_calls(address: str, calls: int = 40) -> dict:
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def bench(root: Path, changes: int, stack: str, workdir: Path, address: str) -> dict:
-    profile = workdir / "profile"
-    profile.mkdir()
-    (profile / "pluginrc").touch()  # a profile as GIMP makes it: install.py refuses other folders
-    subprocess.run([sys.executable, str(REPO / "install.py"), "--plugin-only", "--gimp-profile", str(profile)],
-                   check=True, capture_output=True, timeout=120)
+def bench(root: Path, changes: int, stack: str, plugin: Path, workdir: Path, address: str) -> dict:
     params = {"server": address, "mode": "bench", "side": SIDE, "changes": changes}
     with xvfb(root) as display:
-        report, _ = run_gimp(root, profile / "plug-ins" / "gan_collage", "live_batch.py", params, workdir,
+        report, _ = run_gimp(root, plugin, "live_batch.py", params, workdir,
                              f"DISPLAY={display}" + (f" {GRPCIO}" if stack == "grpcio" else ""), lambda gimp: None,
                              timeout=900)
     if "error" in report:
@@ -127,10 +122,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     root = prepare_root()
     results = {"document": f"{SIDE} x {SIDE}, 3 layers, no selection", "stacks": {}}
-    with server(threads=0) as running:
+    with server(threads=0) as running, tempfile.TemporaryDirectory() as installed:
+        plugin = installed_plugin(REPO, Path(installed))
         for stack in ("grpcio", "pure-python"):
             with tempfile.TemporaryDirectory() as workdir:
-                results["stacks"][stack] = bench(root, args.changes, stack, Path(workdir), running.address)
+                results["stacks"][stack] = bench(root, args.changes, stack, plugin, Path(workdir), running.address)
             row = results["stacks"][stack]
             print(f"{stack}: change-to-preview median {row['total']['median']:.0f} ms, p95 {row['total']['p95']:.0f} ms "
                   f"(" + ", ".join(f"{p} {row[p]['median']:.1f}" for p in PHASES[1:]) + " ms)", flush=True)
