@@ -143,7 +143,7 @@ def test_an_edit_of_the_fine_rows_keeps_the_coarse_structure(embedded):
         before = coarse_structure(g.synthesis(latent, noise_mode="const"))
 
     def correlation(first: int, last: int) -> float:
-        moved = torch.cat([edited_latent(w[None], [AttributeEdit(3.0, "pc1", None, first, last)], known)
+        moved = torch.cat([edited_latent(g, w[None], [AttributeEdit(3.0, "pc1", None, first, last)], known)
                            for w in latent])
         with torch.no_grad():
             after = coarse_structure(g.synthesis(moved, noise_mode="const"))
@@ -155,9 +155,9 @@ def test_an_edit_of_the_fine_rows_keeps_the_coarse_structure(embedded):
 
 def test_pair_edits_carry_the_difference_over(g):
     base, source, target = (torch.randn(1, g.num_ws, g.w_dim) for _ in range(3))
-    moved = edited_latent(base, [AttributeEdit(1.0, pair=(source, target))], {})
+    moved = edited_latent(g, base, [AttributeEdit(1.0, pair=(source, target))], {})
     assert torch.allclose(moved, base + (target - source))
-    half = edited_latent(base, [AttributeEdit(0.5, pair=(source, target), first_layer=2, last_layer=4)], {})
+    half = edited_latent(g, base, [AttributeEdit(0.5, pair=(source, target), first_layer=2, last_layer=4)], {})
     assert torch.allclose(half[:, 2:4], base[:, 2:4] + 0.5 * (target - source)[:, 2:4])
     assert torch.equal(half[:, :2], base[:, :2]) and torch.equal(half[:, 4:], base[:, 4:])
 
@@ -173,7 +173,7 @@ def test_pair_edits_carry_the_difference_over(g):
 def test_bad_edits_name_their_field(g, tmp_path, edit, field):
     known = DirectionLibrary(g, tmp_path).directions()
     with pytest.raises(InvalidInput) as error:
-        edited_latent(torch.zeros(1, g.num_ws, g.w_dim), [edit], known)
+        edited_latent(g, torch.zeros(1, g.num_ws, g.w_dim), [edit], known)
     assert error.value.field == field
 
 

@@ -49,13 +49,13 @@ def test_interpolate_validation(g):
 
 def test_style_mix(g):
     a, b = _wplus(g, 1), _wplus(g, 2)
-    assert torch.equal(style_mix(a, b, 0), b)
-    assert torch.equal(style_mix(a, b, g.num_ws), a)
-    mixed = style_mix(a, b, 3)
+    assert torch.equal(style_mix(g, a, b, 0), b)
+    assert torch.equal(style_mix(g, a, b, g.num_ws), a)
+    mixed = style_mix(g, a, b, 3)
     assert torch.equal(mixed[:, :3], a[:, :3]) and torch.equal(mixed[:, 3:], b[:, 3:])
     for split in (-1, g.num_ws + 1, 1.5):
         with pytest.raises(InvalidInput) as info:
-            style_mix(a, b, split)
+            style_mix(g, a, b, split)
         assert info.value.field == "split"
 
 

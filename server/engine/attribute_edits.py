@@ -1,5 +1,8 @@
-"""Attribute edits: a W+ latent moved along named directions (see server/models/directions.py) or
+"""Attribute edits: a latent moved along named directions (see server/models/directions.py) or
 along the difference of an example pair, several edits at once, then rendered.
+
+The latent is seen as rows (latents.py): W+ rows, or a stylemap as one row, so a stylemap model's
+directions and pairs move the whole stylemap and its rows are just [0, 1).
 
 A named edit adds strength x sigma x the direction's unit vector to the rows [first_layer,
 last_layer) (the direction's default rows unless given); a pair edit adds strength x (target -
@@ -17,6 +20,7 @@ from torch import Tensor
 
 from .edits import render
 from .errors import InvalidInput, ModelUnavailable, shown
+from .latents import as_rows
 from .progress import CancelToken, ProgressCallback, report
 from .validation import check_int
 
@@ -28,7 +32,7 @@ MAX_STRENGTH = 100.0  # in sigmas; beyond this no model's images mean anything
 class AttributeEdit:
     strength: float
     direction: str = ""  # a name the model's library knows; "" with `pair`
-    pair: tuple[Tensor, Tensor] | None = None  # (source, target) W+ [1, num_ws, w_dim]
+    pair: tuple[Tensor, Tensor] | None = None  # (source, target) [1, *latent_shape]
     first_layer: int | None = None  # None: the direction's default rows (a pair: all)
     last_layer: int | None = None
 
@@ -41,7 +45,8 @@ def directions_of(model, cancel: CancelToken | None = None) -> dict:
 
 
 def _move(edit: AttributeEdit, where: str, known: dict, num_ws: int, w_dim: int) -> tuple[Tensor, int, int]:
-    """(the [num_ws or 1, w_dim] move before row selection, first row, last row) of one edit."""
+    """(the [num_ws or 1, w_dim] move before row selection, first row, last row) of one edit; num_ws
+    x w_dim are the latent's rows."""
     strength = edit.strength
     if not (isinstance(strength, (int, float)) and math.isfinite(strength) and abs(strength) <= MAX_STRENGTH):
         raise InvalidInput(f"{where}.strength", f"must be a finite number in [-{MAX_STRENGTH:g}, "
@@ -66,16 +71,16 @@ def _move(edit: AttributeEdit, where: str, known: dict, num_ws: int, w_dim: int)
     return move, first, last
 
 
-def edited_latent(latent: Tensor, edits: list[AttributeEdit], known: dict) -> Tensor:
-    """`latent` [1, num_ws, w_dim] with every edit's move added on its rows."""
+def edited_latent(g, latent: Tensor, edits: list[AttributeEdit], known: dict) -> Tensor:
+    """`latent` [1, *g.latent_shape] with every edit's move added on its rows."""
     if not 1 <= len(edits) <= MAX_EDITS:
         raise InvalidInput("edits", f"must hold 1 to {MAX_EDITS} edits, got {len(edits)}")
-    _, num_ws, w_dim = latent.shape
+    num_ws, w_dim = g.latent_rows
     total = torch.zeros(num_ws, w_dim)
     for index, edit in enumerate(edits):
         move, first, last = _move(edit, f"edits[{index}]", known, num_ws, w_dim)
         total[first:last] += move[first:last] if move.shape[0] == num_ws else move
-    return latent + total.to(latent.device, latent.dtype)[None]
+    return (as_rows(g, latent) + total.to(latent.device, latent.dtype)[None]).view_as(latent)
 
 
 def edit_latent_image(model, latent: Tensor, edits: list[AttributeEdit], progress: ProgressCallback,
@@ -83,7 +88,7 @@ def edit_latent_image(model, latent: Tensor, edits: list[AttributeEdit], progres
     """The edited latent and its image (as the server runs it, on the worker)."""
     known = directions_of(model, cancel) if any(edit.direction for edit in edits) else {}
     cancel.check()
-    edited = edited_latent(latent, edits, known)
+    edited = edited_latent(model.generator, latent, edits, known)
     if not bool(torch.isfinite(edited).all()):
         raise InvalidInput("edits", "move the latent beyond the range of finite numbers")
     image = render(model.generator, edited)

@@ -1,8 +1,19 @@
 """Latent edits: interpolation, style mixing, spatially local blending; and the edit calls as the
 server runs them (latents in, rendered images out, with progress and cancel).
 
-Latents are W+ [N, num_ws, w_dim]. Every function validates its inputs and raises InvalidInput
-naming the argument, whose names are the request's fields (a, b, frames, content, style, split...).
+Latents have their model's shape (latents.py): W+ [N, num_ws, w_dim] or a stylemap [N, C, L, L].
+Every function validates its inputs and raises InvalidInput naming the argument, whose names are the
+request's fields (a, b, frames, content, style, split...).
+
+Levels: style mixing and local blending work on "levels", coarse to fine: W+ rows, or a stylemap
+model's resizer outputs (L, L, 2L, 2L, ..., R, R: one per modulated layer). A style mix takes levels
+before `split` from `content` and the rest from `style`; for a stylemap the mix exists only as levels,
+so it has no latent of its own.
+
+Stylemap local blend (StyleMapGAN's local editing): a stylemap cell takes `b` where any of its pixels
+is selected (the mask >= 0.5, max-pooled to the cell grid: the official rule), else `a`. Mix space "w"
+blends the L x L stylemaps once (the blend is itself a latent, returned); "w_plus" blends every resizer
+level from `start_layer` on, each with the mask pooled to its own size.
 
 Local blend (in the spirit of StyleMapGAN's local editing): both latents are synthesised block
 by block, and from a chosen W+ row on, each block's feature map `x` and skip image `img` are
@@ -21,28 +32,21 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .errors import InvalidInput, shown, translate_oom
+from .latents import STYLEMAP, W_PLUS, as_rows, check_latent
 from .pixels import to_uint8_hwc
 from .progress import CancelToken, ProgressCallback, report
-from .validation import check_int
+from .validation import check_choice, check_int
 
 INTERPOLATION_MODES = ("linear", "slerp")
 MAX_INTERPOLATION_STEPS = 1000
+MIX_SPACES = ("w", "w_plus")
+SELECTED = 0.5  # a mask pixel at or above this is selected (a stylemap blend's cell rule)
 
 
-def _check_latent(g, name: str, w) -> Tensor:
-    shape = (g.num_ws, g.w_dim)
-    if not isinstance(w, Tensor) or not w.is_floating_point() or w.ndim != 3 or tuple(w.shape[1:]) != shape:
-        got = tuple(w.shape) if isinstance(w, Tensor) else type(w).__name__
-        raise InvalidInput(name, f"must be a float W+ tensor of shape (N, {shape[0]}, {shape[1]}), got {got}")
-    if w.shape[0] < 1 or not bool(torch.isfinite(w).all()):
-        raise InvalidInput(name, "must be non-empty and finite")
-    return w
-
-
-def _check_pair(g, a, b) -> tuple[Tensor, Tensor]:
-    a, b = _check_latent(g, "a", a), _check_latent(g, "b", b)
+def _check_pair(g, a, b, names=("a", "b")) -> tuple[Tensor, Tensor]:
+    a, b = check_latent(g, names[0], a), check_latent(g, names[1], b)
     if a.shape != b.shape:
-        raise InvalidInput("b", f"must have the shape of a {tuple(a.shape)}, got {tuple(b.shape)}")
+        raise InvalidInput(names[1], f"must have the shape of {names[0]} {tuple(a.shape)}, got {tuple(b.shape)}")
     return a, b.to(a.device)
 
 
@@ -59,11 +63,11 @@ def _slerp(a: Tensor, b: Tensor, t: float) -> Tensor:
 
 
 def interpolate(g, a: Tensor, b: Tensor, frames: int, mode: str = "linear") -> list[Tensor]:
-    """`frames` W+ latents from `a` to `b`, both included (the ends are the inputs, bit for bit).
+    """`frames` latents from `a` to `b`, both included (the ends are the inputs, bit for bit).
 
-    `slerp` interpolates each row's offset from w_avg along a great circle (norm linearly): W is
-    not centred at 0, so slerp around w_avg keeps the in-between latents as far from the average
-    as the ends are.
+    `slerp` interpolates each row's offset from w_avg along a great circle (norm linearly; a stylemap
+    is one row): W is not centred at 0, so slerp around w_avg keeps the in-between latents as far
+    from the average as the ends are. `linear` on stylemaps is StyleMapGAN's own interpolation.
     """
     a, b = _check_pair(g, a, b)
     check_int("frames", frames, 2, MAX_INTERPOLATION_STEPS)
@@ -76,20 +80,27 @@ def interpolate(g, a: Tensor, b: Tensor, frames: int, mode: str = "linear") -> l
         if mode == "linear":
             middle.append(torch.lerp(a, b, t))
         else:
-            middle.append(w_avg + _slerp(a - w_avg, b - w_avg, t))
+            middle.append(w_avg + _slerp(as_rows(g, a - w_avg), as_rows(g, b - w_avg), t).view_as(a))
     return [a.clone()] + middle + [b.clone()]
 
 
-def style_mix(content: Tensor, style: Tensor, split: int) -> Tensor:
-    """Rows < `split` (coarse: layout, pose) from `content`, rows >= `split` (fine: colour, texture)
-    from `style`."""
-    for name, w in (("content", content), ("style", style)):
-        if not isinstance(w, Tensor) or w.ndim != 3 or not w.is_floating_point():
-            raise InvalidInput(name, "must be a float W+ tensor [N, num_ws, w_dim]")
-    if content.shape != style.shape:
-        raise InvalidInput("style", f"must have the shape of content {tuple(content.shape)}, got {tuple(style.shape)}")
-    check_int("split", split, 0, content.shape[1])
-    return torch.cat([content[:, :split], style[:, split:].to(content.device)], dim=1)
+def style_mix(g, content: Tensor, style: Tensor, split: int) -> Tensor:
+    """W+ rows < `split` (coarse: layout, pose) from `content`, rows >= `split` (fine: colour,
+    texture) from `style`. W+ only: a stylemap mix exists as levels (`style_mix_levels`)."""
+    if g.latent_kind != W_PLUS:
+        raise InvalidInput("content", "a stylemap mix has no latent of its own; use style_mix_levels")
+    content, style = _check_pair(g, content, style, ("content", "style"))
+    check_int("split", split, 0, g.num_levels)
+    return torch.cat([content[:, :split], style[:, split:]], dim=1)
+
+
+def style_mix_levels(g, content: Tensor, style: Tensor, split: int) -> list[Tensor]:
+    """A stylemap model's resizer levels: those before `split` from `content`, the rest from `style`."""
+    content, style = _check_pair(g, content, style, ("content", "style"))
+    check_int("split", split, 0, g.num_levels)
+    device = g.w_avg.device
+    coarse, fine = g.resize(content.to(device, torch.float32)), g.resize(style.to(device, torch.float32))
+    return coarse[:split] + fine[split:]
 
 
 def _check_mask(mask, n: int) -> Tensor:
@@ -111,13 +122,41 @@ def _block_noise(g, n: int, noise_mode: str, seed: int, device) -> list[list[Ten
              for layer in block.layers] for block in g.synthesis.blocks]
 
 
+def selected_cells(mask: Tensor, size: int) -> Tensor:
+    """bool [N, 1, size, size]: the cells of a size x size grid over `mask` holding a selected pixel."""
+    return F.adaptive_max_pool2d(mask, size) >= SELECTED
+
+
+@translate_oom
+@torch.no_grad()
+def stylemap_blend(g, a: Tensor, b: Tensor, mask: Tensor, start_layer: int = 0,
+                   mix_space: str = "w") -> tuple[Tensor | None, Tensor]:
+    """(the blended stylemap, or None for "w_plus"; its image [N, 3, R, R]) of a stylemap model:
+    `a` outside `mask`, `b` in the cells it selects (module docstring)."""
+    a, b = _check_pair(g, a, b)
+    mask = _check_mask(mask, a.shape[0])
+    check_choice("mix_space", mix_space, MIX_SPACES)
+    check_int("start_layer", start_layer, 0, 0 if mix_space == "w" else g.num_levels)
+    device = g.w_avg.device
+    a, b, mask = (t.to(device, torch.float32) for t in (a, b, mask))
+    if mix_space == "w":
+        blended = torch.where(selected_cells(mask, a.shape[-1]), b, a)
+        return blended, g.synthesis(blended)
+    levels = [level_a if index < start_layer else torch.where(selected_cells(mask, level_a.shape[-1]), level_b,
+                                                               level_a)
+              for index, (level_a, level_b) in enumerate(zip(g.resize(a), g.resize(b)))]
+    return None, g.synthesize_levels(levels)
+
+
 @translate_oom
 @torch.no_grad()
 def local_blend(g, a: Tensor, b: Tensor, mask: Tensor, start_layer: int,
                 noise_mode: str = "const", seed: int = 0) -> Tensor:
-    """Image [N, 3, R, R] (on the generator's device): `a` outside `mask`, `b` inside, from W+ row
-    `start_layer` on (see the module docstring). `mask` [1 or N, 1, H, W] in [0, 1], any H, W;
-    `seed` draws the shared noise when `noise_mode` is 'random'."""
+    """Image [N, 3, R, R] (on the generator's device) of a W+ model: `a` outside `mask`, `b` inside,
+    from W+ row `start_layer` on (see the module docstring). `mask` [1 or N, 1, H, W] in [0, 1], any
+    H, W; `seed` draws the shared noise when `noise_mode` is 'random'."""
+    if g.latent_kind != W_PLUS:
+        raise InvalidInput("a", "a stylemap model blends stylemaps: use stylemap_blend")
     w_a, w_b = _check_pair(g, a, b)
     mask = _check_mask(mask, w_a.shape[0])
     check_int("start_layer", start_layer, 0, g.num_ws)
@@ -146,9 +185,9 @@ def local_blend(g, a: Tensor, b: Tensor, mask: Tensor, start_layer: int,
 
 @translate_oom
 @torch.no_grad()
-def render(g, ws: Tensor) -> np.ndarray:
-    """W+ [1, num_ws, w_dim] -> uint8 RGB (R, R, 3), constant noise."""
-    return to_uint8_hwc(g.synthesis(ws.to(g.w_avg.device), noise_mode="const"))[0]
+def render(g, latent: Tensor) -> np.ndarray:
+    """A latent [1, *latent_shape] -> uint8 RGB (R, R, 3), constant noise."""
+    return to_uint8_hwc(g.synthesis(latent.to(g.w_avg.device), noise_mode="const"))[0]
 
 
 def interpolate_frames(model, a: Tensor, b: Tensor, frames: int, mode: str, progress: ProgressCallback,
@@ -164,19 +203,39 @@ def interpolate_frames(model, a: Tensor, b: Tensor, frames: int, mode: str, prog
     return rendered
 
 
+@translate_oom
+@torch.no_grad()
+def _render_levels(g, levels: list[Tensor]) -> np.ndarray:
+    return to_uint8_hwc(g.synthesize_levels(levels))[0]
+
+
 def style_mix_image(model, content: Tensor, style: Tensor, split: int, progress: ProgressCallback,
-                    cancel: CancelToken) -> tuple[Tensor, np.ndarray]:
-    """The mixed latent and its image."""
-    mixed = style_mix(content, style, split)
-    cancel.check()
-    image = render(model.generator, mixed)
+                    cancel: CancelToken) -> tuple[Tensor | None, np.ndarray]:
+    """The mixed latent (None for a stylemap model: its mix is per level) and its image."""
+    g = model.generator
+    if g.latent_kind == STYLEMAP:
+        levels = style_mix_levels(g, content, style, split)
+        cancel.check()
+        mixed, image = None, _render_levels(g, levels)
+    else:
+        mixed = style_mix(g, content, style, split)
+        cancel.check()
+        image = render(g, mixed)
     report(progress, "render", 1, 1)
     return mixed, image
 
 
 def local_blend_image(model, a: Tensor, b: Tensor, mask: Tensor, start_layer: int, progress: ProgressCallback,
-                      cancel: CancelToken) -> np.ndarray:
+                      cancel: CancelToken, mix_space: str = "") -> tuple[Tensor | None, np.ndarray]:
+    """The blend's image, and its latent when it has one (a stylemap model's "w" blend)."""
+    g = model.generator
     cancel.check()
-    image = to_uint8_hwc(local_blend(model.generator, a, b, mask, start_layer))[0]
+    if g.latent_kind == STYLEMAP:
+        latent, image = stylemap_blend(g, a, b, mask, start_layer, mix_space or "w")
+        latent = None if latent is None else latent.cpu()
+    else:
+        if mix_space:
+            raise InvalidInput("mix_space", "applies to stylemap models only; this model's latent is W+")
+        latent, image = None, local_blend(g, a, b, mask, start_layer)
     report(progress, "render", 1, 1)
-    return image
+    return latent, to_uint8_hwc(image)[0]

@@ -1,4 +1,4 @@
-"""Project a partly known image into a generator's latent space.
+"""Project a partly known image into a generator's latent space (W+ or a stylemap: see latents.py).
 
 Methods (`ProjectOptions.method`):
 
@@ -35,6 +35,11 @@ per-dimension W spread (in Z space: a new random z, or jitter of the given z), s
 explore different basins even with a deterministic optimiser; the lowest final loss wins. All
 randomness comes from generators seeded from `(seed, restart)`.
 
+Stylemap models (StyleMapGAN): the regressor is the model's encoder; spaces `w` and `w+` both optimise
+the stylemap itself (it is that family's W: there are no rows to tie), `z` goes through its mapping;
+the W+ deviation prior is W+ only (a stylemap is one row), so `scribble` there is the stylemap fitted to
+the strokes by the pixel loss alone; there are no noise inputs to optimise.
+
 Truncation (`truncation` psi < 1) pulls the final latent toward w_avg, `w_avg + psi (w - w_avg)`: the
 regressor's W+ before its one rendering, an optimising method's best result after the optimisation
 (rendered once more). The returned latent, image and metrics are the truncated ones.
@@ -44,6 +49,7 @@ from __future__ import annotations
 import math
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,6 +60,7 @@ from torch import Tensor
 from server.models.model import MissingPart, Model
 
 from .errors import InvalidInput, ModelUnavailable, translate_oom
+from .latents import W_PLUS, as_rows, mean_latent, truncate
 from .losses import (DiscriminatorLoss, ImageLoss, MSSSIMLoss, PixelLoss, masked_psnr, masked_ssim,
                      noise_regularization, normalize_noise_, wplus_prior)
 from .progress import CancelToken, ProgressCallback, report
@@ -68,7 +75,7 @@ W_STD_SAMPLES = 10_000
 
 @dataclass
 class Projection:
-    latent: Tensor  # W+ [N, num_ws, w_dim], detached, CPU
+    latent: Tensor  # [N, *latent_shape] (W+ or a stylemap), detached, CPU
     noise: list[Tensor] | None  # optimised noise maps [N, 1, r, r] (CPU), None when not optimised
     image: Tensor  # generated [N, 3, R, R], CPU
     metrics: dict = field(default_factory=dict)
@@ -79,14 +86,16 @@ _W_STD_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 @torch.no_grad()
 def w_spread(g, cancel: CancelToken | None = None) -> float:
-    """NVIDIA's `w_std`: sqrt(E ||w - w_avg||^2) over seeded mapping samples (cached per generator;
-    the server computes it when it loads a model, so no request waits for it)."""
+    """NVIDIA's `w_std`: sqrt(E ||w - w_avg||^2) over seeded mapping samples, w one latent row (a W
+    vector, or a whole stylemap); cached per generator, and the server computes it when it loads a
+    model, so no request waits for it."""
     if g not in _W_STD_CACHE:
         total = 0.0
+        w_avg = g.w_avg.reshape(-1)
         for w in g.sample_w(W_STD_SAMPLES, seed=0):
             if cancel is not None:
                 cancel.check()
-            total += float((w - g.w_avg).double().square().sum())
+            total += float((w - w_avg).double().square().sum())
         _W_STD_CACHE[g] = math.sqrt(total / W_STD_SAMPLES)
     return _W_STD_CACHE[g]
 
@@ -171,6 +180,8 @@ def _plan(model: Model, g, options: ProjectOptions, device, n: int) -> _Plan:
             init = init or "w_avg"
     if init == "regressor":
         _part(model, "regressor", "init 'regressor' needs one")
+    if options.optimize_noise and not g.synthesis.noise_layers:
+        raise InvalidInput("options.optimize_noise", "this model has no noise inputs to optimise")
     given = _check_init_latent(g, options.init_latent, phases[0][0], device, n) if init == "latent" else None
     losses = _image_losses(model, options, device, pixel_only=method == "scribble")
     w_noise = options.initial_noise_factor
@@ -203,7 +214,7 @@ def _check_inputs(g, image, mask, device) -> tuple[Tensor, Tensor]:
 
 
 def _check_init_latent(g, latent: Tensor, space: str, device, n: int) -> Tensor:
-    shape = (n, g.z_dim) if space == "z" else (n, g.num_ws, g.w_dim)
+    shape = (n, g.z_dim) if space == "z" else (n, *g.latent_shape)
     if tuple(latent.shape) != shape:
         raise InvalidInput("options.init_latent", f"must have shape {shape} here, got {tuple(latent.shape)}")
     return latent.to(device, torch.float32)
@@ -213,11 +224,12 @@ def _check_init_latent(g, latent: Tensor, space: str, device, n: int) -> Tensor:
 
 
 class _Latent:
-    """The optimised variable and how it becomes W+."""
+    """The optimised variable and how it becomes the generator's latent (W: one W+ row shared by all)."""
 
     def __init__(self, g, space: str, start: Tensor):
         self.g, self.space = g, space
-        if space == "w":
+        self.tied_rows = space == "w" and g.latent_kind == W_PLUS
+        if self.tied_rows:
             start = start.mean(dim=1, keepdim=True)
         self.param = start.detach().clone().requires_grad_(True)
 
@@ -225,7 +237,7 @@ class _Latent:
         p = self.param if offset is None else self.param + offset
         if self.space == "z":
             return self.g.mapping(p, None)
-        return p.expand(-1, self.g.num_ws, -1)
+        return p.expand(-1, self.g.num_ws, -1) if self.tied_rows else p
 
 
 class _Objective:
@@ -236,7 +248,7 @@ class _Objective:
 
     def __call__(self, img: Tensor, ws: Tensor, noises: list[Tensor] | None) -> Tensor:
         loss = sum(weight * term(img) for weight, term in self.terms)
-        if self.wplus_weight:
+        if self.wplus_weight and ws.ndim == 3:  # W+ only: a stylemap has no rows to keep together
             loss = loss + self.wplus_weight * wplus_prior(ws)
         if noises and self.noise_weight:
             loss = loss + self.noise_weight * noise_regularization(noises)
@@ -257,7 +269,7 @@ def _restart_seed(seed: int, restart: int) -> int:
 class _Run:
     """One projection request: the bound objective, progress counting, and the optimisation runs."""
 
-    def __init__(self, model, g, target, mask, options, plan, device, progress, cancel):
+    def __init__(self, model, g, target, mask, options, plan, device, progress, cancel, regress=None):
         self.model, self.g, self.options, self.plan = model, g, options, plan
         self.target, self.mask = target, mask
         self.batch = target.shape[0]
@@ -265,15 +277,20 @@ class _Run:
         self.progress, self.cancel = progress, cancel
         self.total = options.steps * options.restarts
         self.done = 0
+        self._regress = regress
         self._regressed: Tensor | None = None
         self._objective: _Objective | None = None
 
     def regressed(self) -> Tensor:
-        """The regressor's W+ for the masked target (one forward pass, reused)."""
+        """The regressor's latent for the masked target (one forward pass, reused), or what the
+        `regress` given to `project` computes in its place (a stylemap collage encoded layer by layer)."""
         if self._regressed is None:
             r = _part(self.model, "regressor", "this method needs one")
             with torch.no_grad():
-                self._regressed = r(self.target * self.mask, self.mask).float()
+                if self._regress is None:
+                    self._regressed = r(self.target * self.mask, self.mask).float()
+                else:
+                    self._regressed = _check_init_latent(self.g, self._regress(), "w+", self.device, self.batch)
         return self._regressed
 
     @property
@@ -313,8 +330,8 @@ class _Run:
             elif plan.init == "regressor":
                 start = self.regressed()
             else:
-                start = g.w_avg.detach().float().view(1, 1, -1).expand(self.batch, g.num_ws, -1)
-            per_dim = w_spread(g, self.cancel) / math.sqrt(g.w_dim) if restart else 0.0
+                start = mean_latent(g, self.batch)
+            per_dim = w_spread(g, self.cancel) / math.sqrt(g.latent_rows[1]) if restart else 0.0
         if restart:
             jitter = torch.randn(start.shape, generator=gen, device=self.device)
             start = start + RESTART_JITTER * per_dim * jitter
@@ -389,22 +406,18 @@ class _Run:
         report(self.progress, self.plan.stage, self.done, self.total, preview)
 
 
-def _truncate(g, ws: Tensor, psi: float) -> Tensor:
-    """W+ pulled toward the generator's w_avg by psi (1: `ws` itself)."""
-    if psi == 1:
-        return ws
-    return g.w_avg.to(ws).lerp(ws, psi)
-
-
 def project(model: Model, image: Tensor, mask: Tensor, options: ProjectOptions | None = None,
-            progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> Projection:
+            progress: ProgressCallback | None = None, cancel: CancelToken | None = None,
+            regress: Callable[[], Tensor] | None = None) -> Projection:
     """Find a W+ latent whose image matches `image` on the covered pixels of `mask`.
 
     `model` is a `server.models.Model` (as `load_model` returns);
     `image` [N, 3, R, R] in [-1, 1] and `mask` [N, 1, R, R] in [0, 1] at the generator's resolution R
     (a batch is N independent projections sharing one schedule; the server sends N = 1, evaluation
     scripts more; restarts need N = 1, and the metrics pool the batch). `perceptual='lpips'` needs
-    `model.lpips`.
+    `model.lpips`. `regress()`, when given, computes the latent [N, *latent_shape] that stands in for
+    the regressor's pass on the masked image (the regressor method's result, the other methods'
+    'regressor' start), called only when the method needs it: a stylemap collage encoded layer by layer.
     Raises InvalidInput, ModelUnavailable, Cancelled, OutOfMemory.
     """
     if options is None:
@@ -412,11 +425,11 @@ def project(model: Model, image: Tensor, mask: Tensor, options: ProjectOptions |
     if not isinstance(options, ProjectOptions):
         raise InvalidInput("options", f"must be ProjectOptions, got {type(options).__name__}")
     options.validate()
-    return _project(model, image, mask, options, progress, cancel)
+    return _project(model, image, mask, options, progress, cancel, regress)
 
 
 @translate_oom
-def _project(model, image, mask, options, progress, cancel) -> Projection:
+def _project(model, image, mask, options, progress, cancel, regress=None) -> Projection:
     started = time.perf_counter()
     g = _part(model, "generator", "projection needs one")
     device = g.w_avg.device
@@ -424,10 +437,10 @@ def _project(model, image, mask, options, progress, cancel) -> Projection:
     if options.restarts > 1 and target.shape[0] > 1:
         raise InvalidInput("options.restarts", "best-of-N restarts need a single image, not a batch")
     plan = _plan(model, g, options, device, target.shape[0])
-    run = _Run(model, g, target, mask, options, plan, device, progress, cancel)
+    run = _Run(model, g, target, mask, options, plan, device, progress, cancel, regress)
     if options.method == "regressor":
         run.check_cancel()
-        ws, noises = _truncate(g, run.regressed(), options.truncation), None
+        ws, noises = truncate(g, run.regressed(), options.truncation), None
         img, loss = run.evaluate(ws, None, with_loss=options.report_loss)
         preview = _preview(img, options.preview_size) if options.preview_every else None
         report(progress, "regressor", 1, 1, preview)
@@ -441,7 +454,7 @@ def _project(model, image, mask, options, progress, cancel) -> Projection:
         ws, noises, img, loss = best
         if options.truncation < 1:
             run.check_cancel()
-            ws = _truncate(g, ws, options.truncation)
+            ws = truncate(g, ws, options.truncation)
             img, loss = run.evaluate(ws, noises)
         steps, restarts = options.steps, options.restarts
     metrics = {

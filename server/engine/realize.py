@@ -20,11 +20,13 @@ from server.region import Square
 from .canvas import MAX_CANVAS_SIDE, Canvas
 from .compose import Composite, compose
 from .errors import InvalidInput, TooLarge, pixel_count, shown, translate_oom
+from .latents import STYLEMAP
 from .paste import PastedLayer, layer_box, paste_back
 from .pixels import to_uint8_hwc
 from .progress import CancelToken, ProgressCallback, report
 from .project import Projection, ProjectOptions, project
-from .validation import check_int, check_number
+from .stylemap_collage import COLLAGE_MODES, STYLEMAP_COLLAGE, encode_layers, layer_composites
+from .validation import check_choice, check_int, check_number
 
 
 @dataclass
@@ -35,6 +37,7 @@ class RealizeOptions:
     region: Square | None = None  # the square to realize; None: the selection's region of interest
     skip_layer: bool = False  # no paste-back: the caller places `generated` on `region` itself
     max_layer_pixels: int | None = None  # refuse (TooLarge) before projecting when the layer would be bigger
+    collage: str = ""  # stylemap models: "composite" | "layers" (stylemap_collage.py); "": the family's default
 
     def validate(self) -> None:
         """Raise InvalidInput naming the first bad field of these options (the projection options are
@@ -47,12 +50,14 @@ class RealizeOptions:
                 check_int(f"region.{name}", getattr(self.region, name), -2 ** 31, 2 ** 31 - 1)
         if not isinstance(self.skip_layer, bool):
             raise InvalidInput("skip_layer", f"must be a bool, got {shown(self.skip_layer)}")
+        if self.collage:
+            check_choice("collage", self.collage, COLLAGE_MODES)
 
 
 @dataclass
 class RealizeResult:
     layer: PastedLayer | None  # RGBA, transparent outside the selection, at (layer.x, layer.y); None: skip_layer
-    latent: torch.Tensor  # W+ [1, num_ws, w_dim], CPU
+    latent: torch.Tensor  # [1, *latent_shape] (W+ or a stylemap), CPU
     generated: np.ndarray  # uint8 RGB (R, R, 3): the raw generated square
     region: Square
     metrics: dict
@@ -67,12 +72,22 @@ def _check_layer_size(canvas: Canvas, comp: Composite, limit: int) -> None:
                                  f"or set skip_layer and place the generated square yourself")
 
 
+def collage_mode(model: Model, asked: str) -> str:
+    """The collage mode a request gets: its own, or its model family's default."""
+    stylemap = model.generator.latent_kind == STYLEMAP
+    if asked == "layers" and not stylemap:
+        raise InvalidInput("collage", "'layers' needs a stylemap model (StyleMapGAN); this model's latent is W+")
+    return asked or (STYLEMAP_COLLAGE if stylemap else "composite")
+
+
 def compose_and_project(model: Model, canvas: Canvas, options: ProjectOptions, progress: ProgressCallback | None,
                         cancel: CancelToken | None, margin: float = DEFAULT_MARGIN, region: Square | None = None,
-                        before_projecting=None) -> tuple[Composite, Projection]:
+                        before_projecting=None, collage: str = "") -> tuple[Composite, Projection]:
     """What Realize and Project share: the region composed on the model's grid, then projected
-    (`before_projecting(comp)` may refuse the request in between, cheaply)."""
+    (`before_projecting(comp)` may refuse the request in between, cheaply). With the "layers" collage
+    mode, the regressor's latent is the layers' stylemaps laid over each other (stylemap_collage.py)."""
     g = model.generator
+    mode = collage_mode(model, collage)
     report(progress, "compose", 0, 1)
     comp = compose(canvas, g.resolution, margin=margin, region=region, device=g.w_avg.device, cancel=cancel)
     if float(comp.mask.max()) == 0.0:
@@ -81,7 +96,12 @@ def compose_and_project(model: Model, canvas: Canvas, options: ProjectOptions, p
     report(progress, "compose", 1, 1)
     if before_projecting is not None:
         before_projecting(comp)
-    return comp, project(model, comp.image, comp.mask, options, progress, cancel)
+    regress = None
+    if mode == "layers" and model.regressor is not None:
+        def regress():
+            parts = layer_composites(canvas, comp, g.resolution, g.w_avg.device, cancel)
+            return encode_layers(model.regressor, comp, parts, g.latent_shape[-1])
+    return comp, project(model, comp.image, comp.mask, options, progress, cancel, regress)
 
 
 @translate_oom
@@ -95,7 +115,7 @@ def realize(model: Model, canvas: Canvas, options: RealizeOptions | None = None,
     if not options.skip_layer and options.max_layer_pixels is not None:
         check = partial(_check_layer_size, canvas, limit=options.max_layer_pixels)
     comp, projection = compose_and_project(model, canvas, options.projection, progress, cancel, options.margin,
-                                           options.region, before_projecting=check)
+                                           options.region, before_projecting=check, collage=options.collage)
     if cancel is not None:
         cancel.check()
     layer = None
@@ -113,5 +133,5 @@ def project_image(model: Model, canvas: Canvas, options: ProjectOptions, progres
                   cancel: CancelToken | None = None) -> tuple[Projection, np.ndarray]:
     """Project a one-layer canvas (its whole extent; the padding to a square is unknown, not black):
     the projection and its image, uint8 RGB (R, R, 3)."""
-    _, projection = compose_and_project(model, canvas, options, progress, cancel, margin=0.0)
+    _, projection = compose_and_project(model, canvas, options, progress, cancel, margin=0.0, collage="composite")
     return projection, to_uint8_hwc(projection.image)[0]

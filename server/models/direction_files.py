@@ -63,13 +63,18 @@ def _vectors(path: Path) -> dict[str, torch.Tensor]:
 
 
 def fitted(vector: torch.Tensor, g: Generator) -> torch.Tensor:
-    """`vector` as [w_dim] or [num_ws, w_dim] for `g` (ValueError when it does not fit)."""
+    """`vector` as one latent row [row_dim] or all rows [rows, row_dim] of `g` (`latent_rows`: W+ rows,
+    or a whole stylemap as one row, which may come shaped like the stylemap); ValueError when it does
+    not fit."""
+    rows, width = g.latent_rows
     vector = vector.squeeze()
-    if vector.ndim == 1 and vector.shape[0] == g.w_dim:
+    if tuple(vector.shape) == tuple(g.latent_shape):
+        vector = vector.reshape(rows, width)
+    if vector.ndim == 1 and vector.shape[0] == width:
         return vector
-    if vector.ndim == 2 and tuple(vector.shape) == (g.num_ws, g.w_dim):
-        return vector
-    raise ValueError(f"shape {tuple(vector.shape)} fits neither [{g.w_dim}] nor [{g.num_ws}, {g.w_dim}]")
+    if vector.ndim == 2 and tuple(vector.shape) == (rows, width):
+        return vector if rows > 1 else vector[0]
+    raise ValueError(f"shape {tuple(vector.shape)} fits neither [{width}] nor {list(g.latent_shape)}")
 
 
 def read_direction_files(folders: list[Path], g: Generator, samples: Callable[[], torch.Tensor]) -> list[Direction]:
@@ -81,7 +86,7 @@ def read_direction_files(folders: list[Path], g: Generator, samples: Callable[[]
                 continue
             try:
                 vectors = {name: fitted(vector, g) for name, vector in _vectors(path).items()}
-                found += [unit_direction(name, "file", vector, samples(), g.num_ws, f"from {path.name}")
+                found += [unit_direction(name, "file", vector, samples(), g.latent_rows[0], f"from {path.name}")
                           for name, vector in vectors.items() if torch.isfinite(vector).all()]
             except ValueError as exc:
                 log.warning("skipping direction file %s: %s", path.name, exc)

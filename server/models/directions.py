@@ -1,15 +1,18 @@
-"""Latent directions: what an attribute edit moves a W+ latent along, and how they are found.
+"""Latent directions: what an attribute edit moves a latent along, and how they are found.
 
 A `Direction` is a vector in W (one row, applied to a range of W+ rows) or in W+ (one vector per row),
 with `sigma`, the standard deviation of the model's W samples along it: an edit of strength s adds
-s x sigma x the unit vector, so strength 1.0 is the same amount for every kind of direction.
+s x sigma x the unit vector, so strength 1.0 is the same amount for every kind of direction. A
+StyleMapGAN model's latent is one row, the flattened stylemap (`latent_rows` (1, C L L)): its
+directions are stylemaps, and its W samples are sampled stylemaps.
 
 Kinds:
 - "ganspace": principal components of W over seeded mapping samples (Harkonen et al. 2020), `pc1`,
   `pc2`, ... by decreasing variance; sigma is the component's standard deviation.
 - "sefa": closed-form factorisation (Shen & Zhou 2021): eigenvectors of M^T M, M stacking the
   (row-normalised) weights of every synthesis convolution's style affine, `sefa1`, ... by
-  decreasing eigenvalue.
+  decreasing eigenvalue. StyleGAN2 only: a stylemap reaches the convolutions through the resizer's
+  non-linear convolutions, not through one linear map per layer, so there is nothing to factorise.
 - "supervised": linear boundaries fitted on labelled latents (InterFaceGAN-style), shipped with a model.
 - "file": read from a file the user brings (see direction_files.py).
 
@@ -28,7 +31,8 @@ from .generator import Generator
 
 KINDS = ("ganspace", "sefa", "supervised", "file")
 W_SAMPLES = 10_000  # mapping samples behind GANSpace and every sigma
-COMPONENTS = 32  # GANSpace and SeFa directions kept (at most w_dim)
+COMPONENTS = 32  # GANSpace and SeFa directions kept (at most the row width)
+EXACT_SVD_WIDTH = 2048  # wider rows (stylemaps) get a seeded randomised SVD of the leading components
 _METADATA_KEY = "gancollage.directions"
 
 
@@ -78,10 +82,19 @@ def principal_components(samples: torch.Tensor, count: int) -> tuple[torch.Tenso
     """(components [count, w_dim] by decreasing variance, their standard deviations [count]).
 
     Each component's sign is fixed so that its largest coordinate is positive (SVD signs are arbitrary).
+    Rows wider than EXACT_SVD_WIDTH (a 16 x 16 x 64 stylemap is 16,384 wide) use a randomised SVD of
+    the leading components, seeded, in float32: the full one would take minutes and gigabytes.
     """
-    centred = samples.double() - samples.double().mean(0)
-    _, singular, vh = torch.linalg.svd(centred, full_matrices=False)
-    components = vh[:count]
+    if samples.shape[1] > EXACT_SVD_WIDTH:
+        centred = samples.float() - samples.float().mean(0)
+        with torch.random.fork_rng():
+            torch.manual_seed(0)
+            _, singular, v = torch.svd_lowrank(centred, q=count + 10, niter=4)
+        vh = v.T
+    else:
+        centred = samples.double() - samples.double().mean(0)
+        _, singular, vh = torch.linalg.svd(centred, full_matrices=False)
+    components = vh[:count].double()
     signs = torch.sign(components.gather(1, components.abs().argmax(1, keepdim=True)))
     return (components * signs).float(), (singular[:count] / (samples.shape[0] - 1) ** 0.5).float()
 
@@ -104,14 +117,19 @@ def sefa_factors(g: Generator, count: int) -> torch.Tensor:
 
 
 def computed_directions(g: Generator, samples: torch.Tensor | None = None) -> list[Direction]:
-    """GANSpace and SeFa directions for `g` (seeded: the same generator gives the same directions)."""
+    """GANSpace and (W+ models) SeFa directions for `g` (seeded: the same generator gives the same
+    directions)."""
     samples = w_samples(g) if samples is None else samples
-    count = min(COMPONENTS, g.w_dim)
+    rows, width = g.latent_rows
+    count = min(COMPONENTS, width)
     components, deviations = principal_components(samples, count)
+    space = "W" if g.latent_kind == "w_plus" else "the stylemaps"
     found = []
     for index, (vector, deviation) in enumerate(zip(components, deviations), start=1):
-        found.append(Direction(f"pc{index}", "ganspace", vector, float(deviation), 0, g.num_ws,
-                               f"principal component {index} of W ({float(deviation):.3f} std)"))
+        found.append(Direction(f"pc{index}", "ganspace", vector, float(deviation), 0, rows,
+                               f"principal component {index} of {space} ({float(deviation):.3f} std)"))
+    if g.latent_kind != "w_plus":
+        return found
     for index, vector in enumerate(sefa_factors(g, count), start=1):
         found.append(unit_direction(f"sefa{index}", "sefa", vector, samples, g.num_ws,
                                     f"closed-form factor {index} of the style weights"))

@@ -14,8 +14,9 @@ from PIL import Image as PILImage
 from server.api.gancollage.v1 import gancollage_pb2 as pb
 from server.engine.attribute_edits import MAX_EDITS, AttributeEdit
 from server.engine.canvas import MAX_CANVAS_SIDE, MAX_LAYERS, Canvas, Layer
-from server.engine.edits import INTERPOLATION_MODES
+from server.engine.edits import INTERPOLATION_MODES, MIX_SPACES
 from server.engine.errors import InvalidInput, TooLarge, pixel_count
+from server.engine.latents import KIND_WORDS, STYLEMAP, W_PLUS, shape_text
 from server.engine.progress import ProgressEvent
 from server.engine.project import Projection, ProjectOptions
 from server.engine.realize import RealizeOptions, RealizeResult
@@ -124,19 +125,41 @@ def canvas_from_proto(message: pb.Canvas, path: str = "canvas") -> Canvas:
 # ------------------------------------------------------------------------------------- latents
 
 
-def latent_from_proto(message: pb.Latent, path: str, model_name: str,
-                      shape: tuple[int, int] | None = None) -> torch.Tensor:
-    """[1, num_ws, w_dim]; (num_ws, w_dim) must be `shape` when given."""
+MAX_LATENT_SIDE = 1 << 16
+LATENT_KINDS = (W_PLUS, STYLEMAP)
+
+
+def _latent_shape(message: pb.Latent, path: str) -> tuple[str, tuple[int, ...]]:
+    """(kind, shape without the batch) as the message states them."""
+    kind = check_choice(f"{path}.kind", message.kind or W_PLUS, LATENT_KINDS)
+    if kind == W_PLUS:
+        shape = (check_int(f"{path}.num_ws", message.num_ws, 1, MAX_LATENT_SIDE),
+                 check_int(f"{path}.w_dim", message.w_dim, 1, MAX_LATENT_SIDE))
+        if message.shape and tuple(message.shape) != shape:
+            raise InvalidInput(f"{path}.shape", f"must be empty or [num_ws, w_dim] = {list(shape)}, "
+                                                f"got {list(message.shape)}")
+        return kind, shape
+    if len(message.shape) != 3:
+        raise InvalidInput(f"{path}.shape", f"a stylemap needs its shape [C, L, L], got {list(message.shape)}")
+    return kind, tuple(check_int(f"{path}.shape[{i}]", side, 1, MAX_LATENT_SIDE)
+                       for i, side in enumerate(message.shape))
+
+
+def latent_from_proto(message: pb.Latent, path: str, model_name: str, g=None) -> torch.Tensor:
+    """[1, *shape]; kind and shape must be generator `g`'s latent's when given."""
     if message.model and message.model != model_name:
         raise InvalidInput(f"{path}.model", f"the latent comes from model {message.model!r}, "
                                             f"but this request uses {model_name!r}")
-    num_ws = check_int(f"{path}.num_ws", message.num_ws, 1, 1 << 16)
-    w_dim = check_int(f"{path}.w_dim", message.w_dim, 1, 1 << 16)
-    if shape is not None and (num_ws, w_dim) != shape:
-        raise InvalidInput(path, f"must have num_ws x w_dim = {shape[0]} x {shape[1]} for model {model_name!r}, "
-                                 f"got {num_ws} x {w_dim}")
-    if len(message.values) != num_ws * w_dim:
-        raise InvalidInput(f"{path}.values", f"must hold num_ws x w_dim = {num_ws * w_dim} numbers, "
+    kind, shape = _latent_shape(message, path)
+    if g is not None and kind != g.latent_kind:
+        raise InvalidInput(f"{path}.kind", f"is a {KIND_WORDS[kind]}, but model {model_name!r} takes a "
+                                           f"{KIND_WORDS[g.latent_kind]}")
+    if g is not None and shape != tuple(g.latent_shape):
+        raise InvalidInput(path, f"must have the shape {shape_text(g.latent_shape)} for model {model_name!r}, "
+                                 f"got {shape_text(shape)}")
+    count = int(np.prod(shape, dtype=np.int64))
+    if len(message.values) != count:
+        raise InvalidInput(f"{path}.values", f"must hold {shape_text(shape)} = {count} numbers, "
                                              f"got {len(message.values)}")
     values = torch.tensor(message.values, dtype=torch.float32)
     if not bool(torch.isfinite(values).all()):
@@ -144,21 +167,25 @@ def latent_from_proto(message: pb.Latent, path: str, model_name: str,
     if bool((values.abs() > MAX_LATENT_VALUE).any()):
         raise InvalidInput(f"{path}.values", f"holds numbers beyond +-{MAX_LATENT_VALUE:g}, far outside any "
                                              f"model's latent space")
-    return values.view(1, num_ws, w_dim)
+    return values.view(1, *shape)
 
 
 def _required_latent(request, field: str, model: Model, model_name: str) -> torch.Tensor:
-    """A W+ latent field of an edit request, shaped for the model."""
+    """A latent field of an edit request, shaped for the model."""
     if not request.HasField(field):
         raise InvalidInput(field, "is missing")
-    g = model.generator
-    return latent_from_proto(getattr(request, field), field, model_name, (g.num_ws, g.w_dim))
+    return latent_from_proto(getattr(request, field), field, model_name, model.generator)
 
 
 def latent_to_proto(latent: torch.Tensor, model_name: str) -> pb.Latent:
+    """A latent [1, *shape]: a 2-d shape is W+ (num_ws x w_dim), a 3-d one a stylemap."""
     values = latent.detach().to("cpu", torch.float32)
-    _, num_ws, w_dim = values.shape
-    return pb.Latent(num_ws=num_ws, w_dim=w_dim, values=values.flatten().tolist(), model=model_name)
+    shape = tuple(values.shape[1:])
+    message = pb.Latent(values=values.flatten().tolist(), model=model_name, shape=shape,
+                        kind=W_PLUS if len(shape) == 2 else STYLEMAP)
+    if len(shape) == 2:
+        message.num_ws, message.w_dim = shape
+    return message
 
 
 # ------------------------------------------------------------------------------------- options
@@ -190,8 +217,10 @@ def options_from_proto(message: pb.ProjectionOptions, model: Model, model_name: 
     if message.HasField("truncation"):
         options.truncation = message.truncation
     if message.HasField("init_latent"):
-        latent = latent_from_proto(message.init_latent, f"{path}.init_latent", model_name)
-        options.init_latent = latent[:, 0] if options.space == "z" else latent
+        z_space = options.space == "z"
+        latent = latent_from_proto(message.init_latent, f"{path}.init_latent", model_name,
+                                   None if z_space else model.generator)
+        options.init_latent = latent[:, 0] if z_space else latent
     options.validate()
     return options
 
@@ -209,6 +238,7 @@ def realize_from_proto(request: pb.RealizeRequest, model: Model, model_name: str
         options.feather = request.feather
     if request.HasField("region"):
         options.region = Square(request.region.x, request.region.y, request.region.size)
+    options.collage = request.collage
     options.validate()
     return canvas, options
 
@@ -241,17 +271,18 @@ def style_mix_from_proto(request: pb.StyleMixRequest, model: Model, model_name: 
     """(content, style, split)."""
     return (_required_latent(request, "content", model, model_name),
             _required_latent(request, "style", model, model_name),
-            check_int("split", request.split, 0, model.generator.num_ws))
+            check_int("split", request.split, 0, model.generator.num_levels))
 
 
 def local_blend_from_proto(request: pb.LocalBlendRequest, model: Model, model_name: str):
-    """(a, b, mask [1, 1, h, w] in [0, 1], start_layer)."""
+    """(a, b, mask [1, 1, h, w] in [0, 1], start_layer, mix_space)."""
     a = _required_latent(request, "a", model, model_name)
     b = _required_latent(request, "b", model, model_name)
     if not request.HasField("mask"):
         raise InvalidInput("mask", "is missing")
     mask = torch.from_numpy(mask_from_proto(request.mask, "mask").astype(np.float32) / 255.0)[None, None]
-    return a, b, mask, check_int("start_layer", request.start_layer, 0, model.generator.num_ws)
+    mix_space = request.mix_space and check_choice("mix_space", request.mix_space, MIX_SPACES)
+    return a, b, mask, check_int("start_layer", request.start_layer, 0, model.generator.num_levels), mix_space
 
 
 def edit_latent_from_proto(request: pb.EditLatentRequest, model: Model, model_name: str):
@@ -267,7 +298,7 @@ def edit_latent_from_proto(request: pb.EditLatentRequest, model: Model, model_na
         if not message.direction:
             if not (message.HasField("source") and message.HasField("target")):
                 raise InvalidInput(f"{where}.direction", "is empty: name a direction, or give source and target")
-            pair = tuple(latent_from_proto(getattr(message, side), f"{where}.{side}", model_name, (g.num_ws, g.w_dim))
+            pair = tuple(latent_from_proto(getattr(message, side), f"{where}.{side}", model_name, g)
                          for side in ("source", "target"))
         edits.append(AttributeEdit(
             message.strength, message.direction, pair,
@@ -284,6 +315,14 @@ def image_to_proto(pixels: np.ndarray) -> pb.Image:
     if pixels.shape[2] == 3:
         pixels = np.concatenate([pixels, np.full(pixels.shape[:2] + (1,), 255, np.uint8)], axis=2)
     return pb.Image(width=pixels.shape[1], height=pixels.shape[0], rgba=np.ascontiguousarray(pixels).tobytes())
+
+
+def image_response(image: np.ndarray, latent: torch.Tensor | None, model_name: str) -> pb.ImageResponse:
+    """An edit's answer: its image, and its latent when it has one."""
+    response = pb.ImageResponse(image=image_to_proto(image))
+    if latent is not None:
+        response.latent.CopyFrom(latent_to_proto(latent, model_name))
+    return response
 
 
 def progress_to_proto(event: Queued | ProgressEvent) -> pb.Progress:
@@ -337,7 +376,10 @@ def model_info_to_proto(entry: ModelEntry, is_default: bool) -> pb.ModelInfo:
                         available=entry.model is not None, error=entry.error)
     if entry.model is not None:
         g = entry.model.generator
-        info.resolution, info.num_ws, info.w_dim = g.resolution, g.num_ws, g.w_dim
+        info.resolution, info.latent_kind, info.num_levels = g.resolution, g.latent_kind, g.num_levels
+        info.latent_shape.extend(g.latent_shape)
+        if g.latent_kind == W_PLUS:
+            info.num_ws, info.w_dim = g.latent_shape
         info.has_regressor = entry.model.regressor is not None
         info.has_discriminator = entry.model.discriminator is not None
     return info

@@ -142,15 +142,16 @@ class GanCollageServicer(pb_grpc.GanCollageServicer):
         name, model = self._catalog.get(request.model)
         inputs = convert.style_mix_from_proto(request, model, name)
         latent, image = self._submit(context, partial(edits.style_mix_image, model, *inputs)).result()
-        return pb.ImageResponse(image=convert.image_to_proto(image), latent=convert.latent_to_proto(latent, name))
+        return convert.image_response(image, latent, name)
 
     @maps_errors()
     def LocalBlend(self, request, context):
         check_request_pixels(request, self._info.max_request_pixels)
         name, model = self._catalog.get(request.model)
-        inputs = convert.local_blend_from_proto(request, model, name)
-        image = self._submit(context, partial(edits.local_blend_image, model, *inputs)).result()
-        return pb.ImageResponse(image=convert.image_to_proto(image))
+        a, b, mask, start_layer, mix_space = convert.local_blend_from_proto(request, model, name)
+        latent, image = self._submit(context, partial(edits.local_blend_image, model, a, b, mask, start_layer,
+                                                      mix_space=mix_space)).result()
+        return convert.image_response(image, latent, name)
 
     # ----------------------------------------------------------------------------- attribute edits
 
@@ -166,4 +167,4 @@ class GanCollageServicer(pb_grpc.GanCollageServicer):
         latent, wanted = convert.edit_latent_from_proto(request, model, name)
         edited, image = self._submit(context, partial(attribute_edits.edit_latent_image, model, latent,
                                                       wanted)).result()
-        return pb.ImageResponse(image=convert.image_to_proto(image), latent=convert.latent_to_proto(edited, name))
+        return convert.image_response(image, edited, name)

@@ -85,16 +85,20 @@ class Canvas(_message.Message):
     def __init__(self, width: _Optional[int] = ..., height: _Optional[int] = ..., layers: _Optional[_Iterable[_Union[Layer, _Mapping]]] = ..., selection: _Optional[_Union[Mask, _Mapping]] = ..., selection_x: _Optional[int] = ..., selection_y: _Optional[int] = ...) -> None: ...
 
 class Latent(_message.Message):
-    __slots__ = ("num_ws", "w_dim", "values", "model")
+    __slots__ = ("num_ws", "w_dim", "values", "model", "kind", "shape")
     NUM_WS_FIELD_NUMBER: _ClassVar[int]
     W_DIM_FIELD_NUMBER: _ClassVar[int]
     VALUES_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SHAPE_FIELD_NUMBER: _ClassVar[int]
     num_ws: int
     w_dim: int
     values: _containers.RepeatedScalarFieldContainer[float]
     model: str
-    def __init__(self, num_ws: _Optional[int] = ..., w_dim: _Optional[int] = ..., values: _Optional[_Iterable[float]] = ..., model: _Optional[str] = ...) -> None: ...
+    kind: str
+    shape: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, num_ws: _Optional[int] = ..., w_dim: _Optional[int] = ..., values: _Optional[_Iterable[float]] = ..., model: _Optional[str] = ..., kind: _Optional[str] = ..., shape: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class Square(_message.Message):
     __slots__ = ("x", "y", "size")
@@ -223,7 +227,7 @@ class ListModelsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class ModelInfo(_message.Message):
-    __slots__ = ("name", "resolution", "num_ws", "w_dim", "has_regressor", "has_discriminator", "description", "is_default", "available", "error")
+    __slots__ = ("name", "resolution", "num_ws", "w_dim", "has_regressor", "has_discriminator", "description", "is_default", "available", "error", "latent_kind", "latent_shape", "num_levels")
     NAME_FIELD_NUMBER: _ClassVar[int]
     RESOLUTION_FIELD_NUMBER: _ClassVar[int]
     NUM_WS_FIELD_NUMBER: _ClassVar[int]
@@ -234,6 +238,9 @@ class ModelInfo(_message.Message):
     IS_DEFAULT_FIELD_NUMBER: _ClassVar[int]
     AVAILABLE_FIELD_NUMBER: _ClassVar[int]
     ERROR_FIELD_NUMBER: _ClassVar[int]
+    LATENT_KIND_FIELD_NUMBER: _ClassVar[int]
+    LATENT_SHAPE_FIELD_NUMBER: _ClassVar[int]
+    NUM_LEVELS_FIELD_NUMBER: _ClassVar[int]
     name: str
     resolution: int
     num_ws: int
@@ -244,7 +251,10 @@ class ModelInfo(_message.Message):
     is_default: bool
     available: bool
     error: str
-    def __init__(self, name: _Optional[str] = ..., resolution: _Optional[int] = ..., num_ws: _Optional[int] = ..., w_dim: _Optional[int] = ..., has_regressor: _Optional[bool] = ..., has_discriminator: _Optional[bool] = ..., description: _Optional[str] = ..., is_default: _Optional[bool] = ..., available: _Optional[bool] = ..., error: _Optional[str] = ...) -> None: ...
+    latent_kind: str
+    latent_shape: _containers.RepeatedScalarFieldContainer[int]
+    num_levels: int
+    def __init__(self, name: _Optional[str] = ..., resolution: _Optional[int] = ..., num_ws: _Optional[int] = ..., w_dim: _Optional[int] = ..., has_regressor: _Optional[bool] = ..., has_discriminator: _Optional[bool] = ..., description: _Optional[str] = ..., is_default: _Optional[bool] = ..., available: _Optional[bool] = ..., error: _Optional[str] = ..., latent_kind: _Optional[str] = ..., latent_shape: _Optional[_Iterable[int]] = ..., num_levels: _Optional[int] = ...) -> None: ...
 
 class ListModelsResponse(_message.Message):
     __slots__ = ("models",)
@@ -253,7 +263,7 @@ class ListModelsResponse(_message.Message):
     def __init__(self, models: _Optional[_Iterable[_Union[ModelInfo, _Mapping]]] = ...) -> None: ...
 
 class RealizeRequest(_message.Message):
-    __slots__ = ("model", "canvas", "options", "margin", "feather", "region", "skip_layer")
+    __slots__ = ("model", "canvas", "options", "margin", "feather", "region", "skip_layer", "collage")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     CANVAS_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
@@ -261,6 +271,7 @@ class RealizeRequest(_message.Message):
     FEATHER_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
     SKIP_LAYER_FIELD_NUMBER: _ClassVar[int]
+    COLLAGE_FIELD_NUMBER: _ClassVar[int]
     model: str
     canvas: Canvas
     options: ProjectionOptions
@@ -268,7 +279,8 @@ class RealizeRequest(_message.Message):
     feather: float
     region: Square
     skip_layer: bool
-    def __init__(self, model: _Optional[str] = ..., canvas: _Optional[_Union[Canvas, _Mapping]] = ..., options: _Optional[_Union[ProjectionOptions, _Mapping]] = ..., margin: _Optional[float] = ..., feather: _Optional[float] = ..., region: _Optional[_Union[Square, _Mapping]] = ..., skip_layer: _Optional[bool] = ...) -> None: ...
+    collage: str
+    def __init__(self, model: _Optional[str] = ..., canvas: _Optional[_Union[Canvas, _Mapping]] = ..., options: _Optional[_Union[ProjectionOptions, _Mapping]] = ..., margin: _Optional[float] = ..., feather: _Optional[float] = ..., region: _Optional[_Union[Square, _Mapping]] = ..., skip_layer: _Optional[bool] = ..., collage: _Optional[str] = ...) -> None: ...
 
 class RealizeResult(_message.Message):
     __slots__ = ("layer", "x", "y", "latent", "metrics", "generated", "region")
@@ -371,18 +383,20 @@ class StyleMixRequest(_message.Message):
     def __init__(self, model: _Optional[str] = ..., content: _Optional[_Union[Latent, _Mapping]] = ..., style: _Optional[_Union[Latent, _Mapping]] = ..., split: _Optional[int] = ...) -> None: ...
 
 class LocalBlendRequest(_message.Message):
-    __slots__ = ("model", "a", "b", "mask", "start_layer")
+    __slots__ = ("model", "a", "b", "mask", "start_layer", "mix_space")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     A_FIELD_NUMBER: _ClassVar[int]
     B_FIELD_NUMBER: _ClassVar[int]
     MASK_FIELD_NUMBER: _ClassVar[int]
     START_LAYER_FIELD_NUMBER: _ClassVar[int]
+    MIX_SPACE_FIELD_NUMBER: _ClassVar[int]
     model: str
     a: Latent
     b: Latent
     mask: Mask
     start_layer: int
-    def __init__(self, model: _Optional[str] = ..., a: _Optional[_Union[Latent, _Mapping]] = ..., b: _Optional[_Union[Latent, _Mapping]] = ..., mask: _Optional[_Union[Mask, _Mapping]] = ..., start_layer: _Optional[int] = ...) -> None: ...
+    mix_space: str
+    def __init__(self, model: _Optional[str] = ..., a: _Optional[_Union[Latent, _Mapping]] = ..., b: _Optional[_Union[Latent, _Mapping]] = ..., mask: _Optional[_Union[Mask, _Mapping]] = ..., start_layer: _Optional[int] = ..., mix_space: _Optional[str] = ...) -> None: ...
 
 class ImageResponse(_message.Message):
     __slots__ = ("image", "latent")
