@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from server.models.stylemapgan import blend_levels, pool_mask
+
 from .errors import InvalidInput, shown, translate_oom
 from .latents import STYLEMAP, W_PLUS, as_rows, check_latent
 from .pixels import to_uint8_hwc
@@ -40,7 +42,6 @@ from .validation import check_choice, check_int
 INTERPOLATION_MODES = ("linear", "slerp")
 MAX_INTERPOLATION_STEPS = 1000
 MIX_SPACES = ("w", "w_plus")
-SELECTED = 0.5  # a mask pixel at or above this is selected (a stylemap blend's cell rule)
 
 
 def _check_pair(g, a, b, names=("a", "b")) -> tuple[Tensor, Tensor]:
@@ -122,11 +123,6 @@ def _block_noise(g, n: int, noise_mode: str, seed: int, device) -> list[list[Ten
              for layer in block.layers] for block in g.synthesis.blocks]
 
 
-def selected_cells(mask: Tensor, size: int) -> Tensor:
-    """bool [N, 1, size, size]: the cells of a size x size grid over `mask` holding a selected pixel."""
-    return F.adaptive_max_pool2d(mask, size) >= SELECTED
-
-
 @translate_oom
 @torch.no_grad()
 def stylemap_blend(g, a: Tensor, b: Tensor, mask: Tensor, start_layer: int = 0,
@@ -140,12 +136,9 @@ def stylemap_blend(g, a: Tensor, b: Tensor, mask: Tensor, start_layer: int = 0,
     device = g.w_avg.device
     a, b, mask = (t.to(device, torch.float32) for t in (a, b, mask))
     if mix_space == "w":
-        blended = torch.where(selected_cells(mask, a.shape[-1]), b, a)
+        blended = torch.where(pool_mask(mask, a.shape[-1]), b, a)
         return blended, g.synthesis(blended)
-    levels = [level_a if index < start_layer else torch.where(selected_cells(mask, level_a.shape[-1]), level_b,
-                                                               level_a)
-              for index, (level_a, level_b) in enumerate(zip(g.resize(a), g.resize(b)))]
-    return None, g.synthesize_levels(levels)
+    return None, g.synthesize_levels(blend_levels(g.resize(a), g.resize(b), mask, start_layer))
 
 
 @translate_oom

@@ -27,9 +27,10 @@ def cmd_export(args) -> int:
     model = load_model(args.checkpoint)
     regressor = load_regressor(args.regressor) if args.regressor else model.regressor
     g = model.generator
-    if regressor is not None and (regressor.num_ws, regressor.w_dim) != (g.num_ws, g.w_dim):
-        print(f"error: the regressor gives W+ [{regressor.num_ws}, {regressor.w_dim}] but the generator "
-              f"needs [{g.num_ws}, {g.w_dim}]", file=sys.stderr)
+    if regressor is not None and ((regressor.latent_kind, tuple(regressor.latent_shape))
+                                  != (g.latent_kind, tuple(g.latent_shape))):
+        print(f"error: the regressor gives a {regressor.latent_kind} latent {list(regressor.latent_shape)} but "
+              f"the generator takes a {g.latent_kind} latent {list(g.latent_shape)}", file=sys.stderr)
         return 2
     src = model.card
     source = dict(src.get("source", {}))
@@ -48,12 +49,13 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
     p = sub.add_parser("info", help="print the model card of a checkpoint")
-    p.add_argument("checkpoint", help="model folder, .pt, .pkl, or 'default'")
+    p.add_argument("checkpoint", help="model folder, .pt (rosinality or StyleMapGAN), .pkl, or 'default'")
     p.set_defaults(func=cmd_info)
     p = sub.add_parser("export", help="convert a checkpoint to the project's own format")
     p.add_argument("checkpoint")
     p.add_argument("out", type=Path)
-    p.add_argument("--regressor", help="a latent-composition encoder .pth to ship with the generator")
+    p.add_argument("--regressor", help="a regressor to ship with the generator instead of the checkpoint's own "
+                                       "(a latent-composition encoder .pth, a model folder...)")
     p.add_argument("--name")
     p.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
     p.set_defaults(func=cmd_export)

@@ -227,34 +227,16 @@ class SynthesisNetwork(nn.Module):
         return img
 
 
-class Generator(nn.Module):
-    """The generator contract: `resolution, num_ws, z_dim, w_dim, c_dim, w_avg, mapping, synthesis`."""
+class LatentSampling:
+    """Seeded sampling of the mapping output, shared by both generator families.
 
-    def __init__(self, config: GeneratorConfig):
-        super().__init__()
-        self.config = config
-        self.mapping = MappingNetwork(config.z_dim, config.c_dim, config.w_dim, config.num_ws,
-                                      config.mapping_layers, config.mapping_lr_mul,
-                                      config.mapping_layer_features, config.embed_features)
-        self.synthesis = SynthesisNetwork(config)
-
-    resolution = property(lambda self: self.config.resolution)
-    num_ws = property(lambda self: self.config.num_ws)
-    z_dim = property(lambda self: self.config.z_dim)
-    w_dim = property(lambda self: self.config.w_dim)
-    c_dim = property(lambda self: self.config.c_dim)
-
-    @property
-    def w_avg(self) -> torch.Tensor:
-        return self.mapping.w_avg
-
-    def forward(self, z, c=None, truncation_psi=1.0, truncation_cutoff=None, noise_mode="const"):
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode)
+    A class using it provides `z_dim`, `c_dim`, `w_avg` and `_sampled_w(z, c)`: one flat latent
+    row per sample (StyleGAN2's W, StyleMapGAN's flattened stylemap).
+    """
 
     @torch.no_grad()
     def sample_w(self, count: int, seed: int = 0, batch: int = 1000) -> Iterator[torch.Tensor]:
-        """W batches `[b, w_dim]` (no truncation) of `count` seeded samples, `batch` at a time.
+        """Flat latent batches `[b, row]` (no truncation) of `count` seeded samples, `batch` at a time.
 
         Per batch, on a CPU `torch.Generator().manual_seed(seed)`: `b` z from `randn`, then (when
         conditional) `b` uniform class labels from `randint`, one-hot; the last batch holds the
@@ -269,15 +251,51 @@ class Generator(nn.Module):
             if self.c_dim:
                 c = nn.functional.one_hot(torch.randint(self.c_dim, (m,), generator=gen), self.c_dim).float()
                 c = c.to(device)
-            yield self.mapping(z.to(device), c)[:, 0]
+            yield self._sampled_w(z.to(device), c)
 
     @torch.no_grad()
     def estimate_w_avg(self, n: int = 10_000, seed: int = 0, batch: int = 1000) -> torch.Tensor:
-        """Mean of mapping(z) over `n` seeded z (class labels drawn uniformly when conditional)."""
-        total = torch.zeros(self.w_dim, dtype=torch.float64)
+        """Mean of mapping(z) over `n` seeded z (class labels drawn uniformly when conditional),
+        shaped like `w_avg`."""
+        total = torch.zeros(self.w_avg.numel(), dtype=torch.float64)
         for w in self.sample_w(n, seed, batch):
             total += w.double().sum(0).cpu()
-        return (total / n).float()
+        return (total / n).float().reshape(self.w_avg.shape)
+
+
+class Generator(LatentSampling, nn.Module):
+    """The generator contract: `resolution, num_ws, z_dim, w_dim, c_dim, w_avg, mapping, synthesis`,
+    and the family-neutral `latent_kind, latent_shape, latent_rows, num_levels` (see DESIGN.md)."""
+
+    latent_kind = "w_plus"
+
+    def __init__(self, config: GeneratorConfig):
+        super().__init__()
+        self.config = config
+        self.mapping = MappingNetwork(config.z_dim, config.c_dim, config.w_dim, config.num_ws,
+                                      config.mapping_layers, config.mapping_lr_mul,
+                                      config.mapping_layer_features, config.embed_features)
+        self.synthesis = SynthesisNetwork(config)
+
+    resolution = property(lambda self: self.config.resolution)
+    num_ws = property(lambda self: self.config.num_ws)
+    z_dim = property(lambda self: self.config.z_dim)
+    w_dim = property(lambda self: self.config.w_dim)
+    c_dim = property(lambda self: self.config.c_dim)
+    latent_shape = property(lambda self: (self.num_ws, self.w_dim))
+    latent_rows = property(lambda self: (self.num_ws, self.w_dim))
+    num_levels = property(lambda self: self.num_ws)
+
+    @property
+    def w_avg(self) -> torch.Tensor:
+        return self.mapping.w_avg
+
+    def forward(self, z, c=None, truncation_psi=1.0, truncation_cutoff=None, noise_mode="const"):
+        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
+        return self.synthesis(ws, noise_mode=noise_mode)
+
+    def _sampled_w(self, z: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        return self.mapping(z, c)[:, 0]
 
 
 def channels_from_table(resolution: int, channel_base: int, channel_max: int) -> dict[int, int]:

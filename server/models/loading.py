@@ -1,5 +1,6 @@
 """One entry point for every checkpoint kind: the project's own folder, rosinality `.pt`,
-NVIDIA `.pkl`, and latent-composition regressor `.pth`. `"default"` is the embedded model.
+StyleMapGAN `.pt`, NVIDIA `.pkl`, and latent-composition regressor `.pth`. `"default"` is the
+embedded model.
 """
 from __future__ import annotations
 
@@ -9,12 +10,18 @@ from pathlib import Path
 from .discriminator import Discriminator
 from .generator import Generator
 from .model import Model
-from .own_format import is_model_folder, read_own, sha256_of
+from .own_format import is_model_folder, latent_card, read_own, regressor_json, sha256_of
 from .latentcomp import read_latentcomp_checkpoint
-from .regressor import LatentRegressor, regressor_config
+from .regressor import LatentRegressor
+from .rosinality import load_checkpoint_dict, read_rosinality
+from .stylemapgan import StyleMapEncoder
+from .stylemapgan_checkpoint import is_stylemapgan_checkpoint, read_stylemapgan
 
 EMBEDDED_DIR = Path(__file__).resolve().parent / "embedded"
 DEFAULT_NAME = "default"
+# torch.save's legacy (non-zip, torch < 1.6) files open with pickle protocol 2 and this LONG1 magic
+# number; an NVIDIA pickle also starts with b"\x80" (a pickle protocol) but not with this.
+LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
 
 
 def resolve_path(path: str | Path) -> Path:
@@ -32,7 +39,8 @@ def resolve_path(path: str | Path) -> Path:
 
 
 def checkpoint_kind(path: Path) -> str:
-    """'own', 'torch' (zip-format torch.save: rosinality or latent-composition) or 'nvidia'."""
+    """'own', 'torch' (torch.save, zip or legacy format: rosinality, StyleMapGAN or latent-composition)
+    or 'nvidia'."""
     if is_model_folder(path):
         return "own"
     if path.is_dir():
@@ -40,24 +48,32 @@ def checkpoint_kind(path: Path) -> str:
     if zipfile.is_zipfile(path):
         return "torch"
     with open(path, "rb") as f:
-        head = f.read(2)
+        head = f.read(len(LEGACY_TORCH_MAGIC))
+    if head == LEGACY_TORCH_MAGIC:
+        return "torch"
     if head[:1] == b"\x80":
         return "nvidia"
     raise ValueError(f"{path.name}: not a recognised checkpoint (expected a GAN Collage model folder, "
-                     "a rosinality .pt, an NVIDIA .pkl or a latent-composition .pth)")
+                     "a rosinality or StyleMapGAN .pt, an NVIDIA .pkl or a latent-composition .pth)")
+
+
+def _read_torch_checkpoint(path: Path) -> dict:
+    """A torch.save checkpoint read once, then given to the reader of its family."""
+    ckpt = load_checkpoint_dict(path)
+    read = read_stylemapgan if is_stylemapgan_checkpoint(ckpt) else read_rosinality
+    return read(path, ckpt)
 
 
 def _foreign_card(path: Path, loaded: dict) -> dict:
-    g: Generator = loaded["generator"]
+    g = loaded["generator"]
     d: Discriminator | None = loaded.get("discriminator")
     return {
         "name": path.stem,
         "description": f"{loaded['source']['format']} checkpoint {path.name}",
-        "resolution": g.resolution, "num_ws": g.num_ws, "z_dim": g.z_dim, "w_dim": g.w_dim,
-        "c_dim": g.c_dim,
+        **latent_card(g),
         "generator": g.config.to_json(),
         "discriminator": d.config.to_json() if d is not None else None,
-        "regressor": None,
+        "regressor": regressor_json(loaded.get("regressor")),
         "source": {"file": path.name, "sha256": sha256_of(path), **loaded["source"]},
         "notes": loaded.get("notes", []),
     }
@@ -70,14 +86,12 @@ def load_model(path: str | Path) -> Model:
     if kind == "own":
         return read_own(p)
     if kind == "torch":
-        from .rosinality import read_rosinality
-
-        loaded = read_rosinality(p)
+        loaded = _read_torch_checkpoint(p)
     else:
         from .nvidia import read_nvidia
 
         loaded = read_nvidia(p)
-    return Model(loaded["generator"], loaded["discriminator"], None, _foreign_card(p, loaded))
+    return Model(loaded["generator"], loaded["discriminator"], loaded.get("regressor"), _foreign_card(p, loaded))
 
 
 def load_generator(path: str | Path) -> Generator:
@@ -92,14 +106,22 @@ def load_discriminator(path: str | Path) -> Discriminator | None:
     return load_model(path).discriminator
 
 
-def load_regressor(path: str | Path) -> LatentRegressor:
-    """A module mapping `(image * mask, mask)` to W+: the project's own or a latent-composition file."""
+def load_regressor(path: str | Path) -> LatentRegressor | StyleMapEncoder:
+    """A module mapping `(image * mask, mask)` to its model's latent: the project's own, a
+    latent-composition file (W+), or a StyleMapGAN checkpoint's encoder (stylemap)."""
     p = resolve_path(path)
     if is_model_folder(p):
         r = read_own(p, parts=("regressor",)).regressor
         if r is None:
             raise ValueError(f"{p}: this model has no regressor")
         return r
+    if checkpoint_kind(p) == "torch":
+        ckpt = load_checkpoint_dict(p)  # a latent-composition file is read again below, by its own reader
+        if is_stylemapgan_checkpoint(ckpt):
+            loaded = read_stylemapgan(p, ckpt)
+            r = loaded["regressor"]
+            r.card = {"regressor": regressor_json(r), "source": {"file": str(p), **loaded["source"]}}
+            return r
     r = read_latentcomp_checkpoint(p)
-    r.card = {"regressor": regressor_config(r), "source": {"file": str(p), "format": "latent-composition"}}
+    r.card = {"regressor": regressor_json(r), "source": {"file": str(p), "format": "latent-composition"}}
     return r

@@ -1,6 +1,8 @@
 """The project's own model format: a folder with `model.json` (the model card) and
 `weights.safetensors` (tensors prefixed `generator.`, `discriminator.`, `regressor.`).
 
+The card's `family` names the networks: "stylegan2" (also when absent, as in format version 1 cards)
+or "stylemapgan" (format version 2: StyleMapGAN generator and encoder, StyleGAN2 discriminator).
 safetensors holds only tensors, so reading a model never runs code from the file.
 """
 from __future__ import annotations
@@ -16,9 +18,18 @@ from .discriminator import Discriminator, DiscriminatorConfig
 from .generator import Generator, GeneratorConfig
 from .model import PARTS, Model
 from .regressor import LatentRegressor, build_regressor, regressor_config
+from .stylemapgan import StyleMapConfig, StyleMapEncoder, StyleMapEncoderConfig, StyleMapGenerator
 
 FORMAT_NAME = "gan-collage-model"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # the newest this program reads
+STYLEGAN2, STYLEMAPGAN = "stylegan2", "stylemapgan"
+FAMILY_FORMAT_VERSION = {STYLEGAN2: 1, STYLEMAPGAN: 2}  # what a card of each family is written as
+BUILDERS = {
+    STYLEGAN2: {"generator": lambda c: Generator(GeneratorConfig.from_json(c)),
+                "regressor": build_regressor},
+    STYLEMAPGAN: {"generator": lambda c: StyleMapGenerator(StyleMapConfig.from_json(c)),
+                  "regressor": lambda c: StyleMapEncoder(StyleMapEncoderConfig.from_json(c))},
+}
 CARD_FILE = "model.json"
 WEIGHTS_FILE = "weights.safetensors"
 
@@ -35,8 +46,31 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def save_model(folder: Path, generator: Generator, discriminator: Discriminator | None = None,
-               regressor: LatentRegressor | None = None, *, name: str, description: str = "",
+def family_of(generator) -> str:
+    return STYLEMAPGAN if isinstance(generator, StyleMapGenerator) else STYLEGAN2
+
+
+def latent_card(generator) -> dict:
+    """The card fields describing a generator and its latent, the same in every card that has one."""
+    fields = {"family": family_of(generator), "resolution": generator.resolution, "z_dim": generator.z_dim,
+              "c_dim": generator.c_dim, "latent_kind": generator.latent_kind,
+              "latent_shape": list(generator.latent_shape), "num_levels": generator.num_levels}
+    if isinstance(generator, StyleMapGenerator):
+        fields.update(latent_channels=generator.config.latent_channels, latent_size=generator.config.latent_size)
+    else:
+        fields.update(num_ws=generator.num_ws, w_dim=generator.w_dim)
+    return fields
+
+
+def regressor_json(regressor) -> dict | None:
+    """The regressor's constructor arguments (a StyleMapGAN encoder's config, or a LatentRegressor's)."""
+    if regressor is None:
+        return None
+    return regressor.config.to_json() if isinstance(regressor, StyleMapEncoder) else regressor_config(regressor)
+
+
+def save_model(folder: Path, generator: Generator | StyleMapGenerator, discriminator: Discriminator | None = None,
+               regressor: LatentRegressor | StyleMapEncoder | None = None, *, name: str, description: str = "",
                source: dict | None = None, notes: list[str] | None = None, extra: dict | None = None,
                dtype: torch.dtype = torch.float32) -> dict:
     """Write the folder and return the card. `dtype` float16 halves the size (loading gives float32)."""
@@ -50,17 +84,13 @@ def save_model(folder: Path, generator: Generator, discriminator: Discriminator 
     save_file(tensors, str(weights), metadata={"format": FORMAT_NAME})
     card = {
         "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
+        "format_version": FAMILY_FORMAT_VERSION[family_of(generator)],
         "name": name,
         "description": description,
-        "resolution": generator.resolution,
-        "num_ws": generator.num_ws,
-        "z_dim": generator.z_dim,
-        "w_dim": generator.w_dim,
-        "c_dim": generator.c_dim,
+        **latent_card(generator),
         "generator": generator.config.to_json(),
         "discriminator": discriminator.config.to_json() if discriminator is not None else None,
-        "regressor": regressor_config(regressor) if regressor is not None else None,
+        "regressor": regressor_json(regressor),
         "weights": {"file": WEIGHTS_FILE, "dtype": str(dtype).removeprefix("torch."),
                     "bytes": weights.stat().st_size, "sha256": sha256_of(weights)},
         "source": source or {},
@@ -93,18 +123,20 @@ def _part_state(tensors: dict[str, torch.Tensor], part: str) -> dict[str, torch.
 def read_own(folder: Path, parts: tuple[str, ...] = PARTS) -> Model:
     """The model in `folder`; parts absent from it (or not in `parts`) are None."""
     card = read_card(folder)
+    family = card.get("family", STYLEGAN2)
+    if family not in BUILDERS:
+        raise ValueError(f"{folder / CARD_FILE}: unknown model family {family!r} (known: {sorted(BUILDERS)})")
     tensors = load_file(str(folder / card["weights"]["file"]))
-    builders = {
-        "generator": lambda c: Generator(GeneratorConfig.from_json(c)),
-        "discriminator": lambda c: Discriminator(DiscriminatorConfig.from_json(c)),
-        "regressor": build_regressor,
-    }
+    builders = {**BUILDERS[family], "discriminator": lambda c: Discriminator(DiscriminatorConfig.from_json(c))}
     out = {}
     for part in PARTS:
         if part not in parts or not card.get(part):
             out[part] = None
             continue
-        module = builders[part](card[part])
+        try:
+            module = builders[part](card[part])
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{folder / CARD_FILE}: the {part} config is not valid ({exc})") from exc
         try:
             module.load_state_dict(_part_state(tensors, part), strict=True)
         except RuntimeError as exc:

@@ -143,6 +143,8 @@ class LatentRegressor(nn.Module):
     The module is created in eval mode.
     """
 
+    latent_kind = "w_plus"
+
     def __init__(
         self,
         *,
@@ -196,6 +198,11 @@ class LatentRegressor(nn.Module):
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
+
+    @property
+    def latent_shape(self) -> tuple[int, int]:
+        """The shape of one output latent, ``(num_ws, w_dim)``."""
+        return (self.num_ws, self.w_dim)
 
     @property
     def has_w_avg(self) -> bool:

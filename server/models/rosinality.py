@@ -22,11 +22,12 @@ W_AVG_SAMPLES = 10_000
 
 
 def load_checkpoint_dict(path: Path) -> dict:
-    """The checkpoint's dict, read weights-only (plus argparse.Namespace for `args`).
+    """A training checkpoint's dict (rosinality or StyleMapGAN), read weights-only, plus
+    argparse.Namespace for their `args` / `train_args`.
 
     Raises FileNotFoundError / ValueError as :func:`load_torch_file` does, and ValueError when the
     file holds something other than a dict."""
-    ckpt = load_torch_file(path, "rosinality checkpoint", allowed_globals=[argparse.Namespace])
+    ckpt = load_torch_file(path, "torch checkpoint", allowed_globals=[argparse.Namespace])
     if not isinstance(ckpt, dict):
         raise ValueError(f"{path.name}: expected a dict checkpoint, got {type(ckpt).__name__}")
     return ckpt
@@ -70,7 +71,7 @@ def _count(sd: dict, prefix: str) -> int:
     return len({k.split(".")[1] for k in sd if k.startswith(prefix + ".")})
 
 
-def _check_blur_kernels(sd: dict[str, torch.Tensor], name: str):
+def check_blur_kernels(sd: dict[str, torch.Tensor], name: str):
     """The networks hard-wire the [1,3,3,1] filter; refuse checkpoints built with another one."""
     for key, value in sd.items():
         if key.endswith(("blur.kernel", "upsample.kernel")) or re.search(r"\.\d+\.kernel$", key):
@@ -90,20 +91,23 @@ def generator_config(sd: dict[str, torch.Tensor], lr_mlp: float) -> GeneratorCon
                            mapping_layer_features=sd["style.1.weight"].shape[0])
 
 
-def _rename_discriminator(sd: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], DiscriminatorConfig]:
+def rename_resblock(sd: dict[str, torch.Tensor], src: str, dst: str) -> dict[str, torch.Tensor]:
+    """One rosinality `ResBlock` (conv, down-sampling conv, skip) as a `DiscriminatorBlock`'s tensors."""
+    return {f"{dst}.conv0.weight": sd[f"{src}.conv1.0.weight"], f"{dst}.conv0.bias": sd[f"{src}.conv1.1.bias"],
+            f"{dst}.conv1.weight": sd[f"{src}.conv2.1.weight"], f"{dst}.conv1.bias": sd[f"{src}.conv2.2.bias"],
+            f"{dst}.skip.weight": sd[f"{src}.skip.1.weight"]}
+
+
+def rename_discriminator(sd: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], DiscriminatorConfig]:
+    """A rosinality StyleGAN2 discriminator state dict (also StyleMapGAN's) as `Discriminator`'s, with its config."""
     n_blocks = _count(sd, "convs") - 1
     size = 4 * 2 ** n_blocks
     out = {f"b{size}.fromrgb.weight": sd["convs.0.0.weight"], f"b{size}.fromrgb.bias": sd["convs.0.1.bias"]}
     channels = {}
     for i in range(1, n_blocks + 1):
         res = size // 2 ** (i - 1)
-        src, dst = f"convs.{i}", f"b{res}"
-        out[f"{dst}.conv0.weight"] = sd[f"{src}.conv1.0.weight"]
-        out[f"{dst}.conv0.bias"] = sd[f"{src}.conv1.1.bias"]
-        out[f"{dst}.conv1.weight"] = sd[f"{src}.conv2.1.weight"]
-        out[f"{dst}.conv1.bias"] = sd[f"{src}.conv2.2.bias"]
-        out[f"{dst}.skip.weight"] = sd[f"{src}.skip.1.weight"]
-        channels[res] = sd[f"{src}.conv1.0.weight"].shape[0]
+        out.update(rename_resblock(sd, f"convs.{i}", f"b{res}"))
+        channels[res] = sd[f"convs.{i}.conv1.0.weight"].shape[0]
     channels[4] = sd["final_conv.0.weight"].shape[0]
     for src, dst in (("final_conv.0.weight", "b4.conv.weight"), ("final_conv.1.bias", "b4.conv.bias"),
                      ("final_linear.0.weight", "b4.fc.weight"), ("final_linear.0.bias", "b4.fc.bias"),
@@ -115,13 +119,28 @@ def _rename_discriminator(sd: dict[str, torch.Tensor]) -> tuple[dict[str, torch.
     return out, config
 
 
-def read_rosinality(path: Path) -> dict:
-    """Return `{generator, discriminator, source}` built from a rosinality checkpoint."""
-    ckpt = load_checkpoint_dict(path)
+def read_discriminator(sd: dict[str, torch.Tensor], name: str, key: str) -> Discriminator:
+    """The discriminator of a checkpoint's `key` entry (a rosinality-layout state dict), strictly loaded."""
+    sd = {k: v.float() for k, v in sd.items()}
+    check_blur_kernels(sd, name)
+    try:
+        renamed, config = rename_discriminator(sd)
+        d = Discriminator(config)
+        d.load_state_dict(renamed, strict=True)
+    except (KeyError, RuntimeError, ValueError) as exc:
+        raise ValueError(f"{name}: {key!r} does not look like a rosinality discriminator ({exc})") from exc
+    return d.eval()
+
+
+def read_rosinality(path: Path, ckpt: dict | None = None) -> dict:
+    """Return `{generator, discriminator, source}` built from a rosinality checkpoint (`ckpt`: its dict,
+    when already read by :func:`load_checkpoint_dict`)."""
+    if ckpt is None:
+        ckpt = load_checkpoint_dict(path)
     if "g_ema" not in ckpt:
         raise ValueError(f"{path.name}: no 'g_ema' in this checkpoint (keys: {sorted(ckpt)[:8]})")
     sd = {k: v.float() for k, v in ckpt["g_ema"].items()}
-    _check_blur_kernels(sd, path.name)
+    check_blur_kernels(sd, path.name)
     try:
         config = generator_config(sd, DEFAULT_LR_MLP)
         g = Generator(config)
@@ -136,18 +155,9 @@ def read_rosinality(path: Path) -> dict:
         g.mapping.w_avg.copy_(g.estimate_w_avg(W_AVG_SAMPLES, seed=0))
         w_avg_source = f"mean of mapping(z) over {W_AVG_SAMPLES} z drawn with torch seed 0"
         notes.append(f"w_avg computed: {w_avg_source}")
-    d = None
-    if isinstance(ckpt.get("d"), dict):
-        dsd = {k: v.float() for k, v in ckpt["d"].items()}
-        _check_blur_kernels(dsd, path.name)
-        try:
-            renamed, dconfig = _rename_discriminator(dsd)
-            d = Discriminator(dconfig)
-            d.load_state_dict(renamed, strict=True)
-        except (KeyError, RuntimeError) as exc:
-            raise ValueError(f"{path.name}: 'd' does not look like a rosinality discriminator ({exc})") from exc
+    d = read_discriminator(ckpt["d"], path.name, "d") if isinstance(ckpt.get("d"), dict) else None
     layout = "train.py" if "g" in ckpt else "convert_weight.py"
-    return {"generator": g.eval(), "discriminator": None if d is None else d.eval(),
+    return {"generator": g.eval(), "discriminator": d,
             "source": {"format": "rosinality", "layout": layout, "w_avg": w_avg_source,
                        "lr_mlp": f"{DEFAULT_LR_MLP} (rosinality default, not stored in the file)"},
             "notes": notes}
