@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO
+from conftest import REPO, conformance_file
 from server.client.cli import exit_code
-from server.client.images import parse_layer
+from server.client.images import parse_layer, read_latent, write_latent
 from server.tools.server_process import server as server_process
 from test_server_fixtures import python_env, run_client
 
@@ -138,6 +138,89 @@ def test_error_exit_codes(server, files, tmp_path):
     assert done.returncode == 2
     done = run_client("health", "--server", "127.0.0.1:1")
     assert done.returncode == 3 and "UNAVAILABLE" in done.stderr
+
+
+@pytest.fixture(scope="module")
+def stylemap_server(tmp_path_factory):
+    """A server whose --models-dir holds the shared StyleMapGAN checkpoint (served as "stylemapgan_s32")."""
+    folder = tmp_path_factory.mktemp("stylemap-models")
+    (folder / "stylemapgan_s32.pt").write_bytes(conformance_file("stylemapgan_s32.pt").read_bytes())
+    with server_process("--models-dir", str(folder)) as running:
+        yield running.process, running.address
+
+
+def test_a_stylemap_model_from_the_command_line(stylemap_server, files, tmp_path):
+    model = ("--model", "stylemapgan_s32")
+    done = client(stylemap_server, "models")
+    assert done.returncode == 0, done.stderr
+    (line,) = [line for line in done.stdout.splitlines() if "stylemapgan_s32" in line]
+    assert "stylemap 64x8x8" in line and "32px" in line and "G+D+R" in line
+    a, b = tmp_path / "a.npy", tmp_path / "b.npy"
+    for path, image in ((a, "bottom.png"), (b, "top.png")):
+        done = client(stylemap_server, "project", str(files / image), *model, "-o", str(tmp_path / "p.png"),
+                      "--latent", str(path), "-q")
+        assert done.returncode == 0, done.stderr
+    assert np.load(a).shape == (1, 64, 8, 8) and np.load(a).dtype == np.float32
+    np.save(tmp_path / "bare.npy", np.load(b)[0])  # (C, L, L): a stylemap without its batch reads too
+
+    done = client(stylemap_server, "interpolate", str(a), str(tmp_path / "bare.npy"), *model, "--frames", "3",
+                  "-o", str(tmp_path / "frames"), "-q")
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "frames").iterdir())) == 3
+
+    # a stylemap model's style mix exists per resizer level: no latent to write, and the CLI says so
+    done = client(stylemap_server, "mix", str(a), str(b), *model, "--split", "3", "-o", str(tmp_path / "mix.png"),
+                  "--latent", str(tmp_path / "mix.npy"), "-q")
+    assert done.returncode == 2 and "answered no latent" in done.stderr and "Traceback" not in done.stderr
+    assert Image.open(tmp_path / "mix.png").size == (RESOLUTION, RESOLUTION) and not (tmp_path / "mix.npy").exists()
+
+    # the whole-stylemap blend is a stylemap; every-level blends are not
+    done = client(stylemap_server, "blend", str(a), str(b), *model, "--mask", str(files / "selection.png"),
+                  "--mix-space", "w", "-o", str(tmp_path / "blend.png"), "--latent", str(tmp_path / "blend.npy"), "-q")
+    assert done.returncode == 0, done.stderr
+    blended, wa, wb = (np.load(path)[0] for path in (tmp_path / "blend.npy", a, b))
+    assert blended.shape == (64, 8, 8) and np.all((blended == wa) | (blended == wb))
+    assert not np.array_equal(blended, wa) and not np.array_equal(blended, wb)
+    done = client(stylemap_server, "blend", str(a), str(b), *model, "--mask", str(files / "selection.png"),
+                  "--mix-space", "w_plus", "--start-layer", "2", "-o", str(tmp_path / "levels.png"),
+                  "--latent", str(tmp_path / "levels.npy"), "-q")
+    assert done.returncode == 2 and "answered no latent" in done.stderr and (tmp_path / "levels.png").exists()
+    done = client(stylemap_server, "blend", str(a), str(b), *model, "--mask", str(files / "selection.png"),
+                  "--mix-space", "w", "--start-layer", "2", "-o", str(tmp_path / "x.png"), "-q")
+    assert done.returncode == 4 and "start_layer" in done.stderr
+
+    done = client(stylemap_server, "edit", str(a), *model, "--edit", "pc1=2", "-o", str(tmp_path / "edited.png"),
+                  "--latent", str(tmp_path / "edited.npy"), "-q")
+    assert done.returncode == 0, done.stderr
+    assert np.load(tmp_path / "edited.npy").shape == (1, 64, 8, 8)
+    # a W+ latent for the stylemap model: refused, naming the kinds
+    np.save(tmp_path / "w.npy", np.zeros((1, 8, 32), np.float32))
+    done = client(stylemap_server, "edit", str(tmp_path / "w.npy"), *model, "--edit", "pc1=1", "-o",
+                  str(tmp_path / "x.png"))
+    assert done.returncode == 4 and "stylemap" in done.stderr
+
+
+@pytest.mark.parametrize("shape,saved", [((64, 8, 8), (1, 64, 8, 8)), ((1, 64, 8, 8), (1, 64, 8, 8)),
+                                         ((18, 512), (1, 18, 512)), ((1, 18, 512), (1, 18, 512)),
+                                         ((3, 1, 1), (1, 3, 1, 1))])
+def test_latent_files_of_both_kinds_round_trip(tmp_path, shape, saved):
+    values = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    np.save(tmp_path / "in.npy", values)
+    latent = read_latent(tmp_path / "in.npy")
+    if len(saved) == 4:
+        assert latent["kind"] == "stylemap" and latent["shape"] == list(saved[1:]) and "num_ws" not in latent
+    else:
+        assert (latent["num_ws"], latent["w_dim"]) == saved[1:] and "kind" not in latent
+    write_latent(dict(latent, model="m"), tmp_path / "out.npy")
+    out = np.load(tmp_path / "out.npy")
+    assert out.shape == saved and out.dtype == np.float32 and np.array_equal(out.reshape(shape), values)
+
+
+@pytest.mark.parametrize("shape", [(5,), (2, 64, 8, 8), (1, 1, 64, 8, 8), (0, 4), (64, 0, 8)])
+def test_latent_files_of_other_shapes_are_refused(tmp_path, shape):
+    np.save(tmp_path / "bad.npy", np.zeros(shape, np.float32))
+    with pytest.raises(ValueError, match="expected a W\\+ latent of shape \\(num_ws, w_dim\\) or a stylemap"):
+        read_latent(tmp_path / "bad.npy")
 
 
 def test_client_imports_no_torch():

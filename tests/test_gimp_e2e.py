@@ -6,7 +6,8 @@ per gRPC stack calls every procedure non-interactively through the PDB (tests/gi
 cancels a long one the way GIMP does (killing the plug-in): the plug-in's own pure-Python stack, and
 grpcio (given to GIMP's python3 through PYTHONPATH). One run opens every dialog on an Xvfb display,
 records what each shows, photographs it and confirms it (tests/gimp/dialogs_batch.py); one runs the
-source folder copied without its vendor/ (tests/gimp/incomplete_batch.py). The chroot is cached in
+source folder copied without its vendor/ (tests/gimp/incomplete_batch.py); one works with a StyleMapGAN
+model served from --models-dir (tests/gimp/stylemap_batch.py). The chroot is cached in
 $GANCOLLAGE_GIMP3_CACHE (default /var/cache/gancollage-gimp3) and reused. Needs root. Skips only when
 ../shared/gimp3 is absent (users' machines); a chroot that cannot be built fails the test.
 """
@@ -28,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SHARED, make_tiny_model
+from conftest import REPO, SHARED, conformance_file, make_tiny_model
 from plugin_fixtures import closed_port, packaged_plugin  # noqa: F401  (a fixture)
 from server.tools.server_process import server as server_process
 
@@ -298,9 +299,9 @@ def test_latents_stay_with_their_layers_through_xcf(gimp_root, served, packaged_
 
     realized = calls["realize"]["layer"]
     model = realized["latent_header"]["model"]
-    assert realized["latent_magic"] == list(b"GCL\x01") and realized["latent_header"]["num_ws"] > 0
     header = realized["latent_header"]
-    assert realized["latent_bytes"] > 4 * header["num_ws"] * header["w_dim"]
+    assert realized["latent_magic"] == list(b"GCL\x02") and header["kind"] == "w_plus" and header["shape"][0] > 0
+    assert realized["latent_bytes"] > 4 * header["shape"][0] * header["shape"][1]
     (reopened,) = [layer for layer in report["reopened"] if layer["name"] == realized["name"]]
     assert reopened == realized  # pixels, mask and the latent's bytes, as saved
     assert [layer["latent_sha"] for layer in report["reopened"] if layer["name"] in ("background", "photo")] == \
@@ -323,6 +324,69 @@ def test_latents_stay_with_their_layers_through_xcf(gimp_root, served, packaged_
     assert report["after"] == report["before"] and report["realized_after"] == realized  # never touched
     log(f"Edit with the stored latent {calls['edit stored']['seconds']} s, with a projection "
         f"{calls['edit photo']['seconds']} s")
+
+
+STYLEMAP_MODEL = "stylemapgan_s32"
+
+
+@pytest.fixture(scope="module")
+def stylemap_served(tmp_path_factory):
+    """`python -m server` with the shared StyleMapGAN checkpoint in its --models-dir (a 32 px model with an
+    8 x 8 x 64 stylemap, random weights), served as STYLEMAP_MODEL."""
+    folder = tmp_path_factory.mktemp("stylemap-models")
+    shutil.copy(conformance_file(f"{STYLEMAP_MODEL}.pt"), folder)
+    with server_process("--models-dir", str(folder)) as running:
+        yield running
+
+
+def test_a_stylemap_model_in_gimp(gimp_root, stylemap_served, packaged_plugin, tmp_path):
+    """The plug-in (pure-Python gRPC) set to a StyleMapGAN model: Realize, Local blend of two results (the
+    whole-stylemap blend keeps its stylemap), the every-level blend and Mix styles (no latent), Interpolate,
+    Edit attributes; the stylemap parasites survive an XCF save and reopen and are used again, unprojected
+    (the server's log says which calls each step made)."""
+    logged = len(stylemap_served.log_lines)
+    report, _ = run_gimp(gimp_root, packaged_plugin, "stylemap_batch.py",
+                         {"server": stylemap_served.address, "model": STYLEMAP_MODEL}, tmp_path, "", lambda gimp: None)
+    calls = report["calls"]
+    failed = {label: call.get("error") for label, call in calls.items()
+              if call["status"] != "success" and label != "edit fine"}
+    assert not failed, failed
+    assert calls["settings"]["status"] == "success"
+    assert f"{STYLEMAP_MODEL} (32 px, 8x8x64 stylemap, regressor)" in calls["settings"]["value"]
+    # no layer with a stylemap of its own was projected again, before or after the reopen; the edit of the
+    # coarse/middle/fine third was refused before any call
+    assert calls_logged(stylemap_served.log_lines[logged:]) == [
+        "Realize OK", "Realize OK", "LocalBlend OK", "LocalBlend OK", "StyleMix OK", "Interpolate OK",
+        "ListDirections OK", "EditLatent OK", "Project OK", "Interpolate OK", "ListDirections OK", "EditLatent OK"]
+
+    def stylemap_of(label):
+        layer = calls[label]["layer"]
+        header = layer["latent_header"]
+        assert layer["latent_magic"] == list(b"GCL\x02"), label
+        assert (header["kind"], header["shape"], header["model"]) == ("stylemap", [64, 8, 8], STYLEMAP_MODEL), label
+        return layer
+
+    realized, blend = stylemap_of("realize"), stylemap_of("blend")
+    assert realized["name"] == f"Realized (regressor, {STYLEMAP_MODEL})"
+    assert realized["latent_bytes"] == 8 + len(json.dumps(realized["latent_header"], separators=(",", ":"))) \
+        + 4 * 64 * 8 * 8
+    assert blend["name"].endswith(f"(whole stylemap, {STYLEMAP_MODEL})")
+    assert blend["latent_sha"] not in (realized["latent_sha"], stylemap_of("realize canvas")["latent_sha"])
+    levels, mixed = calls["blend levels"]["layer"], calls["mix"]["layer"]
+    assert levels["name"].endswith(f"(every level from 2, {STYLEMAP_MODEL})") and levels["latent_sha"] is None
+    assert mixed["name"].endswith(f"(split 3, {STYLEMAP_MODEL})") and mixed["latent_sha"] is None
+    for label in ("interpolate", "edit all", "project photo", "interpolate reopened", "edit reopened"):
+        stylemap_of(label)
+    assert calls["edit all"]["layer"]["name"] == f"Edited {blend['name']} (pc1 +2, pc2 -1; all rows, {STYLEMAP_MODEL})"
+    assert calls["edit fine"]["status"] == "execution-error" and calls["edit fine"]["seconds"] < 5
+    assert (f"The model '{STYLEMAP_MODEL}' keeps its latent as a stylemap, so an edit moves all of it"
+            in calls["edit fine"]["error"])
+    # the stylemaps, pixels and masks as saved
+    assert report["reopened"] == {"realize": realized, "blend": blend, "edit all": calls["edit all"]["layer"]}
+    assert calls["edit reopened"]["layer"]["latent_header"]["square"] == blend["latent_header"]["square"]
+    assert report["after"] == report["before"]
+    timings = ", ".join(f"{label} {call['seconds']} s" for label, call in calls.items())
+    log(f"StyleMapGAN in GIMP: {timings}")
 
 
 def test_a_source_folder_copied_by_hand_registers_and_says_what_to_do(gimp_root, tmp_path):

@@ -1,6 +1,7 @@
 """The plug-in's actions on plain data: requests built from layer data, result placement, names, progress."""
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import pytest
@@ -9,7 +10,7 @@ from conftest import REPO
 
 sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
 import actions  # noqa: E402
-from actions import CanvasData, LayerData, Options, Session, UserError  # noqa: E402
+from actions import CanvasData, LayerData, Options, Session, Stored, UserError  # noqa: E402
 from server.region import Bounds, Square  # noqa: E402
 
 
@@ -276,3 +277,131 @@ def test_the_shared_region_rule_needs_only_the_standard_library():
         modules |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
         assert {m.split(".")[0] for m in modules} - {"server"} <= set(sys.stdlib_module_names) | {"__future__"}
         assert {m for m in modules if m.startswith("server")} <= {"server.defaults"}  # itself vendored
+
+
+# ------------------------------------------------------------------------------------ stylemap models
+
+SHAPE = (4, 2, 2)  # a small stylemap: C x L x L
+
+
+def stylemap_listing(levels=6, **fields):
+    """ListModels' answer: a StyleMapGAN model "smgan" (the default) beside a W+ model "faces"."""
+    def answer(request):
+        yield {"event": "result", "result": {"models": [
+            dict(name="smgan", resolution=32, is_default=True, available=True, error="", num_ws=0, w_dim=0,
+                 latent_kind="stylemap", latent_shape=list(SHAPE), num_levels=levels, **fields),
+            dict(name="faces", resolution=64, is_default=False, available=True, error="", num_ws=2, w_dim=2,
+                 latent_kind="w_plus", latent_shape=[2, 2], num_levels=2)]}}
+    return answer
+
+
+def stylemap_latent(model="smgan", value=0.5, shape=SHAPE):
+    return {"num_ws": 0, "w_dim": 0, "values": [value] * (shape[0] * shape[1] * shape[2]), "model": model,
+            "kind": "stylemap", "shape": list(shape)}
+
+
+def stylemap_projected(request):
+    yield {"event": "result", "result": {"latent": stylemap_latent(), "image": image(8, 8),
+                                         "metrics": {"method": "regressor", "steps": 0}}}
+
+
+def stylemap_frames(request):
+    for index in range(request["frames"]):
+        yield {"event": "frame", "frame": {"index": index, "image": image(8, 8), "latent": stylemap_latent()}}
+
+
+SQUARE = Bounds.sized(8, 16, 12, 12)
+
+
+def with_latent(layer: LayerData, latent: dict) -> LayerData:
+    return dataclasses.replace(layer, latent=Stored(latent, SQUARE))
+
+
+@pytest.mark.parametrize("model,stored,reused", [
+    ("", stylemap_latent(), True),
+    ("", stylemap_latent(shape=(4, 4, 4)), False),                      # another size of stylemap
+    ("", dict(latent("smgan"), kind="w_plus", shape=[2, 2]), False),    # a W+ latent: never to a stylemap model
+    ("", latent("smgan"), False),                                       # ... also from an older plug-in
+    ("", stylemap_latent("other"), False),                              # another model's
+    ("faces", stylemap_latent("faces", shape=(1, 2, 2)), False),        # a stylemap to a W+ model
+    ("faces", dict(latent("faces"), kind="w_plus", shape=[2, 2]), True),
+], ids=["own", "other shape", "w plus", "old w plus", "other model", "stylemap to w plus", "w plus to w plus"])
+def test_a_latent_is_reused_only_for_a_model_of_its_kind_and_shape(model, stored, reused):
+    client = FakeClient(ListModels=stylemap_listing(), Interpolate=stylemap_frames,
+                        Project=stylemap_projected if not model else projected)
+    run = Session(client, model=model, timeout=60.0, report=lambda text, fraction: None)
+    actions.interpolate(run, with_latent(LOWER, stored), UPPER, Options(), 2, "linear", 100)
+    assert [name for name, *_ in client.calls] == ["Project"] * (1 if reused else 2) + ["Interpolate"]
+    assert (client.calls[-1][1]["a"] == stored) == reused
+
+
+def test_levels_come_from_num_levels_and_are_named_as_the_family_has_them():
+    client = FakeClient(ListModels=stylemap_listing())
+    with pytest.raises(UserError, match=r"Split is 7, but the model 'smgan' has 6 levels \(coarse to fine\): "
+                                        "choose 0 to 6"):
+        actions.style_mix(session(client), LOWER, UPPER, Options(), 7)
+    rows = FakeClient(ListModels=lambda request: iter([{"event": "result", "result": {"models": [dict(
+        name="default", resolution=64, is_default=True, available=True, error="", num_ws=10, num_levels=7)]}}]))
+    with pytest.raises(UserError, match="Split is 8, but the model 'default' has 7 latent rows: choose 0 to 7"):
+        actions.style_mix(session(rows), LOWER, UPPER, Options(), 8)
+    assert client.calls == [] and rows.calls == []
+
+
+def test_a_stylemap_style_mix_without_a_latent_gives_a_layer_without_one():
+    def mixed(request):
+        yield {"event": "result", "result": {"image": image(8, 8)}}  # the mix exists per resizer level only
+
+    client = FakeClient(ListModels=stylemap_listing(), Project=stylemap_projected, StyleMix=mixed)
+    lower = with_latent(LOWER, stylemap_latent(value=0.25))
+    (mix,) = actions.style_mix(session(client), lower, UPPER, Options(), 6)
+    assert [name for name, *_ in client.calls] == ["Project", "StyleMix"]
+    assert client.calls[-1][1] == {"model": "", "content": stylemap_latent(value=0.25), "style": stylemap_latent(),
+                                   "split": 6}
+    assert mix.latent is None and mix.box == SQUARE and mix.name == "Style mix of lower + upper (split 6, smgan)"
+
+
+def test_a_stylemap_local_blend_sends_its_mix_space_and_keeps_the_blended_stylemap():
+    answers = []
+
+    def blended(request):
+        answer = {"image": image(8, 8)}
+        if request["mix_space"] == "w":
+            answer["latent"] = stylemap_latent(value=0.75)
+        answers.append(answer)
+        yield {"event": "result", "result": answer}
+
+    client = FakeClient(ListModels=stylemap_listing(), Project=stylemap_projected, LocalBlend=blended)
+    lower, upper = with_latent(LOWER, stylemap_latent(value=0.25)), with_latent(UPPER, stylemap_latent())
+    mask = b"\xff" * 144
+    (whole,) = actions.local_blend(session(client), lower, upper, lambda square: mask, Options(), 3)  # "w": all
+    request = client.calls[-1][1]
+    assert (request["mix_space"], request["start_layer"]) == ("w", 0)  # the whole stylemap: every level
+    assert whole.latent == stylemap_latent(value=0.75) and whole.box == SQUARE
+    assert whole.name == "Local blend of lower + upper (whole stylemap, smgan)"
+    (levels,) = actions.local_blend(session(client), lower, upper, lambda square: mask, Options(), 2, "w_plus")
+    assert (client.calls[-1][1]["mix_space"], client.calls[-1][1]["start_layer"]) == ("w_plus", 2)
+    assert levels.latent is None and levels.name == "Local blend of lower + upper (every level from 2, smgan)"
+    assert "Project" not in [name for name, *_ in client.calls]
+    with pytest.raises(UserError, match="Blend from layer is 7, but the model 'smgan' has 6 levels"):
+        actions.local_blend(session(client), lower, upper, lambda square: mask, Options(), 7, "w_plus")
+    with pytest.raises(UserError, match="Mix space is 'z'"):
+        actions.local_blend(session(client), lower, upper, lambda square: mask, Options(), 0, "z")
+    assert len(client.calls) == 2
+
+
+def test_a_w_plus_local_blend_sends_no_mix_space_whatever_is_chosen():
+    def blended(request):
+        yield {"event": "result", "result": {"image": image(8, 8)}}
+
+    client = FakeClient(ListModels=stylemap_listing(), Project=projected, LocalBlend=blended)
+    faces = Session(client, model="faces", timeout=60.0, report=lambda text, fraction: None)
+    (layer,) = actions.local_blend(faces, LOWER, UPPER, lambda square: b"\xff" * 36, Options(), 1, "w_plus")
+    assert "mix_space" not in client.calls[-1][1] and client.calls[-1][1]["start_layer"] == 1
+    assert layer.name == "Local blend of lower + upper (from layer 1, default)" and layer.latent is None
+
+
+def test_model_lists_say_what_each_models_latent_is():
+    assert actions.latent_words({"latent_kind": "stylemap", "latent_shape": [64, 8, 8]}) == "8x8x64 stylemap"
+    assert actions.latent_words({"latent_kind": "w_plus", "latent_shape": [12, 512], "num_ws": 12}) == \
+        "12 latent rows"
+    assert actions.latent_words({"num_ws": 12, "w_dim": 512}) == "12 latent rows"  # an older server

@@ -3,6 +3,7 @@ choice between a layer's own latent and a projection; Edit attributes on plain d
 from __future__ import annotations
 
 import importlib
+import json
 import random
 import struct
 import sys
@@ -25,11 +26,28 @@ from server.region import Bounds  # noqa: E402
 from test_plugin_actions import FakeClient, image, latent, listing, projected, session  # noqa: E402
 
 
-def w_plus(rows=18, width=512, model="ffhq", seed=0):
-    """A latent whose values are exact float32 numbers, as gRPC delivers them."""
+def exact_values(count, seed):
+    """Values that are exact float32 numbers, as gRPC delivers them."""
     generator = random.Random(seed)
-    values = [struct.unpack("<f", struct.pack("<f", generator.gauss(0, 2)))[0] for _ in range(rows * width)]
-    return {"num_ws": rows, "w_dim": width, "values": values, "model": model}
+    return [struct.unpack("<f", struct.pack("<f", generator.gauss(0, 2)))[0] for _ in range(count)]
+
+
+def w_plus(rows=18, width=512, model="ffhq", seed=0):
+    """A W+ latent as the server answers it (kind and shape included)."""
+    return {"num_ws": rows, "w_dim": width, "values": exact_values(rows * width, seed), "model": model,
+            "kind": "w_plus", "shape": [rows, width]}
+
+
+def stylemap(channels=64, side=8, model="smgan", seed=0):
+    """A stylemap latent as the server answers it: no rows, its shape [C, L, L]."""
+    return {"num_ws": 0, "w_dim": 0, "values": exact_values(channels * side * side, seed), "model": model,
+            "kind": "stylemap", "shape": [channels, side, side]}
+
+
+def packed(header, values=b"", version=2):
+    """Parasite bytes with this header (a dict, or raw bytes) and value bytes."""
+    raw = header if isinstance(header, bytes) else json.dumps(header).encode()
+    return b"GCL" + bytes([version]) + struct.pack("<I", len(raw)) + raw + values
 
 
 # ------------------------------------------------------------------------------------ the encoding
@@ -40,22 +58,93 @@ def test_a_stylegan2_w_plus_survives_the_encoding_exactly_and_stays_small():
     square = Bounds.sized(-3, 5, 40, 40)
     data = latent_parasite.encode(latent, square)
     assert len(data) < 9216 * 4 + 200  # float32 values and a small header: 36 KiB, far under GIMP's 256 MiB
-    assert data[:4] == b"GCL\x01"
+    assert data[:4] == b"GCL\x02"
     stored = latent_parasite.decode(data)
     assert stored.latent == latent and stored.square == square  # bit for bit
+
+
+def test_a_stylemap_survives_the_encoding_exactly_with_its_kind_and_shape():
+    latent = stylemap()
+    square = Bounds.sized(4, -2, 32, 32)
+    data = latent_parasite.encode(latent, square)
+    length = struct.unpack_from("<I", data, 4)[0]
+    assert json.loads(data[8:8 + length]) == {"model": "smgan", "kind": "stylemap", "shape": [64, 8, 8],
+                                              "square": [4, -2, 32]}
+    assert len(data) == 8 + length + 4 * 64 * 8 * 8  # 16 KiB of float32
+    stored = latent_parasite.decode(data)
+    assert stored.latent == latent and stored.square == square  # as gRPC carried it: back to the server exactly
+
+
+def test_a_latent_from_an_older_server_is_stored_as_w_plus():
+    older = {"num_ws": 2, "w_dim": 3, "values": [0.5] * 6, "model": "old", "kind": "", "shape": []}
+    stored = latent_parasite.decode(latent_parasite.encode(older, Bounds.sized(0, 0, 4, 4)))
+    assert stored.latent == dict(older, kind="w_plus", shape=[2, 3])
+
+
+def test_a_version_1_parasite_still_reads_as_w_plus():
+    latent = w_plus(3, 4, "faces", seed=2)
+    header = {"model": "faces", "num_ws": 3, "w_dim": 4, "square": [1, 2, 16]}
+    stored = latent_parasite.decode(packed(header, struct.pack("<12f", *latent["values"]), version=1))
+    assert stored.latent == latent and stored.square == Bounds.sized(1, 2, 16, 16)
+    assert latent_parasite.decode(packed(dict(header, w_dim=5), struct.pack("<12f", *latent["values"]), 1)) is None
+
+
+GOOD = {"model": "smgan", "kind": "stylemap", "shape": [2, 2, 2], "square": [0, 0, 8]}
+EIGHT = struct.pack("<8f", *range(8))
+
+
+@pytest.mark.parametrize("header,values", [
+    (GOOD, EIGHT[:-4]),                                          # fewer values than the shape holds
+    (GOOD, EIGHT + b"\x00" * 4),                                 # more
+    (dict(GOOD, shape=[2, 2, 3]), EIGHT),                        # a shape whose product disagrees
+    (dict(GOOD, shape=[2, 4]), EIGHT),                           # a stylemap needs three sides
+    (dict(GOOD, kind="w_plus"), EIGHT),                          # W+ needs two
+    (dict(GOOD, kind="w"), EIGHT),                               # an unknown kind
+    ({k: v for k, v in GOOD.items() if k != "kind"}, EIGHT),     # none
+    ({k: v for k, v in GOOD.items() if k != "shape"}, EIGHT),
+    (dict(GOOD, shape=[2, 2, -2]), EIGHT), (dict(GOOD, shape=[2, 0, 2]), b""),
+    (dict(GOOD, shape=[2, 2, 2.0]), EIGHT), (dict(GOOD, shape=[2, 2, True]), EIGHT[:16]),
+    (dict(GOOD, shape=[2, 2, "2"]), EIGHT), (dict(GOOD, shape="2x2x2"), EIGHT), (dict(GOOD, shape=None), EIGHT),
+    (dict(GOOD, shape=[1 << 17, 1, 1]), EIGHT),                  # a side past the server's limit
+    (dict(GOOD, shape=[4096, 4096, 4096]), EIGHT),               # past MAX_VALUES (and far past the data)
+    (dict(GOOD, shape=[10 ** 30, 1, 1]), EIGHT),
+    (dict(GOOD, model=7), EIGHT), (dict(GOOD, square=[0, 0]), EIGHT), (dict(GOOD, square=[0, 0, 0]), EIGHT),
+    (dict(GOOD, square=[0, 0, -8]), EIGHT), (dict(GOOD, square=[0.5, 0, 8]), EIGHT),
+    (dict(GOOD, square="0,0,8"), EIGHT), (dict(GOOD, square=[0, 0, float("nan")]), EIGHT),
+    ([GOOD], EIGHT), ("GOOD", EIGHT), (None, EIGHT),             # not an object
+    (b"[" * 100000 + b"]" * 100000, EIGHT),                      # nested past the parser's recursion limit
+    (b"\xff\xfe{}", EIGHT), (b"{", EIGHT),                        # not UTF-8, not JSON
+    (GOOD, struct.pack("<8f", 0, 1, 2, float("nan"), 4, 5, 6, 7)),  # values that are not finite numbers
+    (GOOD, struct.pack("<8f", 0, 1, 2, float("inf"), 4, 5, 6, 7)),
+    (GOOD, struct.pack("<8f", 0, 1, 2, 3, 4, 5, 6, float("-inf"))),
+], ids=lambda value: None)
+def test_hostile_version_2_parasites_decode_to_no_latent(header, values):
+    assert latent_parasite.decode(packed(header, values)) is None
+
+
+def test_a_good_version_2_parasite_decodes_and_a_header_length_past_the_end_does_not():
+    assert latent_parasite.decode(packed(GOOD, EIGHT)).latent["values"] == list(range(8))
+    data = packed(GOOD, EIGHT)
+    assert latent_parasite.decode(data[:4] + struct.pack("<I", 1 << 31) + data[8:]) is None
+    assert latent_parasite.decode(data[:4] + struct.pack("<I", 3) + data[8:]) is None
 
 
 def test_anything_else_decodes_to_no_latent():
     data = latent_parasite.encode(w_plus(2, 4), Bounds.sized(0, 0, 8, 8))
     assert latent_parasite.decode(data[:-1]) is None                 # cut short
     assert latent_parasite.decode(data + b"\x00") is None            # trailing bytes
-    assert latent_parasite.decode(b"GCL\x02" + data[4:]) is None     # a later version
+    assert latent_parasite.decode(b"GCL\x03" + data[4:]) is None     # a later version
+    assert latent_parasite.decode(b"GCL\x00" + data[4:]) is None     # no such version
     assert latent_parasite.decode(b"1") is None                      # the result mark's data
     assert latent_parasite.decode(data[:8] + b"{" * (len(data) - 8)) is None
     with pytest.raises(ValueError, match="needs 8 values"):
         latent_parasite.encode(dict(w_plus(2, 4), values=[0.0] * 7), Bounds.sized(0, 0, 8, 8))
     with pytest.raises(ValueError, match="not a square"):
         latent_parasite.encode(w_plus(2, 4), Bounds.sized(0, 0, 8, 7))
+    with pytest.raises(ValueError, match="needs 256 values"):
+        latent_parasite.encode(dict(stylemap(4, 8), values=[0.0] * 255), Bounds.sized(0, 0, 8, 8))
+    with pytest.raises(ValueError, match="not the shape of a stylemap"):
+        latent_parasite.encode(dict(stylemap(4, 8), shape=[4, 64]), Bounds.sized(0, 0, 8, 8))
 
 
 def test_parasite_data_from_gimp_as_signed_ints():
@@ -147,7 +236,10 @@ def test_mix_and_blend_use_the_stored_latents_and_the_base_layers_square():
     def mixed(request):
         yield {"event": "result", "result": {"image": image(8, 8), "latent": latent("default", 0.75)}}
 
-    client = FakeClient(Project=projected, StyleMix=mixed, LocalBlend=mixed,
+    def blended(request):  # a W+ model's blend has no latent (it is made in image space)
+        yield {"event": "result", "result": {"image": image(8, 8)}}
+
+    client = FakeClient(Project=projected, StyleMix=mixed, LocalBlend=blended,
                         ListModels=listing(("default", 64, True, "", 2)))
     lower, upper = carrying(LOWER, OWN, SQUARE), carrying(UPPER, OWN, Bounds.sized(0, 0, 5, 5))
     (mix,) = actions.style_mix(session(client), lower, upper, Options(), 1)
@@ -156,7 +248,7 @@ def test_mix_and_blend_use_the_stored_latents_and_the_base_layers_square():
     (blend,) = actions.local_blend(session(client), lower, upper,
                                    lambda square: squares.append(square) or b"\xff" * 144, Options(), 1)
     assert squares == [SQUARE] and client.calls[-1][1]["mask"]["width"] == 12
-    assert blend.latent is None  # LocalBlend answers no latent: the blend is made in image space
+    assert blend.latent is None and "mix_space" not in client.calls[-1][1]  # W+: never sent a mix space
     assert "Project" not in [name for name, *_ in client.calls]
 
 
@@ -233,6 +325,48 @@ def test_an_edit_without_changes_is_refused_before_the_edit():
     with pytest.raises(UserError, match="No attribute change was asked for"):
         attributes.edit(session(client), carrying(LOWER, OWN, SQUARE), Options(), " smile=0 ", "all")
     assert "EditLatent" not in [name for name, *_ in client.calls]
+
+
+def test_a_stylemap_edit_moves_all_of_it_and_refuses_the_thirds_in_the_artists_words():
+    from test_plugin_actions import stylemap_latent, stylemap_listing
+
+    def listed_stylemap(request):  # GANSpace over stylemaps: one "row", the whole stylemap
+        yield {"event": "result", "result": {"directions": [direction(f"pc{i}", "ganspace", 0, 1) for i in (1, 2)]}}
+
+    def edited_stylemap(request):
+        yield {"event": "result", "result": {"image": image(8, 8), "latent": stylemap_latent(value=0.125)}}
+
+    client = FakeClient(ListModels=stylemap_listing(), ListDirections=listed_stylemap, EditLatent=edited_stylemap)
+    source = carrying(LOWER, stylemap_latent(), SQUARE)
+    for layer in (source, LOWER):  # with a stylemap of its own, or none yet
+        for rows in ("coarse", "middle", "fine"):
+            with pytest.raises(UserError, match="The model 'smgan' keeps its latent as a stylemap, so an edit moves "
+                                                "all of it: choose Rows: each direction's own or all"):
+                attributes.edit(session(client), layer, Options(), "pc1=2", rows)
+    assert client.calls == []  # refused before any projection or call
+    with pytest.raises(UserError, match="keeps its latent as a stylemap"):  # the preview's way: the latent says
+        attributes.edit_request("", stylemap_latent(), [("pc1", 1.0)], "fine")
+    (layer,) = attributes.edit(session(client), source, Options(), "pc1=2, pc2=-1", "all")
+    assert [(edit["first_layer"], edit["last_layer"]) for edit in client.calls[-1][1]["edits"]] == [(0, 1), (0, 1)]
+    assert client.calls[-1][1]["latent"] == stylemap_latent()  # its own: not projected again
+    assert layer.latent == stylemap_latent(value=0.125) and layer.name == "Edited lower (pc1 +2, pc2 -1; all rows, smgan)"
+    attributes.edit(session(client), source, Options(), "pc1=2", "default")
+    assert client.calls[-1][1]["edits"][0]["first_layer"] is None  # each direction's own (0, 1): not sent
+    assert "Project" not in [name for name, *_ in client.calls]
+    assert [nick for nick, _ in attributes.row_choices(stylemap_latent())] == ["default", "all"]
+    assert attributes.row_choices(OWN) == attributes.ROWS
+
+
+def test_stylemap_results_keep_their_latent_and_a_mix_without_one_gets_no_parasite(gimp_io):
+    from test_plugin_actions import stylemap_latent
+
+    source = Layer("photo", 8, 8, rgba=b"\x01" * 256)
+    image_ = Image(16, 16, [source])
+    blend = NewLayer("Local blend", image(8, 8), Bounds.sized(0, 0, 8, 8), latent=stylemap_latent(value=0.75))
+    mix = NewLayer("Style mix", image(8, 8), Bounds.sized(0, 0, 8, 8), latent=None)
+    with_latent, without = gimp_io.insert_layers(image_, [source], [blend, mix])
+    assert gimp_io.one_layer(image_, [with_latent]).latent.latent == stylemap_latent(value=0.75)
+    assert latent_parasite.NAME not in without.parasites and gimp_io.one_layer(image_, [without]).latent is None
 
 
 # ------------------------------------------------------------------------------------ the live preview

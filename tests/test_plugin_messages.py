@@ -23,9 +23,10 @@ from transport import CallError  # noqa: E402
 pytest_plugins = ("test_server_fixtures",)  # catalog, served
 
 CODES = [code.name for code in grpc.StatusCode if code is not grpc.StatusCode.OK]
-# a request field path: a top-level field of some request, then ".field" or "[index]"
+# a request field path: a top-level field of some request, then ".field" or "[index]" (not a file name such
+# as gan-collage.json: RealizeRequest has a field "collage")
 TOP_FIELDS = sorted({field.name for method in messages.SERVICE.methods for field in method.input_type.fields})
-FIELD_PATH = re.compile(rf"\b({'|'.join(TOP_FIELDS)})(\.[a-z_]+|\[\d+\])")
+FIELD_PATH = re.compile(rf"(?<![\w-])({'|'.join(TOP_FIELDS)})(\.[a-z_]+|\[\d+\])")
 JARGON = re.compile(r"metadata|bearer|authorization|grpc|\bstatus\b", re.IGNORECASE)
 LAYER = {"width": 4, "height": 4, "rgba": b"\x80" * 64}
 
@@ -109,3 +110,27 @@ def test_a_field_path_becomes_the_dialogs_words():
     text = explain(CallError("INVALID_ARGUMENT", "split: 11 is over the model's 10 rows"), Config())
     assert text.splitlines()[0] == ("The GAN Collage server could not use what was sent (Split: 11 is over the "
                                     "model's 10 rows). Change it in the dialog or the image and try again.")
+
+
+# what one model family cannot do, as the server refuses it (its own words, server/engine and server/rpc)
+FAMILY_REFUSALS = {
+    "mix_space: applies to stylemap models only; this model's latent is W+": "Mix space is for StyleMapGAN models",
+    "collage: 'layers' needs a stylemap model (StyleMapGAN); this model's latent is W+":
+        "works with StyleMapGAN models only",
+    "a.kind: is a W+ latent, but model 'smgan' takes a stylemap": "another kind of model than the chosen one",
+    "content.kind: is a stylemap, but model 'faces' takes a W+ latent": "another kind of model than the chosen one",
+    "options.init_latent.kind: is a W+ latent, but model 'smgan' takes a stylemap": "another kind of model",
+    "latent.shape: a stylemap needs its shape [C, L, L], got []": "another size than the chosen model's",
+}
+
+
+@pytest.mark.parametrize("message", list(FAMILY_REFUSALS))
+def test_what_a_model_family_cannot_do_is_said_in_an_artists_words(message):
+    text = explain(CallError("INVALID_ARGUMENT", message), Config())
+    assert_plain(text, "INVALID_ARGUMENT")
+    assert FAMILY_REFUSALS[message] in text.splitlines()[0] and message in text.splitlines()[-1]
+
+
+def test_a_refusal_of_another_field_is_not_taken_for_a_familys():
+    text = explain(CallError("INVALID_ARGUMENT", "mix_space: must be one of ['w', 'w_plus'], got 'z'"), Config())
+    assert text.splitlines()[0].startswith("The GAN Collage server could not use what was sent (Mix space: must be")

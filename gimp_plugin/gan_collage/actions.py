@@ -13,15 +13,19 @@ in the square of its longer side"); they are scaled to that square and cropped t
 Two-layer actions read the layers in stacking order: the lower one is the first (interpolation start,
 content, blend base), the upper one the second (end, style, what is blended in).
 
-Latents stay with their layers: every result that has a latent (all but Local blend's, which the
-server makes in image space) carries it and the square of the canvas its image covers
-(latent_parasite.py). Interpolate, Mix styles, Local blend and Edit attributes use a layer's own latent
-when it is for the session's model and project only the layers without one: no second projection, no
-drift. Results then go over the latent's square, cropped to the layer, as after a projection.
+Latents stay with their layers: every result that has a latent carries it and the square of the
+canvas its image covers (latent_parasite.py). Local blend's result has none for a W+ model (the server
+blends in image space) and for a stylemap model's "every level" blend; Mix styles' has none for a
+stylemap model (its mix exists per resizer level). Interpolate, Mix styles, Local blend and Edit
+attributes use a layer's own latent when it is for the session's model (its name, kind and shape: a W+
+latent never goes to a stylemap model, nor the other way round) and project only the layers without
+one: no second projection, no drift. Results then go over the latent's square, cropped to the layer,
+as after a projection.
 
-Before anything is read or sent, the server's limits (GetServerInfo) and the model's latent rows
-(ListModels: num_ws) are checked, so an oversized image or an out-of-range Split is refused with a
-reason instead of after an upload or two projections.
+Before anything is read or sent, the server's limits (GetServerInfo) and the model's levels (ListModels:
+num_levels, W+ rows or a stylemap model's resizer levels; num_ws from an older server) are checked, so
+an oversized image or an out-of-range Split is refused with a reason instead of after an upload or two
+projections.
 """
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional
 
 import paths  # noqa: F401  (vendor/ on sys.path first)
-from latent_parasite import Stored
+from latent_parasite import STYLEMAP, W_PLUS, Stored, kind_of, shape_of
 from server.client.progress import jobs_ahead
 from server.defaults import DEFAULT_FEATHER, DEFAULT_MARGIN, DEFAULT_STEPS
 from server.region import Bounds, Square, read_step, region_square
@@ -347,13 +351,19 @@ class Session:
         """The side of the images the session's model makes."""
         return self.model_info()["resolution"]
 
+    def stylemap(self) -> bool:
+        """Whether the session's model keeps its latents as stylemaps (StyleMapGAN)."""
+        return model_kind(self.model_info()) == STYLEMAP
+
     def check_rows(self, label: str, value: int) -> None:
-        """`value` must name a latent row boundary of the model (0..num_ws): checked before any projection."""
+        """`value` must name a level boundary of the model (0..num_levels: W+ rows, or a stylemap model's
+        resizer levels): checked before any projection."""
         model = self.model_info()
-        rows = model.get("num_ws", 0)
-        if rows and not 0 <= value <= rows:
-            raise UserError(f"{label} is {value}, but the model {model['name']!r} has {rows} latent rows: choose "
-                            f"0 to {rows}.")
+        levels = model_levels(model)
+        if levels and not 0 <= value <= levels:
+            what = "levels (coarse to fine)" if model_kind(model) == STYLEMAP else "latent rows"
+            raise UserError(f"{label} is {value}, but the model {model['name']!r} has {levels} {what}: choose "
+                            f"0 to {levels}.")
 
     def project(self, layer: LayerData, options: Options, part: int = 0, parts: int = 1) -> dict:
         (result,) = self.call("Project", project_request(layer, options, self.model),
@@ -364,13 +374,36 @@ class Session:
 # ------------------------------------------------------------------------------------ latents
 
 
+def model_kind(model: dict) -> str:
+    """A ListModels entry's latent kind, "w_plus" or "stylemap" (an older server names none: W+)."""
+    return model.get("latent_kind") or W_PLUS
+
+
+def model_shape(model: dict) -> tuple:
+    """A ListModels entry's latent shape ([num_ws, w_dim] from an older server; 0 = not known)."""
+    return tuple(model.get("latent_shape") or ()) or (model.get("num_ws", 0), model.get("w_dim", 0))
+
+
+def model_levels(model: dict) -> int:
+    """The range of Split and "Blend from layer": num_levels (num_ws from an older server); 0 = not known."""
+    return model.get("num_levels") or model.get("num_ws", 0)
+
+
+def latent_words(model: dict) -> str:
+    """What a ListModels entry's latent is, for model lists: "12 latent rows" or "8x8x64 stylemap"."""
+    shape = model_shape(model)
+    if model_kind(model) == STYLEMAP and len(shape) == 3:
+        return f"{shape[1]}x{shape[2]}x{shape[0]} stylemap"
+    return f"{model.get('num_ws', 0)} latent rows"
+
+
 def reusable(session: Session, layer: LayerData) -> Optional[Stored]:
-    """The layer's own latent when it is for the session's model (its name and shape), else None."""
+    """The layer's own latent when it is for the session's model (its name, kind and shape), else None."""
     stored, model = layer.latent, session.model_info()
-    if stored is None or stored.latent.get("model") != model["name"]:
+    if stored is None or stored.latent.get("model") != model["name"] or kind_of(stored.latent) != model_kind(model):
         return None
-    shape = (stored.latent["num_ws"], stored.latent["w_dim"])
-    return stored if all(m in (0, s) for m, s in zip((model.get("num_ws", 0), model.get("w_dim", 0)), shape)) else None
+    wanted, shape = model_shape(model), shape_of(stored.latent)
+    return stored if len(wanted) == len(shape) and all(m in (0, s) for m, s in zip(wanted, shape)) else None
 
 
 def square_of(session: Session, layer: LayerData) -> Bounds:
@@ -450,19 +483,34 @@ def style_mix(session: Session, content: LayerData, style: LayerData, options: O
     return [_on(content, a.square, name, result["image"], result.get("latent"))]
 
 
+MIX_SPACES = (("w", "Whole stylemap (StyleMapGAN)"), ("w_plus", "Every level"))  # a stylemap model's blends
+
+
 def local_blend(session: Session, base: LayerData, other: LayerData, read_mask: Callable[[Bounds], Optional[bytes]],
-                options: Options, start_layer: int) -> list:
+                options: Options, start_layer: int, mix_space: str = "w") -> list:
     """`read_mask(square)`: the selection over a canvas square, 255 = take `other`; None when nothing is
-    selected. The square is the one `base`'s latent stands for."""
+    selected. The square is the one `base`'s latent stands for. `mix_space` (a stylemap model's blend,
+    MIX_SPACES; W+ models have one kind of blend and are never sent it): "w" blends the stylemaps once
+    (every level: `start_layer` is not used), and the result keeps the blend as its latent; "w_plus"
+    blends every level from `start_layer` on."""
     square = square_of(session, base)
     mask = read_mask(square)
     if mask is None:
         raise UserError("Local blend needs a selection: select where the upper layer should be blended in.")
+    stylemap = session.stylemap()
+    if stylemap and mix_space not in dict(MIX_SPACES):
+        raise UserError(f"Mix space is {mix_space!r}: choose one of {', '.join(dict(MIX_SPACES))}.")
+    if stylemap and mix_space == "w":
+        start_layer = 0
     session.check_rows("Blend from layer", start_layer)
     a, b = _latents(session, base, other, options, 3)
     request = {"model": session.model, "a": a.latent, "b": b.latent,
                "mask": mask_dict(square.width, square.width, mask), "start_layer": start_layer}
+    if stylemap:
+        request["mix_space"] = mix_space
     (result,) = session.call("LocalBlend", request, "Blending", 2, 3)
     model = model_name(a.latent, session.model)
-    name = f"Local blend of {base.name} + {other.name} (from layer {start_layer}, {model})"
-    return [_on(base, a.square, name, result["image"])]
+    how = (f"from layer {start_layer}" if not stylemap else "whole stylemap" if mix_space == "w"
+           else f"every level from {start_layer}")
+    name = f"Local blend of {base.name} + {other.name} ({how}, {model})"
+    return [_on(base, a.square, name, result["image"], result.get("latent"))]

@@ -3,7 +3,9 @@
 
 Rows: "default" moves each direction over its own rows (ListDirections' first_layer..last_layer);
 "coarse", "middle" and "fine" are the first, second and last third of the model's num_ws rows (pose
-and layout; features; colour and texture), "all" every row. The dialog offers every supervised
+and layout; features; colour and texture), "all" every row. A stylemap (StyleMapGAN) is one row: an
+edit moves all of it, so only "default" and "all" apply there (the thirds are refused with a reason,
+and the dialog offers only those two). The dialog offers every supervised
 (named) and file direction, and the first SHOWN_COMPONENTS GANSpace and SeFa components (the ones with
 the most variance; the others are reachable by name from scripts).
 """
@@ -14,9 +16,11 @@ import re
 from typing import Optional
 
 from actions import LayerData, NewLayer, Options, Session, Stored, UserError, latent_of, model_name
+from latent_parasite import STYLEMAP, kind_of
 
 ROWS = (("default", "Each direction's own rows"), ("coarse", "Coarse (pose, layout)"),
         ("middle", "Middle (features)"), ("fine", "Fine (colour, texture)"), ("all", "All rows"))
+STYLEMAP_ROWS = (("default", "Each direction's own"), ("all", "All of the stylemap"))  # it is one row
 SHOWN_COMPONENTS = 8  # of each of GANSpace (pc1..) and SeFa (sefa1..)
 MAX_STRENGTH = 10.0   # sigmas; the dialog's sliders go to +-5
 EDIT = re.compile(r"^\s*([A-Za-z_][\w.-]*)\s*=\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
@@ -71,8 +75,28 @@ def row_range(rows: str, num_ws: int) -> Optional[tuple]:
     return thirds[first], thirds[last]
 
 
+def row_choices(latent: dict) -> tuple:
+    """The rows choices (nick, label) that apply to a latent: all of ROWS, or STYLEMAP_ROWS for a stylemap."""
+    return STYLEMAP_ROWS if kind_of(latent) == STYLEMAP else ROWS
+
+
+def check_stylemap_rows(rows: str, model: str) -> None:
+    """A stylemap model's edits move all of its latent: the thirds are refused (UserError)."""
+    if rows not in dict(STYLEMAP_ROWS):
+        raise UserError(f"The model {model!r} keeps its latent as a stylemap, so an edit moves all of it: choose "
+                        "Rows: each direction's own or all.")
+
+
+def latent_span(rows: str, latent: dict, model: str) -> Optional[tuple]:
+    """`row_range` for this latent: a stylemap is one row (0, 1), and its thirds are refused (UserError)."""
+    if kind_of(latent) != STYLEMAP:
+        return row_range(rows, latent["num_ws"])
+    check_stylemap_rows(rows, model_name(latent, model))
+    return None if rows == "default" else (0, 1)
+
+
 def edit_request(model: str, latent: dict, edits: list, rows: str) -> dict:
-    span = row_range(rows, latent["num_ws"])
+    span = latent_span(rows, latent, model)
     first, last = span if span else (None, None)
     return {"model": model, "latent": latent,
             "edits": [{"direction": name, "strength": strength, "first_layer": first, "last_layer": last}
@@ -96,6 +120,8 @@ def result_layer(layer: LayerData, stored: Stored, edits: list, rows: str, answe
 
 def edit(session: Session, layer: LayerData, options: Options, text: str, rows: str) -> list:
     """The non-interactive Edit attributes: the edits written as "name=strength, ..."."""
+    if session.stylemap():  # before any projection or call
+        check_stylemap_rows(rows, session.model_info()["name"])
     stored = latent_of(session, layer, options)
     edits = parse(text, list_directions(session))
     if not edits:

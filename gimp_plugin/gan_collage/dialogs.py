@@ -2,7 +2,10 @@
 
 - Steps and Seed are insensitive while the method is the regressor (one deterministic pass), and
   "Include GAN Collage results" while only the selected layers are sent.
-- Split and "Blend from layer" range over the chosen model's latent rows (the server's num_ws).
+- Split and "Blend from layer" range over the chosen model's levels (the server's num_levels: W+ rows,
+  or a stylemap model's resizer levels). "Mix space" matters for stylemap (StyleMapGAN) models only:
+  greyed out for a W+ model; for a stylemap model "Blend from layer" is greyed out while the whole
+  stylemap is blended (it covers every level).
 - Server settings: the token is a password field, the model a list of the server's models (still
   editable, for a server that is not running yet), and GIMP's own "Load/Save settings" buttons, which
   have nothing to do with the settings file, are hidden. Its report comes in an information box.
@@ -22,7 +25,10 @@ gi.require_version("GimpUi", "3.0")
 gi.require_version("Gtk", "3.0")
 from gi.repository import GLib, GObject, Gimp, GimpUi, Gtk  # noqa: E402
 
-ROW_PROPERTIES = ("split", "start-layer")  # ranges over latent rows
+import actions  # noqa: E402
+
+ROW_PROPERTIES = ("split", "start-layer")  # ranges over the model's levels
+MIX_SPACE = "mix-space"                    # Local blend's, for stylemap models
 # (control, the choice it depends on, the choices for which it does nothing): greyed out then
 IDLE_WHEN = (("steps", "method", "regressor"),          # one deterministic pass
              ("seed", "method", "regressor"),
@@ -35,17 +41,35 @@ def _properties(config) -> set:
     return {spec.name for spec in config.list_properties()}
 
 
+def _grey_out_when(dialog, name: str, choice: str, idle: str) -> None:
+    """Control `name` greyed out while the choice `choice` is `idle`."""
+    values = Gimp.ValueArray.new_from_values([GObject.Value(GObject.TYPE_STRING, idle)])
+    dialog.set_sensitive_if_in(name, None, choice, values, False)
+
+
 def _grey_out_idle_controls(dialog, names: set) -> None:
     for name, choice, idle in IDLE_WHEN:
         if name in names and choice in names:
-            values = Gimp.ValueArray.new_from_values([GObject.Value(GObject.TYPE_STRING, idle)])
-            dialog.set_sensitive_if_in(name, None, choice, values, False)
+            _grey_out_when(dialog, name, choice, idle)
 
 
 def _limit_rows(dialog, names: set, rows: int) -> None:
     for name in ROW_PROPERTIES:
         if name in names:
             dialog.get_widget(name, GimpUi.LabelSpin.__gtype__).get_spin_button().set_range(0, rows)
+
+
+def _fit_model(dialog, names: set, model: dict) -> None:
+    """The controls as the chosen model (a ListModels entry) makes them matter."""
+    levels = actions.model_levels(model)
+    if levels:
+        _limit_rows(dialog, names, levels)
+    if MIX_SPACE not in names:
+        return
+    if actions.model_kind(model) != actions.STYLEMAP:  # a W+ model has one kind of local blend
+        dialog.get_widget(MIX_SPACE, GObject.TYPE_NONE).set_sensitive(False)
+    elif "start-layer" in names:  # the whole stylemap: every level is blended
+        _grey_out_when(dialog, "start-layer", MIX_SPACE, "w")
 
 
 def _buttons(widget):
@@ -137,9 +161,10 @@ def _describe(dialog, procedure, names: set, models: list | None) -> dict:
             "models": None if models is None else [model["name"] for model in models]}
 
 
-def run(procedure, config, names: list | None = None, rows: int = 0, models: list | None = None) -> bool:
-    """Show the procedure's dialog; True when confirmed. `rows`: the model's latent rows (0 = unknown);
-    `models`: the server's models as {"name", "label"} for the settings' model list (None = not shown)."""
+def run(procedure, config, names: list | None = None, model: dict | None = None, models: list | None = None) -> bool:
+    """Show the procedure's dialog; True when confirmed. `model`: the chosen model as ListModels lists it
+    (None = unknown); `models`: the server's models as {"name", "label"} for the settings' model list
+    (None = not shown)."""
     GimpUi.init(procedure.get_name())
     dialog = GimpUi.ProcedureDialog(procedure=procedure, config=config)
     present = _properties(config)
@@ -153,8 +178,8 @@ def run(procedure, config, names: list | None = None, rows: int = 0, models: lis
         _password(dialog, "token")
     dialog.fill(names)
     _grey_out_idle_controls(dialog, present)
-    if rows:
-        _limit_rows(dialog, present, rows)
+    if model is not None:
+        _fit_model(dialog, present, model)
     if "margin" in present:
         margin = dialog.get_widget("margin", GimpUi.LabelSpin.__gtype__).get_spin_button()
         margin.set_digits(3)

@@ -57,9 +57,10 @@ class EditDialog:
         left.pack_start(_label("Strengths are in standard deviations\nof the model's latents; 0 = unchanged."),
                         False, False, 0)
         self.rows = Gtk.ComboBoxText()
-        for nick, text in attributes.ROWS:
+        for nick, text in attributes.row_choices(stored.latent):
             self.rows.append(nick, text)
-        self.rows.set_active_id(rows)
+        if not self.rows.set_active_id(rows):  # a choice that does not apply to this latent (a stylemap)
+            self.rows.set_active_id("default")
         self.rows.connect("changed", self._changed)
         line = Gtk.Box(spacing=6)
         rows_label = Gtk.Label.new_with_mnemonic("_Rows")

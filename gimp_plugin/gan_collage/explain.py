@@ -20,7 +20,22 @@ FIELD_WORDS = {
     "margin": "Margin", "model": "the model", "split": "Split", "start_layer": "Blend from layer",
     "frames": "Frames", "mode": "Interpolation mode", "a": "a layer's latent", "b": "a layer's latent",
     "content": "a layer's latent", "style": "a layer's latent", "latent": "a layer's latent",
+    "mix_space": "Mix space", "first_layer": "Rows", "last_layer": "Rows", "edits": "the edits",
 }
+# What one model family cannot do, as the server refuses it: (the field it names, a word its reason
+# holds) -> the artist's words. StyleGAN2 models keep W+ latents (rows), StyleMapGAN models stylemaps.
+FAMILY = (
+    ("mix_space", "stylemap", "The chosen model is a StyleGAN2 model, which blends one way only: Mix space is for "
+     "StyleMapGAN models. Run Local blend without a mix space, or pick a StyleMapGAN model in Server settings."),
+    ("collage", "stylemap", "Reading each layer of the collage on its own works with StyleMapGAN models only, and "
+     "the chosen model is a StyleGAN2 model. Let it read the collage as one picture, or pick a StyleMapGAN model "
+     "in Server settings."),
+    ("kind", "", "A layer's latent was made by another kind of model than the chosen one (a StyleGAN2 model's W+ "
+     "latent and a StyleMapGAN model's stylemap cannot stand in for each other). Project the layer again with "
+     "this model (Project layer), or pick the model that made it in Server settings."),
+    ("shape", "", "A layer's latent has another size than the chosen model's. Project the layer again with this "
+     "model (Project layer), or pick the model that made it in Server settings."),
+)
 JARGON = re.compile(r"metadata|bearer|grpc|status|authorization|[A-Z]{2,}_[A-Z_]{2,}|\.proto|\w+\.\w+\[",
                     re.IGNORECASE)
 
@@ -42,7 +57,20 @@ def plain_reason(message: str) -> tuple[str, str]:
     return named, reason
 
 
+def family_refusal(message: str) -> str:
+    """The artist's words for what the model's family cannot do (FAMILY), or "" for any other refusal."""
+    match = FIELD_PATH.match(message.strip())
+    if match is None:
+        return ""
+    field = re.split(r"[.\[\]]+", match.group(1).rstrip("]"))[-1]
+    reason = message.strip()[match.end():].lower()
+    return next((text for name, word, text in FAMILY if field == name and word in reason), "")
+
+
 def _refused(error: CallError) -> str:
+    family = family_refusal(error.message)
+    if family:
+        return family
     named, reason = plain_reason(error.message)
     if named == "the model":
         return _no_such_model(reason)

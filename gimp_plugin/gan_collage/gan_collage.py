@@ -142,7 +142,8 @@ def mix_styles(session, image, drawables, config):
 def blend_locally(session, image, drawables, config):
     base, other = gimp_io.two_layers(image, drawables)
     return actions.local_blend(session, base, other, lambda square: gimp_io.read_selection(image, square),
-                               options_of(config), config.get_property("start-layer"))
+                               options_of(config), config.get_property("start-layer"),
+                               config.get_property("mix-space"))
 
 
 def edit_attributes(session, image, drawables, config, interactive: bool, setup: settings.Config):
@@ -196,16 +197,20 @@ def _interpolate_arguments(procedure):
 
 def _mix_arguments(procedure):
     _project_arguments(procedure)
-    procedure.add_int_argument("split", "S_plit", "Latent rows before this come from the lower layer "
-                               "(layout, pose), the rest from the upper one (colour, texture); the dialog offers "
-                               "the chosen model's rows", 0, 64, 4, RW)
+    procedure.add_int_argument("split", "S_plit", "Latent rows (a stylemap model's levels) before this come from "
+                               "the lower layer (layout, pose), the rest from the upper one (colour, texture); the "
+                               "dialog offers the chosen model's", 0, 64, 4, RW)
 
 
 def _blend_arguments(procedure):
     _project_arguments(procedure)
     procedure.add_int_argument("start-layer", "_Blend from layer", "Blend from this generator layer on "
                                "(0 = all; higher keeps more of the lower layer's structure; the dialog offers the "
-                               "chosen model's rows)", 0, 64, 0, RW)
+                               "chosen model's rows or levels; not used when a whole stylemap is blended)",
+                               0, 64, 0, RW)
+    procedure.add_choice_argument("mix-space", "Mi_x space", "StyleMapGAN models only: blend the whole stylemap "
+                                  "once (the result keeps the blend as its latent), or every level from \"Blend "
+                                  "from layer\" on", _choice(*actions.MIX_SPACES), "w", RW)
 
 
 def _edit_arguments(procedure):
@@ -276,17 +281,19 @@ INDEXED = ("GAN Collage works on RGB and grayscale images; this one is indexed (
            "results would be reduced to that palette. Convert it with Image > Mode > RGB, then run this again.")
 
 
-def model_rows(config) -> int:
-    """The chosen model's latent rows (num_ws) for the dialog's ranges; 0 when the server cannot say."""
+def chosen_model(config):
+    """The chosen model as ListModels lists it, for the dialog's ranges and the controls that depend on
+    its family (split, start-layer, mix-space); None when the dialog has none of them or the server
+    cannot say."""
     if not {"split", "start-layer"} & {spec.name for spec in config.list_properties()}:
-        return 0
+        return None
     try:
         setup = dataclasses.replace(settings.load(settings_path()), timeout=10)
         with transport.connect(setup) as connection:
             session = actions.Session(connection.client, setup.model, setup.timeout, lambda text, fraction: None)
-            return session.model_info().get("num_ws", 0)
+            return session.model_info()
     except (transport.CallError, transport.TransportError, settings.ConfigError, actions.UserError):
-        return 0  # the run itself will say what is wrong
+        return None  # the run itself will say what is wrong
 
 
 def unusable_settings(exc: settings.ConfigError) -> str:
@@ -311,7 +318,7 @@ def run_action(procedure, run_mode, image, drawables, config, data):
     if refusal is not None:
         return refusal
     if (run_mode == Gimp.RunMode.INTERACTIVE and not action.own_dialog
-            and not dialogs.run(procedure, config, rows=model_rows(config))):
+            and not dialogs.run(procedure, config, model=chosen_model(config))):
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
     progress, setup = None, None
     try:
@@ -399,8 +406,8 @@ def server_models(setup) -> tuple[dict, list]:
 
 
 def model_label(model: dict) -> str:
-    """"faces (256 px, 14 latent rows, regressor)"."""
-    details = [f"{model['resolution']} px", f"{model.get('num_ws', 0)} latent rows"]
+    """"faces (256 px, 14 latent rows, regressor)", "cars (256 px, 8x8x64 stylemap, regressor)"."""
+    details = [f"{model['resolution']} px", actions.latent_words(model)]
     if model["has_regressor"]:
         details.append("regressor")
     if not model["available"]:

@@ -132,7 +132,7 @@ class LiveWindow:
         self.truncation.set_hexpand(True)
         self.layers = _combo(LAYERS, self.values["layers"])
         self.refine_steps = _spin(1, MAX_STEPS, self.values["refine-steps"])
-        rows = (("_Model", self.model, "The server's models (resolution, latent rows); Live preview needs one "
+        rows = (("_Model", self.model, "The server's models (resolution, latent); Live preview needs one "
                  "with a regressor"),
                 ("M_ethod", self.method, "Regressor: one pass. Hybrid: the regressor, then a few optimization "
                  "steps (slower, closer to the collage)"),
@@ -241,7 +241,7 @@ class LiveWindow:
                   or next((m["name"] for m in self.models if m["is_default"]), ""))
         self.model.remove_all()
         for model in self.models:
-            details = f"{model['resolution']} px, {model.get('num_ws', 0)} latent rows"
+            details = f"{model['resolution']} px, {actions.latent_words(model)}"
             self.model.append(model["name"], f"{model['name']} ({details}"
                               f"{', regressor' if model['has_regressor'] else ', no regressor'})")
         self.model.set_active_id(wanted)  # fires "changed": the first poll

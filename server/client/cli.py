@@ -7,9 +7,13 @@
     python -m server.client project IMAGE [--mask MASK.png] ... -o RECONSTRUCTION.png [--latent OUT.npy]
     python -m server.client interpolate A.npy B.npy [--frames N] [--mode linear|slerp] -o DIR
     python -m server.client mix CONTENT.npy STYLE.npy --split K -o OUT.png [--latent OUT.npy]
-    python -m server.client blend A.npy B.npy --mask MASK.png [--start-layer K] -o OUT.png
+    python -m server.client blend A.npy B.npy --mask MASK.png [--start-layer K] [--mix-space w|w_plus] -o OUT.png
+        [--latent OUT.npy]
     python -m server.client directions [--json]
     python -m server.client edit LATENT.npy --edit NAME=STRENGTH[@FIRST:LAST] ... -o OUT.png [--latent OUT.npy]
+
+Latents are .npy files: W+ (num_ws, w_dim) for StyleGAN2 models, a stylemap (C, L, L) for StyleMapGAN
+models, each with or without a batch of one in front (written with it).
 
 Every command takes --server HOST:PORT (default $GANCOLLAGE_SERVER or 127.0.0.1:50051), --token
 (default $GANCOLLAGE_TOKEN), --tls-ca CA.pem (use TLS) and --timeout SECONDS (the gRPC deadline).
@@ -97,6 +101,13 @@ def cmd_info(client, args) -> int:
     return 0
 
 
+def latent_text(model: dict) -> str:
+    """"W+ 18x512" or "stylemap 64x8x8" (an older server names no kind: W+)."""
+    if model.get("latent_kind") == "stylemap":
+        return "stylemap " + "x".join(map(str, model.get("latent_shape", [])))
+    return f"W+ {model['num_ws']}x{model['w_dim']}"
+
+
 def cmd_models(client, args) -> int:
     (answer,) = run(client, args, "ListModels", {})
     if args.json:
@@ -106,7 +117,7 @@ def cmd_models(client, args) -> int:
         mark = "*" if m["is_default"] else " "
         if m["available"]:
             parts = "G" + "+D" * m["has_discriminator"] + "+R" * m["has_regressor"]
-            print(f"{mark} {m['name']:<20} {m['resolution']:>5}px  W+ {m['num_ws']}x{m['w_dim']:<4} {parts:<6} "
+            print(f"{mark} {m['name']:<20} {m['resolution']:>5}px  {latent_text(m):<16} {parts:<6} "
                   f"{m['description']}")
         else:
             print(f"{mark} {m['name']:<20} unavailable: {m['error']}")
@@ -146,9 +157,13 @@ def cmd_realize(client, args) -> int:
     return 0
 
 
-def save_image_and_latent(result: dict, args) -> int:
-    """Write the result image to -o and, when --latent was given, its latent."""
+def save_image_and_latent(result: dict, args, without: str = "") -> int:
+    """Write the result image to -o and, when --latent was given, its latent; `without`: why an answer may
+    carry none (then --latent is refused with that reason, after the image is written)."""
     save(images.write_image, result["image"], args.output)
+    if args.latent and "latent" not in result:
+        raise UsageError(f"--latent {args.latent}: the server answered no latent ({without or 'none was made'}); "
+                         f"the image was written to {args.output}")
     if args.latent:
         save(images.write_latent, result["latent"], args.latent)
     return 0
@@ -179,15 +194,15 @@ def cmd_mix(client, args) -> int:
     request = {"model": args.model, "content": images.read_latent(args.content),
                "style": images.read_latent(args.style), "split": args.split}
     (result,) = run(client, args, "StyleMix", request)
-    return save_image_and_latent(result, args)
+    return save_image_and_latent(result, args, "a stylemap model's style mix exists per resizer level only")
 
 
 def cmd_blend(client, args) -> int:
     request = {"model": args.model, "a": images.read_latent(args.a), "b": images.read_latent(args.b),
-               "mask": images.read_mask(args.mask), "start_layer": args.start_layer}
+               "mask": images.read_mask(args.mask), "start_layer": args.start_layer, "mix_space": args.mix_space}
     (result,) = run(client, args, "LocalBlend", request)
-    save(images.write_image, result["image"], args.output)
-    return 0
+    return save_image_and_latent(result, args, "only a stylemap model's --mix-space w blend is a latent; a W+ "
+                                               "model's and a w_plus blend are made level by level")
 
 
 def cmd_directions(client, args) -> int:
@@ -296,7 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("mix", cmd_mix, "style mixing: coarse rows from CONTENT, fine rows from STYLE", [model])
     p.add_argument("content", type=Path)
     p.add_argument("style", type=Path)
-    p.add_argument("--split", type=int, required=True, help="first W+ row taken from STYLE")
+    p.add_argument("--split", type=int, required=True, help="first W+ row (a stylemap model's resizer level) "
+                   "taken from STYLE")
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--latent", type=Path, help="also write the mixed latent (.npy)")
 
@@ -304,8 +320,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("a", type=Path)
     p.add_argument("b", type=Path)
     p.add_argument("--mask", type=Path, required=True, help="greyscale mask, any size (255 = B)")
-    p.add_argument("--start-layer", type=int, default=0, help="first W+ row blended (default: %(default)s)")
+    p.add_argument("--start-layer", type=int, default=0, help="first W+ row (a stylemap model's resizer level, "
+                   "with --mix-space w_plus) blended (default: %(default)s)")
+    p.add_argument("--mix-space", choices=("w", "w_plus"), help="stylemap models only: blend the stylemaps once "
+                   "(w, the server's default; its latent can be written with --latent) or every resizer level from "
+                   "--start-layer on (w_plus)")
     p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--latent", type=Path, help="also write the blended stylemap (.npy; --mix-space w only)")
 
     command("directions", cmd_directions, "list the model's attribute directions",
             [model]).add_argument("--json", action="store_true")

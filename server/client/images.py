@@ -53,19 +53,25 @@ def write_image(image: dict, path: Path) -> None:
 
 
 def read_latent(path: Path) -> dict:
-    """A .npy W+ latent, (num_ws, w_dim) or (1, num_ws, w_dim), as a Latent dict."""
+    """A .npy latent as a Latent dict: W+ (num_ws, w_dim) or (1, num_ws, w_dim), or a stylemap (C, L, L) or
+    (1, C, L, L). A 3-d array whose first side is 1 is a batch of one W+ latent; any other is a stylemap."""
     array = np.load(path, allow_pickle=False)
-    if array.ndim == 3 and array.shape[0] == 1:
-        array = array[0]
-    if array.ndim != 2:
-        raise ValueError(f"{path}: expected a W+ latent of shape (num_ws, w_dim), got {array.shape}")
-    return {"num_ws": array.shape[0], "w_dim": array.shape[1], "values": array.astype(np.float32).ravel().tolist()}
+    if array.ndim in (3, 4) and array.shape[0] == 1:
+        array = array[0]  # a batch of one: W+ (1, num_ws, w_dim) or a stylemap (1, C, L, L)
+    if array.ndim not in (2, 3) or 0 in array.shape or not np.issubdtype(array.dtype, np.number):
+        raise ValueError(f"{path}: expected a W+ latent of shape (num_ws, w_dim) or a stylemap of shape (C, L, L), "
+                         f"got {array.shape} {array.dtype}")
+    values = array.astype(np.float32).ravel().tolist()
+    if array.ndim == 2:
+        return {"num_ws": array.shape[0], "w_dim": array.shape[1], "values": values}
+    return {"values": values, "kind": "stylemap", "shape": list(array.shape)}
 
 
 def write_latent(latent: dict, path: Path) -> None:
-    """Save as float32 (1, num_ws, w_dim)."""
+    """Save as float32 with a batch of one: (1, num_ws, w_dim) for W+, (1, C, L, L) for a stylemap."""
     values = np.asarray(latent["values"], np.float32)
-    np.save(path, values.reshape(1, latent["num_ws"], latent["w_dim"]))
+    shape = latent.get("shape") if latent.get("kind") == "stylemap" else (latent["num_ws"], latent["w_dim"])
+    np.save(path, values.reshape(1, *shape))
 
 
 def flatten(width: int, height: int, layers: list[tuple[np.ndarray, int, int, float]]) -> Image.Image:

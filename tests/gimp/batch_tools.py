@@ -59,6 +59,24 @@ def run_procedure(name, image=None, drawables=None, **arguments):
     return result, round(time.time() - started, 3)
 
 
+def recorded(calls, label, name, image=None, drawables=None, **arguments):
+    """Run a GAN Collage procedure (run_procedure) and record under calls[label] its status and seconds, then
+    its error, its value (no image) or the layer it returned (described) and the image's layer count; the
+    layer, or None."""
+    result, seconds = run_procedure(name, image, drawables, **arguments)
+    status = result.index(0)
+    entry = {"status": status.value_nick, "seconds": seconds}
+    if status != Gimp.PDBStatusType.SUCCESS:
+        entry["error"] = result.index(1) if result.length() > 1 else ""
+    elif image is None:
+        entry["value"] = result.index(1)
+    else:
+        entry["layer"] = described(result.index(1))
+        entry["count"] = len(image.get_layers())
+    calls[label] = entry
+    return result.index(1) if status == Gimp.PDBStatusType.SUCCESS and image is not None else None
+
+
 def described(layer):
     """Name, placement, digests of pixels, mask and latent parasite."""
     _, x, y = layer.get_offsets()

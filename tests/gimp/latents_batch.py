@@ -2,6 +2,7 @@
 # a parasite through an XCF save and reopen; Edit attributes on it, on a plain layer (projected first) and an
 # interpolation of two layers with latents. The test reads the server's log for which calls each made; this
 # records what GIMP shows in $OUT_DIR/latents.json.
+import functools
 import json
 import os
 import sys
@@ -11,21 +12,9 @@ from gi.repository import Gimp, Gio
 IN, OUT = os.environ["IN_DIR"], os.environ["OUT_DIR"]
 PARAMS = json.load(open(os.path.join(IN, "params.json")))
 sys.path.insert(0, IN)
-from batch_tools import by_name, described, painted, run_procedure  # noqa: E402
+from batch_tools import by_name, described, painted, recorded  # noqa: E402
 report = {"calls": {}}
-
-
-def call(label, name, image, drawables, **arguments):
-    result, seconds = run_procedure(name, image, drawables, **arguments)
-    status = result.index(0)
-    entry = {"status": status.value_nick, "seconds": seconds}
-    if status != Gimp.PDBStatusType.SUCCESS:
-        entry["error"] = result.index(1) if result.length() > 1 else ""
-    elif image is not None:
-        entry["layer"] = described(result.index(1))
-        entry["count"] = len(image.get_layers())
-    report["calls"][label] = entry
-    return result.index(1) if status == Gimp.PDBStatusType.SUCCESS and image is not None else None
+call = functools.partial(recorded, report["calls"])
 
 
 def originals(image, names):
