@@ -17,6 +17,11 @@ ratio holds on a noisy machine. Peak memory growth is the process's peak RSS (Vm
 /proc/self/clear_refs) during one call, over its RSS before it. Run it with another checkout's
 `server` package first on PYTHONPATH to measure that version with the same script (fields its
 contract lacks are left out of the requests).
+
+`--model stylemapgan-256` times a StyleMapGAN instead of the embedded model: random weights at the
+widths of the official 256 px release (8 x 8 x 64 stylemap, channel multiplier 2: G 79.7 M, E 17.6 M
+parameters), with the encoder as the regressor; the request's collage mode is the model's default
+(`--collage` picks another).
 """
 from __future__ import annotations
 
@@ -37,6 +42,8 @@ from server.models import load_model
 from server.rpc import convert
 
 LAYER_FIELDS = pb.Layer.DESCRIPTOR.fields_by_name
+# the server's result-pixel limit, for a contract that has one (older checkouts' convert takes no limit)
+RESULT_LIMIT = (1 << 30,) if "max_result_pixels" in pb.ServerInfo.DESCRIPTOR.fields_by_name else ()
 REQUEST_FIELDS = pb.RealizeRequest.DESCRIPTOR.fields_by_name
 
 
@@ -129,16 +136,34 @@ def median_seconds(work, repeats: int) -> float:
     return statistics.median(times)
 
 
-def measure(model: dict, side: int, plugin: bool, repeats: int) -> dict:
+def official_stylemapgan_256():
+    """A StyleMapGAN at the official 256 px widths, random weights (speed only), as a Model."""
+    from server.models import Model
+    from server.models.stylemapgan import StyleMapConfig, StyleMapEncoder, StyleMapEncoderConfig, StyleMapGenerator
+
+    torch.manual_seed(0)
+    widths = {8: 512, 16: 512, 32: 512, 64: 512, 128: 256, 256: 128}
+    g = StyleMapGenerator(StyleMapConfig(resolution=256, latent_channels=64, latent_size=8, channels=widths,
+                                         stylecode_channels=widths))
+    e = StyleMapEncoder(StyleMapEncoderConfig(resolution=256, latent_channels=64, latent_size=8, channels=widths))
+    return Model(g, None, e, {"name": "stylemapgan-256"}).to("cpu")
+
+
+def measure(model: dict, side: int, plugin: bool, repeats: int, collage: str = "") -> dict:
     g, r = model.generator, model.regressor
     message = request(side, g.resolution, plugin)
+    if collage:
+        message.collage = collage
+
+    def converted():
+        return convert.realize_from_proto(message, model, "default", *RESULT_LIMIT)
 
     def server_work():
-        canvas, options = convert.realize_from_proto(message, model, "default")
+        canvas, options = converted()
         return realize(model, canvas, options)
 
     result = server_work()
-    canvas, options = convert.realize_from_proto(message, model, "default")
+    canvas, options = converted()
     composed, size = compose(canvas, g.resolution), g.resolution
     image = torch.as_tensor(composed.image).reshape(1, 3, size, size)  # numpy in older checkouts
     mask = torch.as_tensor(composed.mask).reshape(1, 1, size, size)
@@ -161,22 +186,26 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--requests", nargs="+", choices=("plug-in", "full"), default=["plug-in", "full"],
                         help="which requests to time (an older contract has only 'full')")
+    parser.add_argument("--model", choices=("default", "stylemapgan-256"), default="default")
+    parser.add_argument("--collage", choices=("composite", "layers"), help="a stylemap model's collage mode "
+                        "[the model's default]")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = load_model("default")
+    model = official_stylemapgan_256() if args.model == "stylemapgan-256" else load_model("default")
     rows = []
     for side in args.sides:
         for plugin in [kind == "plug-in" for kind in args.requests]:
-            row = measure(model, side, plugin, args.repeats)
+            row = measure(model, side, plugin, args.repeats, args.collage or "")
             rows.append(row)
             print(f"{side:>5} {row['request']:>7}: request {row['request_bytes'] / 2**20:8.2f} MiB, server "
                   f"{row['server_seconds'] * 1000:8.1f} ms, bare {row['bare_seconds'] * 1000:6.1f} ms, ratio "
                   f"{row['ratio']:6.2f}, peak RSS +{row['peak_rss_growth_mb']:.0f} MB", flush=True)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps({"torch_threads": torch.get_num_threads(), "rows": rows}, indent=1) + "\n")
+        args.out.write_text(json.dumps({"torch_threads": torch.get_num_threads(), "model": args.model,
+                                        "collage": args.collage, "rows": rows}, indent=1) + "\n")
     return 0
 
 
