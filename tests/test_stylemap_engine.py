@@ -14,7 +14,6 @@ from server.engine.edits import interpolate, local_blend, stylemap_blend, style_
 from server.engine.errors import InvalidInput
 from server.engine.project import ProjectOptions, project
 from server.engine.realize import RealizeOptions, realize
-from server.engine.stylemap_collage import encode_layers, layer_composites
 from server.models import load_model
 from server.models.directions import computed_directions, w_samples
 
@@ -170,17 +169,19 @@ def _two_layer_canvas(ref) -> Canvas:
 
 
 @torch.no_grad()
-def test_layers_collage_lays_each_layers_stylemap_over_the_composite(model, ref):
-    g, canvas = model.generator, _two_layer_canvas(ref)
+def test_layers_collage_lays_each_layers_stylemap_over_the_composite(model, ref, monkeypatch):
+    from server.engine import stylemap_collage
+
+    g, canvas, encoder = model.generator, _two_layer_canvas(ref), model.regressor
     comp = compose(canvas, 32)
-    parts = layer_composites(canvas, comp, 32, "cpu", None)
-    assert len(parts) == 2 and float(parts[1].mask[..., :16].max()) == 0.0
-    layered = encode_layers(model.regressor, comp, parts, 8)
-    piece_alone = model.regressor(parts[1].image * parts[1].mask, parts[1].mask)
-    whole = model.regressor(comp.image * comp.mask, comp.mask)
+    bottom = compose(Canvas(32, 32, canvas.layers[:1]), 32)
+    piece = compose(Canvas(32, 32, canvas.layers[1:]), 32)
+    assert float(piece.mask[..., :16].max()) == 0.0 and float(piece.mask[..., 16:].min()) == 1.0
+    layered = stylemap_collage.layered_stylemap(encoder, canvas, comp, 8)
     close = dict(atol=1e-5, rtol=0)  # one batch against single passes
-    assert torch.allclose(layered[..., 4:], piece_alone[..., 4:], **close)  # the piece covers the right 4 columns
-    assert torch.allclose(layered[..., :4], model.regressor(parts[0].image, parts[0].mask)[..., :4], **close)
+    assert torch.allclose(layered[..., 4:], encoder(piece.image * piece.mask, piece.mask)[..., 4:], **close)
+    assert torch.allclose(layered[..., :4], encoder(bottom.image, bottom.mask)[..., :4], **close)
+    whole = encoder(comp.image * comp.mask, comp.mask)
     assert (layered - whole).abs().max() > 0.05
     result = realize(model, canvas, RealizeOptions(ProjectOptions(method="regressor"), collage="layers",
                                                    skip_layer=True))
@@ -188,6 +189,13 @@ def test_layers_collage_lays_each_layers_stylemap_over_the_composite(model, ref)
     composite = realize(model, canvas, RealizeOptions(ProjectOptions(method="regressor"), collage="composite",
                                                       skip_layer=True))
     assert torch.allclose(composite.latent, whole, **close)
+    # a lone layer is the composite: one pass; many layers go through in chunks, in stacking order
+    assert torch.equal(stylemap_collage.layered_stylemap(encoder, Canvas(32, 32, canvas.layers[:1]), bottom, 8),
+                       encoder(bottom.image * bottom.mask, bottom.mask))
+    monkeypatch.setattr(stylemap_collage, "CHUNK", 1)
+    stacked = Canvas(32, 32, canvas.layers + [Layer(canvas.layers[0].image, name=f"copy {i}") for i in range(3)])
+    last = stylemap_collage.layered_stylemap(encoder, stacked, compose(stacked, 32), 8)
+    assert torch.allclose(last, encoder(bottom.image, bottom.mask), **close)  # the top copy covers everything
 
 
 def test_collage_layers_needs_a_stylemap_model(ref):

@@ -25,7 +25,7 @@ from .paste import PastedLayer, layer_box, paste_back
 from .pixels import to_uint8_hwc
 from .progress import CancelToken, ProgressCallback, report
 from .project import Projection, ProjectOptions, project
-from .stylemap_collage import COLLAGE_MODES, STYLEMAP_COLLAGE, encode_layers, layer_composites
+from .stylemap_collage import COLLAGE_MODES, STYLEMAP_COLLAGE, layered_stylemap
 from .validation import check_choice, check_int, check_number
 
 
@@ -99,8 +99,7 @@ def compose_and_project(model: Model, canvas: Canvas, options: ProjectOptions, p
     regress = None
     if mode == "layers" and model.regressor is not None:
         def regress():
-            parts = layer_composites(canvas, comp, g.resolution, g.w_avg.device, cancel)
-            return encode_layers(model.regressor, comp, parts, g.latent_shape[-1])
+            return layered_stylemap(model.regressor, canvas, comp, g.latent_shape[-1], cancel)
     return comp, project(model, comp.image, comp.mask, options, progress, cancel, regress)
 
 
