@@ -17,8 +17,9 @@ Realize does for an artist's document):
 For each model and each collage mode it offers (W+ models: `composite`; stylemap models: `composite`
 and `layers`, see server/engine/stylemap_collage.py) the Realize job runs with the regressor (and
 `--hybrid-steps` of hybrid), region = the whole canvas, and the result is scored at model resolution:
-masked PSNR over every covered pixel (`all`), and for strokes over the strokes' own pixels
-(`strokes only`: are they kept?). Seeded; the same command gives the same figures. A script, not a
+masked PSNR over every covered pixel (`all`), for strokes over the strokes' own pixels
+(`strokes only`: are they kept?), and for holes over the hole against the portrait that was cut
+(`hole fill`: what the model puts where nothing was given). Seeded; the same command gives the same figures. A script, not a
 test: it prints the table (markdown) and writes JSON and, with `--grid`, the collages and results.
 """
 from __future__ import annotations
@@ -27,6 +28,7 @@ import argparse
 import json
 import statistics
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -87,7 +89,7 @@ def hole_mask(size: int, seed: int) -> np.ndarray:
 
 
 def collage(kind: str, index: int, size: int) -> tuple[Canvas, np.ndarray | None]:
-    """(the canvas, the strokes' own coverage (size, size) for `strokes`, else None)."""
+    """(the canvas, the pixels (size, size) scored on their own: the strokes' coverage, the hole, or None)."""
     if kind == "pieces":
         return collage_canvas(collage_seed_sets(index + 1)[index], size), None
     seed = heldout_seeds(1, offset=7000 + index)[0]
@@ -96,7 +98,8 @@ def collage(kind: str, index: int, size: int) -> tuple[Canvas, np.ndarray | None
         strokes = strokes_layer(size, seed)
         layers = [Layer(_rgba(base), name="portrait"), Layer(strokes, name="strokes")]
         return Canvas(size, size, layers), strokes[..., 3]
-    return Canvas(size, size, [Layer(_rgba(base), mask=hole_mask(size, seed), name="portrait with a hole")]), None
+    hole = hole_mask(size, seed)
+    return Canvas(size, size, [Layer(_rgba(base), mask=hole, name="portrait with a hole")]), 255 - hole
 
 
 def modes_of(model) -> tuple[str, ...]:
@@ -116,25 +119,28 @@ def evaluate(model, name: str, count: int, hybrid_steps: int, log) -> tuple[list
     for kind in KINDS:
         cases = [collage(kind, i, size) for i in range(count)]
         targets = [compose(canvas, r, region=region) for canvas, _ in cases]
-        stroke_masks = [None if cover is None else
-                        torch.from_numpy(np.asarray(Image.fromarray(cover).resize((r, r), Image.BOX)) / 255.0)
-                        .float()[None, None] for _, cover in cases]
+        own = [None if pixels is None else
+               torch.from_numpy(np.asarray(Image.fromarray(pixels).resize((r, r), Image.BOX)) / 255.0)
+               .float()[None, None] for _, pixels in cases]
+        # the hole is scored against the whole portrait it was cut from
+        truths = [compose(Canvas(c.width, c.height, [replace(c.layers[0], mask=None)]), r, region=region).image
+                  if kind == "holes" else t.image for (c, _), t in zip(cases, targets)]
         grid.append(to_uint8_hwc(torch.cat([t.image * t.mask + (t.mask - 1) for t in targets]))[:8])
         for mode in modes_of(model):
             for method, options in methods:
                 started = time.perf_counter()
-                psnr_all, psnr_strokes, images = [], [], []
-                for (canvas, _), target, strokes in zip(cases, targets, stroke_masks):
+                psnr_all, psnr_own, images = [], [], []
+                for (canvas, _), target, pixels, truth in zip(cases, targets, own, truths):
                     result = realize(model, canvas, RealizeOptions(options, region=region, skip_layer=True,
                                                                    collage=mode))
                     image = torch.from_numpy(result.generated).permute(2, 0, 1)[None].float() / 127.5 - 1
                     images.append(image)
                     psnr_all.append(masked_psnr(image, target.image, target.mask))
-                    if strokes is not None:
-                        psnr_strokes.append(masked_psnr(image, target.image, strokes))
+                    if pixels is not None:
+                        psnr_own.append(masked_psnr(image, truth, pixels))
                 row = {"model": name, "kind": kind, "mode": mode, "method": method, "count": count,
                        "masked_psnr": statistics.mean(psnr_all),
-                       "strokes_psnr": statistics.mean(psnr_strokes) if psnr_strokes else None,
+                       "own_psnr": statistics.mean(psnr_own) if psnr_own else None,
                        "seconds_per_collage": (time.perf_counter() - started) / count}
                 rows.append(row)
                 log(row)
@@ -145,12 +151,12 @@ def evaluate(model, name: str, count: int, hybrid_steps: int, log) -> tuple[list
 
 def markdown(rows: list[dict], command: str) -> str:
     lines = [f"`{command}`", "",
-             "| model | collage | mode | method | masked PSNR (dB) | strokes only (dB) | s / collage |",
+             "| model | collage | mode | method | masked PSNR (dB) | strokes only / hole fill (dB) | s / collage |",
              "|---|---|---|---|---|---|---|"]
     for row in rows:
-        strokes = "" if row["strokes_psnr"] is None else f"{row['strokes_psnr']:.2f}"
+        own = "" if row["own_psnr"] is None else f"{row['own_psnr']:.2f}"
         lines.append(f"| {row['model']} | {row['kind']} | {row['mode']} | {row['method']} | "
-                     f"{row['masked_psnr']:.2f} | {strokes} | {row['seconds_per_collage']:.2f} |")
+                     f"{row['masked_psnr']:.2f} | {own} | {row['seconds_per_collage']:.2f} |")
     return "\n".join(lines) + "\n"
 
 
