@@ -9,8 +9,7 @@ running the same command again continues from the newest checkpoint.
 from __future__ import annotations
 
 import argparse
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -18,9 +17,11 @@ import torch.nn.functional as F
 
 from server.models.discriminator import Discriminator, DiscriminatorConfig
 from server.models.generator import Generator, GeneratorConfig
+from server.training.adversarial import (CheckpointedTrainer, add_training_arguments, bench, d_logistic_loss,
+                                         ema_beta, real_batch, update_ema)
 from server.training.dataset import load_or_render_dataset
 from server.training.grids import save_grid
-from server.training.runs import load_checkpoint, pick_device, run_config, save_atomic, train_loop
+from server.training.runs import pick_device, run_config, train_loop
 
 
 @dataclass
@@ -65,7 +66,10 @@ def style_mixed_ws(g: Generator, z: torch.Tensor, prob: float, gen: torch.Genera
     return torch.where(layer < cut[:, None, None], ws, ws2)
 
 
-class Trainer:
+class Trainer(CheckpointedTrainer):
+    NETWORKS = ("G", "D", "G_ema")
+    OPTIMIZERS = ("opt_g", "opt_d")
+
     def __init__(self, cfg: TrainConfig, run_dir: Path, device: torch.device):
         self.cfg, self.run_dir, self.device = cfg, run_dir, device
         torch.manual_seed(cfg.seed)
@@ -84,30 +88,7 @@ class Trainer:
         self.wall_seconds = 0.0
         self.data = None
 
-    # -- checkpoints -------------------------------------------------------------------------
-    def state(self) -> dict:
-        return {"config": asdict(self.cfg), "step": self.step, "images_seen": self.images_seen,
-                "wall_seconds": self.wall_seconds,
-                "G": self.G.state_dict(), "D": self.D.state_dict(), "G_ema": self.G_ema.state_dict(),
-                "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-                "rng": self.gen.get_state(), "torch_rng": torch.get_rng_state()}
-
-    def save(self):
-        save_atomic(self.state(), self.run_dir / "checkpoint.pt")
-
-    def try_resume(self) -> bool:
-        st = load_checkpoint(self.run_dir / "checkpoint.pt", self.device)
-        if st is None:
-            return False
-        for name in ("G", "D", "G_ema"):
-            getattr(self, name).load_state_dict(st[name])
-        self.opt_g.load_state_dict(st["opt_g"])
-        self.opt_d.load_state_dict(st["opt_d"])
-        self.gen.set_state(st["rng"])
-        torch.set_rng_state(st["torch_rng"])
-        self.step, self.images_seen, self.wall_seconds = st["step"], st["images_seen"], st["wall_seconds"]
-        return True
-
+    # -- checkpoints (state, save, try_resume: CheckpointedTrainer) ----------------------------
     def init_from_model(self, path: str | Path):
         """Warm start from a shipped model (G and G_ema from its generator, D from its D; fresh Adam)."""
         from server.models import load_model
@@ -123,13 +104,7 @@ class Trainer:
 
     # -- one iteration -------------------------------------------------------------------------
     def real_batch(self) -> torch.Tensor:
-        idx = torch.randint(len(self.data), (self.cfg.batch,), generator=self.gen)
-        x = torch.from_numpy(self.data[idx.numpy()]).to(self.device).permute(0, 3, 1, 2).float()
-        x = x / 127.5 - 1.0
-        if self.cfg.xflip:
-            flip = torch.rand(self.cfg.batch, generator=self.gen) < 0.5
-            x = torch.where(flip.to(self.device)[:, None, None, None], x.flip(3), x)
-        return x
+        return real_batch(self.data, self.cfg.batch, self.gen, self.device, self.cfg.xflip)
 
     def fake_images(self) -> torch.Tensor:
         z = torch.randn(self.cfg.batch, self.cfg.z_dim, generator=self.gen).to(self.device)
@@ -158,17 +133,12 @@ class Trainer:
             fake = self.fake_images()
         real = self.real_batch()
         do_r1 = cfg.r1_gamma > 0 and self.step % cfg.r1_interval == 0
-        real.requires_grad_(do_r1)
-        real_logits = self.D(real)
-        loss_d = F.softplus(self.D(fake)).mean() + F.softplus(-real_logits).mean()
-        if do_r1:
-            (grad,) = torch.autograd.grad(real_logits.sum(), real, create_graph=True)
-            r1 = grad.square().sum(dim=[1, 2, 3]).mean()
-            loss_d = loss_d + r1 * (cfg.r1_gamma / 2) * cfg.r1_interval
-            logs["r1"] = r1.item()
+        loss_d, real_logits, r1_logs = d_logistic_loss(self.D, real, [fake], cfg.r1_gamma, cfg.r1_interval,
+                                                       do_r1)
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
+        logs.update(r1_logs)
         logs["loss_d"] = loss_d.item()
         logs["real_score"] = real_logits.mean().item()
         self.update_ema()
@@ -176,17 +146,9 @@ class Trainer:
         self.images_seen += cfg.batch
         return logs
 
-    @torch.no_grad()
     def update_ema(self):
         cfg = self.cfg
-        ema_nimg = cfg.ema_kimg * 1000
-        if cfg.ema_rampup:
-            ema_nimg = min(ema_nimg, self.images_seen * cfg.ema_rampup)
-        beta = 0.5 ** (cfg.batch / max(ema_nimg, 1e-8))
-        for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
-            p_ema.copy_(p.lerp(p_ema, beta))
-        for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
-            b_ema.copy_(b)
+        update_ema(self.G_ema, self.G, ema_beta(cfg.batch, self.images_seen, cfg.ema_kimg, cfg.ema_rampup))
 
     # -- outputs --------------------------------------------------------------------------------
     @torch.no_grad()
@@ -200,16 +162,8 @@ class Trainer:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--run", type=Path, required=True, help="run folder (checkpoints, logs, samples)")
-    ap.add_argument("--kimg", type=float, default=2000, help="stop after this many thousand real images")
-    ap.add_argument("--hours", type=float, default=None, help="also stop after this many hours (this call)")
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
-    ap.add_argument("--config", type=Path, help="JSON overrides of TrainConfig fields (new runs only)")
-    ap.add_argument("--checkpoint-minutes", type=float, default=10)
-    ap.add_argument("--sample-minutes", type=float, default=30)
+    add_training_arguments(ap, "TrainConfig")
     ap.add_argument("--init-from", help="with no checkpoint in --run, warm-start from this shipped model")
-    ap.add_argument("--bench", type=int, default=0, help="time this many iterations and exit")
     args = ap.parse_args(argv)
 
     if args.threads:
@@ -227,12 +181,7 @@ def main(argv=None):
           f"D {sum(p.numel() for p in trainer.D.parameters())/1e6:.2f}M", flush=True)
 
     if args.bench:
-        trainer.train_step()
-        t0 = time.perf_counter()
-        for _ in range(args.bench):
-            trainer.train_step()
-        dt = (time.perf_counter() - t0) / args.bench
-        print(f"{dt*1000:.0f} ms/iter, {cfg.batch/dt:.1f} img/s, {cfg.batch/dt*3.6:.0f} kimg/hour")
+        bench(trainer, args.bench, cfg.batch)
         return
 
     def samples():
