@@ -526,6 +526,35 @@ def test_dialogs_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
     assert rows == dialogs["local-blend"]["controls"]["start-layer"]["range"] and rows[0] == 0 and 2 <= rows[1] < 64
 
 
+def test_stylemap_dialogs_in_gimp(gimp_root, stylemap_served, packaged_plugin, tmp_path):
+    """The two-layer dialogs with a StyleMapGAN model chosen: Split and "Blend from layer" range over its 6
+    resizer levels, Mix space matters (and "Blend from layer" does not while it is "Whole stylemap"), Edit
+    attributes offers GANSpace directions only, with the rows a stylemap has."""
+    shots = (Path(SCREENSHOTS) / "stylemap") if SCREENSHOTS else tmp_path / "shots"
+    shots.mkdir(parents=True, exist_ok=True)
+    described = gimp_root / "tmp" / "gan-collage-dialogs.jsonl"
+    described.unlink(missing_ok=True)
+    params = {"server": stylemap_served.address, "model": STYLEMAP_MODEL, "edits": "pc1=2",
+              "procedures": ["style-mix", "local-blend", "edit"]}
+    with xvfb(gimp_root) as display:
+        report, titles = run_gimp(gimp_root, packaged_plugin, "dialogs_batch.py", params, tmp_path,
+                                  f"DISPLAY={display} GAN_COLLAGE_DIALOG_REPORT=/tmp/gan-collage-dialogs.jsonl",
+                                  confirm_dialogs(gimp_root, display, shots))
+    statuses = {name: result["status"] for name, result in report.items() if isinstance(result, dict)
+                and "status" in result}
+    assert statuses == {"style-mix": "success", "local-blend": "success", "edit": "success"}, report
+    assert titles == {"Mix styles...", "Local blend...", "Edit attributes..."}
+    dialogs = {entry["procedure"].removeprefix("python-fu-gan-collage-"): entry
+               for entry in map(json.loads, described.read_text().splitlines())}
+    split = dialogs["style-mix"]["controls"]["split"]
+    blend = dialogs["local-blend"]["controls"]
+    assert split["range"] == blend["start-layer"]["range"] == [0, 6]
+    assert blend["mix-space"]["sensitive"] and not blend["start-layer"]["sensitive"]
+    edit = dialogs["edit"]
+    assert edit["sliders"] and all(name.startswith("pc") for name in edit["sliders"])
+    assert any(name.startswith("Edited upper (pc1 +2") for name in report["layers"]) and report["edited_has_latent"]
+
+
 # ------------------------------------------------------------------------------------ live preview
 
 

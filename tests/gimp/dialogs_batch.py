@@ -1,6 +1,7 @@
 # Run by python-fu-eval inside a real GIMP 3 with an X display (tests/test_gimp_e2e.py): every GAN Collage
-# procedure in interactive mode. The test confirms each dialog as it appears (Return = OK); this records
-# what each call returned in $OUT_DIR/dialogs.json.
+# procedure in interactive mode (or those params.json names in "procedures", with its "model" in the
+# settings file). The test confirms each dialog as it appears (Return = OK); this records what each call
+# returned in $OUT_DIR/dialogs.json.
 import json
 import os
 
@@ -9,7 +10,7 @@ from gi.repository import Gimp
 PARAMS = json.load(open(os.path.join(os.environ["IN_DIR"], "params.json")))
 settings_file = os.path.join(str(Gimp.directory()), "gan-collage.json")
 with open(settings_file, "w") as out:  # as install.py leaves it; the settings dialog must show these values
-    json.dump({"server": PARAMS["server"], "token": "secret-token"}, out)
+    json.dump({"server": PARAMS["server"], "token": "secret-token", "model": PARAMS.get("model", "")}, out)
 
 image = Gimp.Image.new(48, 32, Gimp.ImageBaseType.RGB)
 layers = []
@@ -23,9 +24,10 @@ image.select_rectangle(Gimp.ChannelOps.REPLACE, 4, 4, 16, 16)
 report = {}
 # Edit attributes opens with these sliders moved (a fresh profile has no last values to override them)
 EDITS = {"edits": PARAMS.get("edits", "pc1=2")}
-for name, drawables, values in (("settings", None, {}), ("realize", layers[:1], {}), ("refine", layers[:1], {}),
-                                ("project", layers[:1], {}), ("interpolate", layers, {}), ("style-mix", layers, {}),
-                                ("local-blend", layers, {}), ("edit", layers[1:], EDITS), ("live", layers[:1], {})):
+CALLS = (("settings", None, {}), ("realize", layers[:1], {}), ("refine", layers[:1], {}), ("project", layers[:1], {}),
+         ("interpolate", layers, {}), ("style-mix", layers, {}), ("local-blend", layers, {}), ("edit", layers[1:], EDITS),
+         ("live", layers[:1], {}))
+for name, drawables, values in [entry for entry in CALLS if entry[0] in PARAMS.get("procedures", [entry[0]])]:
     procedure = Gimp.get_pdb().lookup_procedure("python-fu-gan-collage-" + name)
     config = procedure.create_config()
     config.set_property("run-mode", Gimp.RunMode.INTERACTIVE)
