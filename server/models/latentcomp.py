@@ -83,7 +83,7 @@ def _infer_config(path: Any, sd: Mapping[str, Tensor], w_dim: int, input_size: i
 
 
 def read_latentcomp_checkpoint(
-    path: str | os.PathLike[str], *, w_dim: int = 512, input_size: int = 256
+    path: str | os.PathLike[str], *, w_dim: int = 512, input_size: int = 256, ckpt: Any = None
 ) -> LatentRegressor:
     """Load a published latent-composition encoder (``sgan_encoders_*_RGBM_model_final.pth``).
 
@@ -91,7 +91,8 @@ def read_latentcomp_checkpoint(
     depth, widths, input channels and ``num_ws`` (``conv5`` output channels //
     ``w_dim``) are inferred from the tensor shapes; a ``module.`` prefix is
     stripped; a bare state_dict (without the training wrapper) is accepted too.
-    The returned model is in eval mode, on the CPU, float32.
+    The returned model is in eval mode, on the CPU, float32. `ckpt`: the file's contents when the
+    caller has already read them (weights-only), so the file is not read twice.
 
     Raises:
         FileNotFoundError: the file does not exist.
@@ -100,7 +101,8 @@ def read_latentcomp_checkpoint(
     """
     positive_int("w_dim", w_dim)
     positive_int("input_size", input_size)
-    ckpt = load_torch_file(path, "latent-composition encoder checkpoint")
+    if ckpt is None:
+        ckpt = load_torch_file(path, "latent-composition encoder checkpoint")
     sd = _extract_state_dict(path, ckpt)
     config = _infer_config(path, sd, w_dim, input_size)
     try:

@@ -115,13 +115,12 @@ def load_regressor(path: str | Path) -> LatentRegressor | StyleMapEncoder:
         if r is None:
             raise ValueError(f"{p}: this model has no regressor")
         return r
-    if checkpoint_kind(p) == "torch":
-        ckpt = load_checkpoint_dict(p)  # a latent-composition file is read again below, by its own reader
-        if is_stylemapgan_checkpoint(ckpt):
-            loaded = read_stylemapgan(p, ckpt)
-            r = loaded["regressor"]
-            r.card = {"regressor": regressor_json(r), "source": {"file": str(p), **loaded["source"]}}
-            return r
-    r = read_latentcomp_checkpoint(p)
+    ckpt = load_checkpoint_dict(p) if checkpoint_kind(p) == "torch" else None
+    if ckpt is not None and is_stylemapgan_checkpoint(ckpt):
+        loaded = read_stylemapgan(p, ckpt)
+        r = loaded["regressor"]
+        r.card = {"regressor": regressor_json(r), "source": {"file": str(p), **loaded["source"]}}
+        return r
+    r = read_latentcomp_checkpoint(p, ckpt=ckpt)
     r.card = {"regressor": regressor_json(r), "source": {"file": str(p), "format": "latent-composition"}}
     return r
