@@ -1,12 +1,11 @@
 """What the GAN trainers (StyleGAN2 in `train_gan`, StyleMapGAN in `train_stylemapgan`) share:
-real batches from the rendered dataset, the EMA of networks, the logistic D loss with lazy R1,
-checkpoint/resume of named networks and optimizers, the common command-line flags and `--bench`.
+real batches from the rendered dataset, the EMA of networks, the logistic D loss with lazy R1, the
+common command-line flags and `--bench` (checkpoint/resume: runs.CheckpointedTrainer).
 """
 from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from server.training.runs import load_checkpoint, save_atomic
 
 
 def real_batch(data: np.ndarray, batch: int, gen: torch.Generator, device: torch.device,
@@ -64,39 +62,6 @@ def d_logistic_loss(d: nn.Module, real: torch.Tensor, fakes: list[torch.Tensor],
         loss = loss + r1 * (r1_gamma / 2) * r1_interval
         logs["r1"] = r1.item()
     return loss, real_logits, logs
-
-
-class CheckpointedTrainer:
-    """Checkpoint/resume plumbing: the config, progress counters, the networks named in `NETWORKS`
-    and the optimizers named in `OPTIMIZERS` (attributes of the trainer), the trainer's
-    `torch.Generator` (`self.gen`) and torch's global RNG, saved atomically to
-    `run_dir/checkpoint.pt`. Subclasses set `cfg`, `run_dir`, `device`, `gen` and the counters."""
-
-    NETWORKS: tuple[str, ...] = ()
-    OPTIMIZERS: tuple[str, ...] = ()
-    COUNTERS = ("step", "images_seen", "wall_seconds")
-
-    def state(self) -> dict:
-        st = {"config": asdict(self.cfg)}
-        st.update({k: getattr(self, k) for k in self.COUNTERS})
-        st.update({k: getattr(self, k).state_dict() for k in self.NETWORKS + self.OPTIMIZERS})
-        st.update(rng=self.gen.get_state(), torch_rng=torch.get_rng_state())
-        return st
-
-    def save(self):
-        save_atomic(self.state(), self.run_dir / "checkpoint.pt")
-
-    def try_resume(self) -> bool:
-        st = load_checkpoint(self.run_dir / "checkpoint.pt", self.device)
-        if st is None:
-            return False
-        for name in self.NETWORKS + self.OPTIMIZERS:
-            getattr(self, name).load_state_dict(st[name])
-        self.gen.set_state(st["rng"])
-        torch.set_rng_state(st["torch_rng"])
-        for k in self.COUNTERS:
-            setattr(self, k, st[k])
-        return True
 
 
 def add_training_arguments(ap: argparse.ArgumentParser, config_name: str):

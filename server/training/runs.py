@@ -1,5 +1,6 @@
-"""What both trainers share: device choice, run folders with a frozen config, atomic checkpoints,
-and the timed loop that logs, checkpoints and stops."""
+"""What the trainers share: device choice, run folders with a frozen config, atomic checkpoints of
+named networks and optimizers (`CheckpointedTrainer`), and the timed loop that logs, checkpoints and
+stops."""
 from __future__ import annotations
 
 import json
@@ -103,3 +104,55 @@ def _steps(trainer, done, log, log_every, hours, checkpoint_minutes, periodic, p
             last_ckpt = now
         if hours and now - start > hours * 3600:
             return
+
+
+class CheckpointedTrainer:
+    """Checkpoint/resume plumbing: the config, progress counters, the networks named in `NETWORKS`
+    and the optimizers named in `OPTIMIZERS` (attributes of the trainer), the trainer's
+    `torch.Generator` (`self.gen`) and torch's global RNG, saved atomically to
+    `run_dir/checkpoint.pt`. Subclasses set `cfg`, `run_dir`, `device`, `gen` and the counters."""
+
+    NETWORKS: tuple[str, ...] = ()
+    OPTIMIZERS: tuple[str, ...] = ()
+    COUNTERS = ("step", "images_seen", "wall_seconds")
+
+    def start(self, cfg, run_dir: Path, device: torch.device) -> None:
+        """The run's config and place, a `torch.Generator` seeded from `cfg.seed`, counters at 0."""
+        self.cfg, self.run_dir, self.device = cfg, run_dir, device
+        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.step = self.images_seen = 0
+        self.wall_seconds = 0.0
+        self.data = None
+
+    @staticmethod
+    def adam(params, lr: float) -> torch.optim.Adam:
+        """StyleGAN2's Adam for G (and E): betas (0, 0.99)."""
+        return torch.optim.Adam(params, lr=lr, betas=(0.0, 0.99), eps=1e-8)
+
+    @staticmethod
+    def lazy_r1_adam(params, lr: float, r1_interval: int) -> torch.optim.Adam:
+        """D's Adam with the lazy-regularisation correction of lr and beta2 for R1 every `r1_interval` steps."""
+        ratio = r1_interval / (r1_interval + 1)
+        return torch.optim.Adam(params, lr=lr * ratio, betas=(0.0, 0.99 ** ratio), eps=1e-8)
+
+    def state(self) -> dict:
+        st = {"config": asdict(self.cfg)}
+        st.update({k: getattr(self, k) for k in self.COUNTERS})
+        st.update({k: getattr(self, k).state_dict() for k in self.NETWORKS + self.OPTIMIZERS})
+        st.update(rng=self.gen.get_state(), torch_rng=torch.get_rng_state())
+        return st
+
+    def save(self):
+        save_atomic(self.state(), self.run_dir / "checkpoint.pt")
+
+    def try_resume(self) -> bool:
+        st = load_checkpoint(self.run_dir / "checkpoint.pt", self.device)
+        if st is None:
+            return False
+        for name in self.NETWORKS + self.OPTIMIZERS:
+            getattr(self, name).load_state_dict(st[name])
+        self.gen.set_state(st["rng"])
+        torch.set_rng_state(st["torch_rng"])
+        for k in self.COUNTERS:
+            setattr(self, k, st[k])
+        return True

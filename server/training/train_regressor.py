@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -20,7 +20,7 @@ import torch
 from server.models import load_model
 from server.models.regressor import LatentRegressor, build_regressor, regressor_config
 from server.training.masks import random_masks
-from server.training.runs import load_checkpoint, pick_device, run_config, save_atomic, train_loop
+from server.training.runs import CheckpointedTrainer, pick_device, run_config, train_loop
 from server.training.grids import save_grid
 from server.training.train_gan import style_mixed_ws
 
@@ -48,9 +48,11 @@ def feature_distance(d, pred: torch.Tensor, target_feats: list[torch.Tensor]) ->
     return total / len(target_feats)
 
 
-class RegressorTrainer:
+class RegressorTrainer(CheckpointedTrainer):
+    NETWORKS, OPTIMIZERS, COUNTERS = ("R",), ("opt",), ("step", "wall_seconds")
+
     def __init__(self, cfg: RegressorConfig, model: dict, run_dir: Path, device: torch.device):
-        self.cfg, self.run_dir, self.device = cfg, run_dir, device
+        self.start(cfg, run_dir, device)
         self.G = model.generator.to(device).requires_grad_(False)
         self.D = model.discriminator.to(device).requires_grad_(False) if model.discriminator else None
         torch.manual_seed(cfg.seed)
@@ -59,9 +61,6 @@ class RegressorTrainer:
         self.R.set_w_avg(self.G.w_avg)
         self.R.train()
         self.opt = torch.optim.Adam(self.R.parameters(), lr=cfg.lr)
-        self.gen = torch.Generator().manual_seed(cfg.seed)
-        self.step = 0
-        self.wall_seconds = 0.0
 
     def lr_at(self, step: int) -> float:
         """Short warm-up, then cosine decay to 5% of the peak."""
@@ -102,25 +101,6 @@ class RegressorTrainer:
         self.step += 1
         logs["loss"] = loss.item()
         return logs
-
-    def state(self) -> dict:
-        return {"config": asdict(self.cfg), "step": self.step, "wall_seconds": self.wall_seconds,
-                "R": self.R.state_dict(), "opt": self.opt.state_dict(), "rng": self.gen.get_state(),
-                "torch_rng": torch.get_rng_state()}
-
-    def save(self):
-        save_atomic(self.state(), self.run_dir / "checkpoint.pt")
-
-    def try_resume(self) -> bool:
-        st = load_checkpoint(self.run_dir / "checkpoint.pt", self.device)
-        if st is None:
-            return False
-        self.R.load_state_dict(st["R"])
-        self.opt.load_state_dict(st["opt"])
-        self.gen.set_state(st["rng"])
-        torch.set_rng_state(st["torch_rng"])
-        self.step, self.wall_seconds = st["step"], st["wall_seconds"]
-        return True
 
     @torch.no_grad()
     def save_reconstructions(self, path: Path, n: int = 8):

@@ -51,11 +51,11 @@ import torch.nn.functional as F
 
 from server.models.discriminator import Discriminator, DiscriminatorConfig
 from server.models.stylemapgan import StyleMapConfig, StyleMapEncoder, StyleMapEncoderConfig, StyleMapGenerator
-from server.training.adversarial import (CheckpointedTrainer, add_training_arguments, bench, d_logistic_loss,
+from server.training.adversarial import (add_training_arguments, bench, d_logistic_loss,
                                          ema_beta, real_batch, update_ema)
 from server.training.dataset import load_or_render_dataset
 from server.training.grids import save_grid
-from server.training.runs import pick_device, run_config, train_loop
+from server.training.runs import CheckpointedTrainer, pick_device, run_config, train_loop
 
 HELDOUT_COUNT = 64  # held-out renders whose reconstruction PSNR is tracked
 
@@ -128,7 +128,7 @@ class StyleMapTrainer(CheckpointedTrainer):
     OPTIMIZERS = ("opt_g", "opt_e", "opt_d")
 
     def __init__(self, cfg: StyleMapTrainConfig, run_dir: Path, device: torch.device):
-        self.cfg, self.run_dir, self.device = cfg, run_dir, device
+        self.start(cfg, run_dir, device)
         torch.manual_seed(cfg.seed)
         self.G = StyleMapGenerator(cfg.generator_config()).to(device)
         self.E = StyleMapEncoder(cfg.encoder_config()).to(device)
@@ -138,16 +138,9 @@ class StyleMapTrainer(CheckpointedTrainer):
         for ema, net in ((self.G_ema, self.G), (self.E_ema, self.E)):
             ema.load_state_dict(net.state_dict())
             ema.requires_grad_(False)
-        r1_ratio = cfg.r1_interval / (cfg.r1_interval + 1)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=(0.0, 0.99), eps=1e-8)
-        self.opt_e = torch.optim.Adam(self.E.parameters(), lr=cfg.lr, betas=(0.0, 0.99), eps=1e-8)
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr * r1_ratio,
-                                      betas=(0.0, 0.99 ** r1_ratio), eps=1e-8)
-        self.gen = torch.Generator().manual_seed(cfg.seed)
-        self.step = 0
-        self.images_seen = 0
-        self.wall_seconds = 0.0
-        self.data = None
+        self.opt_g = self.adam(self.G.parameters(), cfg.lr)
+        self.opt_e = self.adam(self.E.parameters(), cfg.lr)
+        self.opt_d = self.lazy_r1_adam(self.D.parameters(), cfg.lr, cfg.r1_interval)
         self._heldout = None
 
     # -- one iteration -------------------------------------------------------------------------
