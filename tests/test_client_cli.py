@@ -193,6 +193,20 @@ def test_a_stylemap_model_from_the_command_line(stylemap_server, files, tmp_path
                   "--latent", str(tmp_path / "edited.npy"), "-q")
     assert done.returncode == 0, done.stderr
     assert np.load(tmp_path / "edited.npy").shape == (1, 64, 8, 8)
+    # a collage of two layers, read the StyleMapGAN way (each layer's stylemap laid over the composite's)
+    # or composited first: different stylemaps
+    latents = {}
+    for mode in ("layers", "composite"):
+        latents[mode] = tmp_path / f"{mode}.npy"
+        done = client(stylemap_server, "realize", "--layer", str(files / "bottom.png"), "--layer",
+                      f"{files / 'top.png'}@-2,8", *model, "--collage", mode, "-o", str(tmp_path / f"{mode}.png"),
+                      "--latent", str(latents[mode]), "-q")
+        assert done.returncode == 0, done.stderr
+    assert np.load(latents["layers"]).shape == (1, 64, 8, 8)
+    assert not np.array_equal(np.load(latents["layers"]), np.load(latents["composite"]))
+    done = client(stylemap_server, "realize", "--layer", str(files / "bottom.png"), "--collage", "layers",
+                  "-o", str(tmp_path / "x.png"))  # the W+ default model
+    assert done.returncode == 4 and "collage" in done.stderr
     # a W+ latent for the stylemap model: refused, naming the kinds
     np.save(tmp_path / "w.npy", np.zeros((1, 8, 32), np.float32))
     done = client(stylemap_server, "edit", str(tmp_path / "w.npy"), *model, "--edit", "pc1=1", "-o",

@@ -141,6 +141,7 @@ def cmd_realize(client, args) -> int:
                    "layers": [{"image": image, "x": spec.x, "y": spec.y, "opacity": spec.opacity,
                                "name": spec.file.name} for spec, image in layers]},
         "options": projection_options(args), "margin": args.margin, "feather": args.feather,
+        "collage": args.collage or "",
     }
     (result,) = run(client, args, "Realize", request)
     save(images.write_image, result["layer"], args.output)
@@ -291,6 +292,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "else the layers' extent)")
     p.add_argument("--margin", type=float, help="region margin, a fraction of the selection's longer side")
     p.add_argument("--feather", type=float, help="paste-back edge width in pixels")
+    p.add_argument("--collage", choices=("composite", "layers"), help="stylemap models: encode the composite "
+                   "once, or each layer laid over it (default: the server's choice for the model)")
     p.add_argument("-o", "--output", type=Path, required=True, help="the result layer (PNG)")
     p.add_argument("--composite", type=Path, help="also write the canvas with the result pasted (PNG)")
     p.add_argument("--latent", type=Path, help="also write the latent (.npy)")
