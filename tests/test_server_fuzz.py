@@ -21,6 +21,17 @@ def test_structured_fuzz_gets_no_unknown_internal_or_unavailable(model_paths):
         assert summary["by_method"].get(f"{method} OK", 0) >= 2, (method, summary["by_method"])
 
 
+def test_structured_fuzz_of_a_stylemap_model():
+    """The same on the shared StyleMapGAN checkpoint: stylemap latents, collage modes, mix spaces."""
+    from conftest import conformance_file
+
+    summary = fuzz.run(["--model", str(conformance_file("stylemapgan_s32.pt"))], REQUESTS // 2, seed=11, clients=2)
+    assert summary["bad"] == 0, summary["examples"]
+    assert summary["server_alive"] and summary["health_answers"]
+    for method in ("Realize", "Interpolate", "StyleMix", "LocalBlend"):
+        assert summary["by_method"].get(f"{method} OK", 0) >= 2, (method, summary["by_method"])
+
+
 def test_mutations_are_seeded():
     import random
 

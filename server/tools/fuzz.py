@@ -41,7 +41,8 @@ KEPT_EXAMPLES = 5
 INTS = (0, 1, -1, 2, 7, 255, 256, 1023, 1024, 16384, 16385, 2**31 - 1, -2**31, 2**32 - 1, 2**63 - 1, -2**63)
 FLOATS = (0.0, -0.0, 1.0, -1.0, 0.5, 1e-45, 1e38, 3e38, -3e38, float("nan"), float("inf"), float("-inf"))
 STRINGS = ("", "w", "w+", "z", "regressor", "default", "lpips", "ms-ssim", "discriminator", "none", "l1",
-           "adam", "slerp", "linear", "latent", "w_avg", "random", "\u00e9\u4e2d\U0001F600", "x" * 10_000, "\0")
+           "adam", "slerp", "linear", "latent", "w_avg", "random", "w_plus", "stylemap", "layers", "composite",
+           "\u00e9\u4e2d\U0001F600", "x" * 10_000, "\0")
 INT_KINDS = {FieldDescriptor.TYPE_INT32: (-2**31, 2**31 - 1), FieldDescriptor.TYPE_SINT32: (-2**31, 2**31 - 1),
              FieldDescriptor.TYPE_SFIXED32: (-2**31, 2**31 - 1), FieldDescriptor.TYPE_UINT32: (0, 2**32 - 1),
              FieldDescriptor.TYPE_FIXED32: (0, 2**32 - 1), FieldDescriptor.TYPE_INT64: (-2**63, 2**63 - 1),
@@ -81,9 +82,18 @@ def _options(rng: random.Random) -> pb.ProjectionOptions:
                                 preview_every=rng.choice((0, 0, 1)))
 
 
+def _stylemap(info: pb.ModelInfo) -> bool:
+    return info.latent_kind == "stylemap"
+
+
 def _latent(rng: random.Random, info: pb.ModelInfo) -> pb.Latent:
-    values = np.random.default_rng(rng.getrandbits(32)).standard_normal(info.num_ws * info.w_dim)
-    return pb.Latent(num_ws=info.num_ws, w_dim=info.w_dim, values=values.astype(np.float32).tolist())
+    """A latent of the model's kind and shape (W+ rows, or a stylemap)."""
+    shape = list(info.latent_shape) or [info.num_ws, info.w_dim]
+    values = np.random.default_rng(rng.getrandbits(32)).standard_normal(int(np.prod(shape)))
+    values = values.astype(np.float32).tolist()
+    if _stylemap(info):
+        return pb.Latent(kind="stylemap", shape=shape, values=values)
+    return pb.Latent(num_ws=info.num_ws, w_dim=info.w_dim, values=values)
 
 
 def valid_request(rng: random.Random, info: pb.ModelInfo) -> tuple[str, object]:
@@ -91,7 +101,8 @@ def valid_request(rng: random.Random, info: pb.ModelInfo) -> tuple[str, object]:
     method = rng.choice(("Realize", "Realize", "Realize", "Project", "Interpolate", "StyleMix", "LocalBlend",
                          "GetServerInfo", "ListModels"))
     if method == "Realize":
-        request = pb.RealizeRequest(canvas=_canvas(rng), options=_options(rng), skip_layer=rng.random() < 0.5)
+        request = pb.RealizeRequest(canvas=_canvas(rng), options=_options(rng), skip_layer=rng.random() < 0.5,
+                                    collage=rng.choice(("", "layers", "composite")) if _stylemap(info) else "")
         if rng.random() < 0.3:
             request.feather = rng.uniform(0, 16)
     elif method == "Project":
@@ -103,12 +114,15 @@ def valid_request(rng: random.Random, info: pb.ModelInfo) -> tuple[str, object]:
                                         mode=rng.choice(("linear", "slerp")))
     elif method == "StyleMix":
         request = pb.StyleMixRequest(content=_latent(rng, info), style=_latent(rng, info),
-                                     split=rng.randint(0, info.num_ws))
+                                     split=rng.randint(0, info.num_levels or info.num_ws))
     elif method == "LocalBlend":
         side = rng.choice((8, 16, 32))
         request = pb.LocalBlendRequest(a=_latent(rng, info), b=_latent(rng, info),
-                                       mask=pb.Mask(width=side, height=side, data=_pixels(rng, side * side)),
-                                       start_layer=rng.randint(0, info.num_ws))
+                                       mask=pb.Mask(width=side, height=side, data=_pixels(rng, side * side)))
+        if _stylemap(info):
+            request.mix_space = rng.choice(("", "w", "w_plus"))
+        if request.mix_space == "w_plus" or not _stylemap(info):
+            request.start_layer = rng.randint(0, info.num_levels or info.num_ws)
     elif method == "GetServerInfo":
         request = pb.GetServerInfoRequest()
     else:
