@@ -223,3 +223,22 @@ def test_stylemap_directions_are_principal_components_of_stylemaps(model):
     with pytest.raises(InvalidInput) as info:
         edited_latent(g, latent, [AttributeEdit(1.0, "pc1", first_layer=0, last_layer=2)], {"pc1": pc1})
     assert info.value.field == "edits[0].last_layer"
+
+
+def test_direction_files_shaped_like_the_stylemap(model, tmp_path):
+    from server.models.direction_files import read_direction_files
+
+    g = model.generator
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "shaped.npy", rng.standard_normal((64, 8, 8)).astype(np.float32))
+    np.save(tmp_path / "flat.npy", rng.standard_normal(64 * 8 * 8).astype(np.float32))
+    np.save(tmp_path / "wplus.npy", rng.standard_normal((6, 64)).astype(np.float32))  # another family's
+    samples = w_samples(g, 500)
+    found = {d.name: d for d in read_direction_files([tmp_path], g, lambda: samples)}
+    assert set(found) == {"shaped", "flat"}
+    shaped = found["shaped"]
+    assert tuple(shaped.vector.shape) == (64 * 8 * 8,) and (shaped.first_layer, shaped.last_layer) == (0, 1)
+    expected = torch.from_numpy(np.load(tmp_path / "shaped.npy")).flatten()
+    assert torch.allclose(shaped.vector, expected / expected.norm(), atol=1e-6)
+    moved = edited_latent(g, g.w_avg[None], [AttributeEdit(1.0, "shaped")], found)
+    assert torch.allclose(moved - g.w_avg, shaped.sigma * shaped.vector.view(1, 64, 8, 8), atol=1e-5)
