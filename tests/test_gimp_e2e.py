@@ -558,6 +558,29 @@ def test_stylemap_dialogs_in_gimp(gimp_root, stylemap_served, packaged_plugin, t
 # ------------------------------------------------------------------------------------ live preview
 
 
+def test_live_preview_with_a_stylemap_model(gimp_root, stylemap_served, packaged_plugin, tmp_path):
+    """The Live preview window set to a StyleMapGAN model: previews, Apply (the layer keeps the preview's
+    stylemap) and Refine from that stylemap, the artist's layers untouched."""
+    params = {"server": stylemap_served.address, "model": STYLEMAP_MODEL, "mode": "test", "side": 96,
+              "selection": [16, 16, 56, 48], "values": {"refine-steps": 3}}
+    with xvfb(gimp_root) as display:
+        report, _ = run_gimp(gimp_root, packaged_plugin, "live_batch.py", params, tmp_path, f"DISPLAY={display}",
+                             lambda gimp: None, timeout=240)
+    assert "error" not in report, report["error"]
+    if SCREENSHOTS:
+        shutil.copy(tmp_path / "out" / "live-window.png", Path(SCREENSHOTS) / "live-window-stylemap.png")
+    assert report["first_status"].startswith("Updated in ") and report["moved_preview"]["differs"]
+    apply = report["apply"]
+    assert apply["after"] == apply["before"] and apply["count_after"] == apply["count"] + 1
+    new = apply["new"]
+    assert new["name"] == f"Realized (regressor, {STYLEMAP_MODEL})"
+    assert new["latent_bytes"] > 4 * 64 * 8 * 8  # the stylemap and its header
+    refine = report["refine"]
+    assert refine["applied"][-1] == f"Realized (optimize, {STYLEMAP_MODEL}, seed 0, 3 steps)", refine["status"]
+    assert refine["after"] == refine["before"] and refine["new"]["latent_bytes"] == new["latent_bytes"]
+    assert not [text for text in report["statuses"] if "Cannot reach" in text or "problem" in text]
+
+
 def test_live_preview_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
     """The Live preview window on an Xvfb display (tests/gimp/live_batch.py plays the artist): it shows a
     preview, follows a layer moved through the PDB, Apply adds the layer as Realize would (above the

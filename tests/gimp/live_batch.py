@@ -33,7 +33,7 @@ import live_window  # noqa: E402
 from config import Config  # noqa: E402
 
 USER = ("background", "photo", "patch")
-setup = Config(server=PARAMS["server"])
+setup = Config(server=PARAMS["server"], model=PARAMS.get("model", ""))
 report = {"mode": PARAMS["mode"]}
 
 
