@@ -21,6 +21,10 @@ masked PSNR over every covered pixel (`all`), for strokes over the strokes' own 
 (`strokes only`: are they kept?), and for holes over the hole against the portrait that was cut
 (`hole fill`: what the model puts where nothing was given). Seeded; the same command gives the same figures. A script, not a
 test: it prints the table (markdown) and writes JSON and, with `--grid`, the collages and results.
+
+For a stylemap model it also measures what its encoder makes of uncovered pixels (the encoder has no
+mask input: they reach it as 0, mid-grey) against filling them with the model's mean image first:
+`hole fill` rows of method `encoder, grey` and `encoder, mean image`.
 """
 from __future__ import annotations
 
@@ -149,6 +153,30 @@ def evaluate(model, name: str, count: int, hybrid_steps: int, log) -> tuple[list
     return rows, grid
 
 
+@torch.no_grad()
+def hole_fill_study(model, name: str, count: int) -> list[dict]:
+    """The `holes` collages encoded as Realize does (uncovered pixels 0) and with the model's mean image
+    (its mean stylemap rendered) in the hole: masked PSNR over the known pixels and over the hole."""
+    g, encoder = model.generator, model.regressor
+    r = g.resolution
+    region = Square(0, 0, r * SCALE)
+    mean_image = g.synthesis(g.w_avg[None].float())
+    scores = {"grey": ([], []), "mean image": ([], [])}
+    for index in range(count):
+        canvas, _ = collage("holes", index, r * SCALE)
+        target = compose(canvas, r, region=region)
+        truth = compose(Canvas(canvas.width, canvas.height, [replace(canvas.layers[0], mask=None)]), r,
+                        region=region).image
+        known = target.image * target.mask
+        for fill, image in (("grey", known), ("mean image", known + mean_image * (1 - target.mask))):
+            result = g.synthesis(encoder(image, target.mask))
+            scores[fill][0].append(masked_psnr(result, target.image, target.mask))
+            scores[fill][1].append(masked_psnr(result, truth, 1 - target.mask))
+    return [{"model": name, "kind": "holes", "mode": "composite", "method": f"encoder, {fill}", "count": count,
+             "masked_psnr": statistics.mean(known), "own_psnr": statistics.mean(hole), "seconds_per_collage": 0.0}
+            for fill, (known, hole) in scores.items()]
+
+
 def markdown(rows: list[dict], command: str) -> str:
     lines = [f"`{command}`", "",
              "| model | collage | mode | method | masked PSNR (dB) | strokes only / hole fill (dB) | s / collage |",
@@ -178,6 +206,8 @@ def main(argv=None) -> int:
         name = model.card.get("name", str(path))
         found, grid = evaluate(model, name, args.count, args.hybrid_steps, lambda row: print(json.dumps(row), flush=True))
         rows += found
+        if model.generator.latent_kind == "stylemap":
+            rows += hole_fill_study(model, name, args.count)
         grids.append(grid)
     print(markdown(rows, command))
     if args.out:
