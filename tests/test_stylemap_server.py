@@ -72,7 +72,7 @@ def test_collage_modes(served):
     layers = realized(served, collage="layers").latent
     composite = realized(served, collage="composite").latent
     default = realized(served).latent
-    assert default.values == layers.values and layers.values != composite.values
+    assert default.values == composite.values and layers.values != composite.values
     with pytest.raises(grpc.RpcError) as info:
         served.realize(pb.RealizeRequest(canvas=canvas(), collage="layers"))  # the W+ default model
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "collage" in info.value.details()

@@ -293,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--margin", type=float, help="region margin, a fraction of the selection's longer side")
     p.add_argument("--feather", type=float, help="paste-back edge width in pixels")
     p.add_argument("--collage", choices=("composite", "layers"), help="stylemap models: encode the composite "
-                   "once, or each layer laid over it (default: the server's choice for the model)")
+                   "once (the default), or each layer laid over it")
     p.add_argument("-o", "--output", type=Path, required=True, help="the result layer (PNG)")
     p.add_argument("--composite", type=Path, help="also write the canvas with the result pasted (PNG)")
     p.add_argument("--latent", type=Path, help="also write the latent (.npy)")

@@ -25,7 +25,7 @@ from .paste import PastedLayer, layer_box, paste_back
 from .pixels import to_uint8_hwc
 from .progress import CancelToken, ProgressCallback, report
 from .project import Projection, ProjectOptions, project
-from .stylemap_collage import COLLAGE_MODES, STYLEMAP_COLLAGE, layered_stylemap
+from .stylemap_collage import COLLAGE_MODES, layered_stylemap
 from .validation import check_choice, check_int, check_number
 
 
@@ -37,7 +37,7 @@ class RealizeOptions:
     region: Square | None = None  # the square to realize; None: the selection's region of interest
     skip_layer: bool = False  # no paste-back: the caller places `generated` on `region` itself
     max_layer_pixels: int | None = None  # refuse (TooLarge) before projecting when the layer would be bigger
-    collage: str = ""  # stylemap models: "composite" | "layers" (stylemap_collage.py); "": the family's default
+    collage: str = ""  # "composite" | "layers" (stylemap models only: stylemap_collage.py); "": "composite"
 
     def validate(self) -> None:
         """Raise InvalidInput naming the first bad field of these options (the projection options are
@@ -73,11 +73,10 @@ def _check_layer_size(canvas: Canvas, comp: Composite, limit: int) -> None:
 
 
 def collage_mode(model: Model, asked: str) -> str:
-    """The collage mode a request gets: its own, or its model family's default."""
-    stylemap = model.generator.latent_kind == STYLEMAP
-    if asked == "layers" and not stylemap:
+    """The collage mode a request gets: its own, or "composite"."""
+    if asked == "layers" and model.generator.latent_kind != STYLEMAP:
         raise InvalidInput("collage", "'layers' needs a stylemap model (StyleMapGAN); this model's latent is W+")
-    return asked or (STYLEMAP_COLLAGE if stylemap else "composite")
+    return asked or "composite"
 
 
 def compose_and_project(model: Model, canvas: Canvas, options: ProjectOptions, progress: ProgressCallback | None,

@@ -8,8 +8,9 @@ earlier ones. Cells no layer covers by more than half keep the stylemap of the w
 encoded once, so the encoder's guess fills the holes. Only the layers that show in some cell are
 encoded (see `layered_stylemap`).
 
-"composite" mode (compose, then encode once) needs nothing from here. Which mode keeps a collage
-better is measured in docs/benchmark.md ("StyleMapGAN collages").
+"composite" mode (compose, then encode once) needs nothing from here, and it is the default: on the
+project's collage evaluation it kept collages a little better than this mode (docs/benchmark.md,
+"StyleMapGAN collages"): an encoder that sees a layer alone sees no context around it.
 """
 from __future__ import annotations
 
@@ -23,8 +24,7 @@ from .canvas import Canvas
 from .compose import Composite, compose
 from .progress import CancelToken
 
-COLLAGE_MODES = ("composite", "layers")
-STYLEMAP_COLLAGE = "layers"  # a stylemap model's default (measured: docs/benchmark.md)
+COLLAGE_MODES = ("composite", "layers")  # "composite" is every model's default: measured, docs/benchmark.md
 CELL_COVERAGE = 0.5  # the demo's rule: a layer takes a cell it covers by more than half
 CHUNK = 8  # layers composed and encoded together: memory stays bounded whatever the layer count
 

@@ -20,8 +20,8 @@ contract lacks are left out of the requests).
 
 `--model stylemapgan-256` times a StyleMapGAN instead of the embedded model: random weights at the
 widths of the official 256 px release (8 x 8 x 64 stylemap, channel multiplier 2: G 79.7 M, E 17.6 M
-parameters), with the encoder as the regressor; the request's collage mode is the model's default
-(`--collage` picks another).
+parameters), with the encoder as the regressor; the request's collage mode is the default,
+"composite" (`--collage layers` times the other).
 """
 from __future__ import annotations
 
@@ -188,7 +188,7 @@ def main(argv=None) -> int:
                         help="which requests to time (an older contract has only 'full')")
     parser.add_argument("--model", choices=("default", "stylemapgan-256"), default="default")
     parser.add_argument("--collage", choices=("composite", "layers"), help="a stylemap model's collage mode "
-                        "[the model's default]")
+                        "[the server's default, composite]")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     if args.threads:
