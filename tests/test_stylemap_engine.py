@@ -172,7 +172,7 @@ def _two_layer_canvas(ref) -> Canvas:
 def test_layers_collage_lays_each_layers_stylemap_over_the_composite(model, ref, monkeypatch):
     from server.engine import stylemap_collage
 
-    g, canvas, encoder = model.generator, _two_layer_canvas(ref), model.regressor
+    canvas, encoder = _two_layer_canvas(ref), model.regressor
     comp = compose(canvas, 32)
     bottom = compose(Canvas(32, 32, canvas.layers[:1]), 32)
     piece = compose(Canvas(32, 32, canvas.layers[1:]), 32)

@@ -60,7 +60,7 @@ from torch import Tensor
 from server.models.model import MissingPart, Model
 
 from .errors import InvalidInput, ModelUnavailable, translate_oom
-from .latents import W_PLUS, as_rows, mean_latent, truncate
+from .latents import W_PLUS, mean_latent, truncate
 from .losses import (DiscriminatorLoss, ImageLoss, MSSSIMLoss, PixelLoss, masked_psnr, masked_ssim,
                      noise_regularization, normalize_noise_, wplus_prior)
 from .progress import CancelToken, ProgressCallback, report

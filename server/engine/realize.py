@@ -97,8 +97,7 @@ def compose_and_project(model: Model, canvas: Canvas, options: ProjectOptions, p
         before_projecting(comp)
     regress = None
     if mode == "layers" and model.regressor is not None:
-        def regress():
-            return layered_stylemap(model.regressor, canvas, comp, g.latent_shape[-1], cancel)
+        regress = partial(layered_stylemap, model.regressor, canvas, comp, g.latent_shape[-1], cancel)
     return comp, project(model, comp.image, comp.mask, options, progress, cancel, regress)
 
 
