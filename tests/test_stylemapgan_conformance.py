@@ -8,15 +8,17 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from server.models import StyleMapEncoder, StyleMapGenerator, load_generator, load_model, load_regressor
 from server.models.loading import checkpoint_kind
 from server.models.own_format import read_own
-from server.models.stylemapgan import blend_levels, demo_collage, pool_mask
+from server.models.stylemapgan import blend_levels, pool_mask
 from server.models.stylemapgan_checkpoint import read_stylemapgan
 from tests.conftest import REPO, conformance_file
 
@@ -25,6 +27,55 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 IMAGE_TOL = 1e-4  # README section 6: 4x the worst measured noise
 LATENT_TOL = 5e-5  # stylemaps and resizer outputs
 NAME = "stylemapgan_s32.pt"
+
+# -- the official demo.py's collage, which no served action uses: it lives with the test of its figures --
+
+
+def _shifted_windows(size: int, shift: int) -> tuple[slice, slice]:
+    """(source, target) slices of one axis of a `size` grid moved by `shift` cells, without wrap."""
+    n = max(size - abs(shift), 0)
+    return (slice(0, n), slice(shift, shift + n)) if shift >= 0 else (slice(-shift, -shift + n), slice(0, n))
+
+
+def collage_levels(original_levels: Sequence[torch.Tensor], reference_levels: Sequence[torch.Tensor],
+                   masks: torch.Tensor, shifts: Sequence[tuple[int, int]],
+                   weights: Sequence[float]) -> list[torch.Tensor]:
+    """The demo's collage on the levels: one row of output per weight.
+
+    `original_levels` are `[1, c, h, h]`, `reference_levels` `[R, c, h, h]`, `masks` `[R, 1, S, S]` in
+    [0, 1], `shifts` one `(dx, dy)` pixel offset per reference. At each level (ratio r = S/h) a
+    reference's cells are those whose average mask is > 0.5; they move by `int(d / r)` cells
+    (truncated toward zero; cells moved off the grid are dropped, nothing wraps) and the original
+    moves toward them by the weight: `o += w * (ref - o)`. References apply in order.
+    """
+    out = []
+    for orig, refs in zip(original_levels, reference_levels):
+        h = orig.shape[-1]
+        ratio = masks.shape[-1] // h
+        cells = F.avg_pool2d(masks.float(), ratio) > 0.5
+        mixed = orig.repeat(len(weights), 1, 1, 1)
+        for i, (dx, dy) in enumerate(shifts):
+            (src_y, dst_y), (src_x, dst_x) = _shifted_windows(h, int(dy / ratio)), _shifted_windows(h, int(dx / ratio))
+            take = cells[i, :, src_y, src_x]
+            ref = refs[i, :, src_y, src_x]
+            for k, weight in enumerate(weights):
+                target = mixed[k, :, dst_y, dst_x]
+                target.copy_(torch.where(take, target + weight * (ref - target), target))
+        out.append(mixed)
+    return out
+
+
+@torch.no_grad()
+def demo_collage(g: StyleMapGenerator, original: torch.Tensor, references: torch.Tensor, masks: torch.Tensor,
+                 shifts: Sequence[tuple[int, int]], steps: int) -> torch.Tensor:
+    """`steps` images `[steps, 3, S, S]` morphing the `original` stylemap `[1, C, L, L]` toward the
+    collage of `references` `[R, C, L, L]` (weights 0, 1/(steps-1), ..., 1; see :func:`collage_levels`)."""
+    if steps < 2:
+        raise ValueError(f"steps must be at least 2, got {steps}")
+    weights = [s / (steps - 1) for s in range(steps)]
+    levels = collage_levels(g.resize(original), g.resize(references), masks, shifts, weights)
+    return g.synthesize_levels(levels)
+
 
 
 def max_err(a: torch.Tensor, ref: np.ndarray) -> float:

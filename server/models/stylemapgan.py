@@ -7,8 +7,8 @@ default) and modulates it per pixel, `x * gamma(s) + beta(s)`, with 3x3 convolut
 then applies a plain convolution (no StyleGAN2 weight demodulation, no noise inputs).
 
 Editing on "w" edits the single L x L stylemap before the resizer; editing on "w+" edits the levels:
-:func:`pool_mask`, :func:`blend_levels` and :func:`collage_levels` are the local-editing and demo
-blends of the official `generate.py` / `demo.py`. Checkpoints are read by `stylemapgan_checkpoint.py`.
+:func:`pool_mask` and :func:`blend_levels` are the local-editing blends of the official
+`generate.py`. Checkpoints are read by `stylemapgan_checkpoint.py`.
 """
 from __future__ import annotations
 
@@ -363,49 +363,3 @@ def blend_levels(levels_a: Sequence[torch.Tensor], levels_b: Sequence[torch.Tens
     else from a (levels before `start` from a: 0 is the official rule)."""
     return [a if index < start else torch.where(pool_mask(mask, a.shape[-1]), b, a)
             for index, (a, b) in enumerate(zip(levels_a, levels_b))]
-
-
-def _shifted_windows(size: int, shift: int) -> tuple[slice, slice]:
-    """(source, target) slices of one axis of a `size` grid moved by `shift` cells, without wrap."""
-    n = max(size - abs(shift), 0)
-    return (slice(0, n), slice(shift, shift + n)) if shift >= 0 else (slice(-shift, -shift + n), slice(0, n))
-
-
-def collage_levels(original_levels: Sequence[torch.Tensor], reference_levels: Sequence[torch.Tensor],
-                   masks: torch.Tensor, shifts: Sequence[tuple[int, int]],
-                   weights: Sequence[float]) -> list[torch.Tensor]:
-    """The demo's collage on the levels: one row of output per weight.
-
-    `original_levels` are `[1, c, h, h]`, `reference_levels` `[R, c, h, h]`, `masks` `[R, 1, S, S]` in
-    [0, 1], `shifts` one `(dx, dy)` pixel offset per reference. At each level (ratio r = S/h) a
-    reference's cells are those whose average mask is > 0.5; they move by `int(d / r)` cells
-    (truncated toward zero; cells moved off the grid are dropped, nothing wraps) and the original
-    moves toward them by the weight: `o += w * (ref - o)`. References apply in order.
-    """
-    out = []
-    for orig, refs in zip(original_levels, reference_levels):
-        h = orig.shape[-1]
-        ratio = masks.shape[-1] // h
-        cells = F.avg_pool2d(masks.float(), ratio) > 0.5
-        mixed = orig.repeat(len(weights), 1, 1, 1)
-        for i, (dx, dy) in enumerate(shifts):
-            (src_y, dst_y), (src_x, dst_x) = _shifted_windows(h, int(dy / ratio)), _shifted_windows(h, int(dx / ratio))
-            take = cells[i, :, src_y, src_x]
-            ref = refs[i, :, src_y, src_x]
-            for k, weight in enumerate(weights):
-                target = mixed[k, :, dst_y, dst_x]
-                target.copy_(torch.where(take, target + weight * (ref - target), target))
-        out.append(mixed)
-    return out
-
-
-@torch.no_grad()
-def demo_collage(g: StyleMapGenerator, original: torch.Tensor, references: torch.Tensor, masks: torch.Tensor,
-                 shifts: Sequence[tuple[int, int]], steps: int) -> torch.Tensor:
-    """`steps` images `[steps, 3, S, S]` morphing the `original` stylemap `[1, C, L, L]` toward the
-    collage of `references` `[R, C, L, L]` (weights 0, 1/(steps-1), ..., 1; see :func:`collage_levels`)."""
-    if steps < 2:
-        raise ValueError(f"steps must be at least 2, got {steps}")
-    weights = [s / (steps - 1) for s in range(steps)]
-    levels = collage_levels(g.resize(original), g.resize(references), masks, shifts, weights)
-    return g.synthesize_levels(levels)
