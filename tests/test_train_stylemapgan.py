@@ -72,7 +72,7 @@ def test_the_perceptual_term_is_the_projects_discriminator_feature_distance():
     d = Discriminator(DiscriminatorConfig(resolution=16, channels={4: 8, 8: 8, 16: 8}))
     x, y = torch.randn(2, 4, 3, 16, 16).unbind(0)
     expected = DiscriminatorLoss(d)(x, y, torch.ones(4, 1, 16, 16))
-    got = train_stylemapgan.feature_distance(d.features(x), d.features(y))
+    got = train_stylemapgan.feature_distance(d.features(x), d.features(y)).mean()
     assert torch.allclose(got, expected, rtol=1e-5, atol=1e-7)
 
 

@@ -1,12 +1,14 @@
-"""Evidence for the embedded model's card: grids, reconstructions, collages and their figures.
+"""Evidence for an embedded model's card: grids, reconstructions, collages and their figures.
 
     python -m server.training.evaluate --model default --out docs/model-card
+    python -m server.training.evaluate --model server/models/embedded/portraits-stylemap-64 --out docs/model-card/stylemap
 
 Writes into --out: `samples.png` (truncation 1.0 and 0.7), `style_mixing.png`,
 `reconstructions.png`, `collages.png`, `metrics.json` and `results.md` (the tables the card page
-quotes). Reconstruction figures are masked PSNR / SSIM on the visible pixels of held-out renderer
-images (never trained on) at full, 50% and 25% visible blob masks, for one regressor pass and for
-500-step W+ optimization from w_avg. Everything is seeded: the same command gives the same numbers.
+quotes), and for a stylemap model `local_edits.png`. Reconstruction figures are masked PSNR / SSIM
+on the visible pixels of held-out renderer images (never trained on) at full, 50% and 25% visible
+blob masks, for one regressor (encoder) pass and for 500-step optimization from the mean latent (of
+W+, or of the stylemap itself). Everything is seeded: the same command gives the same numbers.
 """
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ import torch
 from PIL import Image
 
 from server.engine.compose import compose
+from server.engine.edits import stylemap_blend, style_mix, style_mix_levels
+from server.engine.latents import STYLEMAP
 from server.engine.losses import masked_psnr, masked_ssim
 from server.engine.pixels import to_uint8_hwc
 from server.engine.project import ProjectOptions, project
@@ -29,7 +33,7 @@ from server.models import Model, load_model
 from server.training.collages import collage_canvas, collage_seed_sets, heldout_seeds
 from server.training.masks import masks_with_fraction
 from server.training.grids import make_grid
-from server.training.portraits import render_batch
+from server.training.portraits import part_masks, render_batch, render_portrait
 
 FRACTIONS = (1.0, 0.5, 0.25)
 GRID_GAP = 2
@@ -52,20 +56,53 @@ def sample_grid(g, path: Path, n: int = 8):
     save_rows(rows, path)
 
 
+def mixed_images(g, content: torch.Tensor, style: torch.Tensor, split: int) -> torch.Tensor:
+    """Images of `content`'s coarse levels (W+ rows or resizer levels < split) with `style`'s fine ones."""
+    if g.latent_kind == STYLEMAP:
+        return g.synthesize_levels(style_mix_levels(g, content, style, split))
+    return g.synthesis(style_mix(g, content, style, split))
+
+
 @torch.no_grad()
 def style_mixing_grid(g, path: Path, n: int = 6):
     """Top row: style sources (fine layers); left column: content sources (coarse layers);
-    cell (i, j): coarse rows of content i with the rest from style j."""
+    cell (i, j): coarse layers of content i with the rest from style j."""
     gen = torch.Generator().manual_seed(1)
     w_content = g.mapping(torch.randn(n, g.z_dim, generator=gen), truncation_psi=0.8)
     w_style = g.mapping(torch.randn(n, g.z_dim, generator=gen), truncation_psi=0.8)
-    split = g.num_ws // 2
     blank = np.full((1, g.resolution, g.resolution, 3), 255, np.uint8)
     rows = [np.concatenate([blank, to_uint8_hwc(g.synthesis(w_style))])]
     content_images = to_uint8_hwc(g.synthesis(w_content))
     for i in range(n):
-        mixed = torch.cat([w_content[i:i + 1].expand(n, -1, -1)[:, :split], w_style[:, split:]], dim=1)
-        rows.append(np.concatenate([content_images[i:i + 1], to_uint8_hwc(g.synthesis(mixed))]))
+        content = w_content[i:i + 1].expand(n, *w_content.shape[1:])
+        mixed = mixed_images(g, content, w_style, g.num_levels // 2)
+        rows.append(np.concatenate([content_images[i:i + 1], to_uint8_hwc(mixed)]))
+    save_rows(rows, path)
+
+
+LOCAL_EDIT_PARTS = (("hair", "hat"), ("eyes", "brows", "glasses"), ("mouth", "beard"), ("clothes",))
+
+
+@torch.no_grad()
+def local_edit_grid(model: Model, path: Path, n: int = 8):
+    """A stylemap model's local edits of held-out renders: row 1 the originals A, row 2 the references
+    B; then, per part group, A's stylemap with B's on that part's cells (the served Local blend,
+    mix space "w", its mask the part's coverage in B)."""
+    g, encode = model.generator, model.regressor
+    seeds = heldout_seeds(2 * n, offset=7000)
+    renders = [render_portrait(seed, g.resolution) for seed in seeds]
+    images = torch.from_numpy(np.stack([rgb for rgb, _ in renders])).permute(0, 3, 1, 2).float() / 127.5 - 1
+    latents = encode(images)
+    a, b = latents[:n], latents[n:]
+    rows = [to_uint8_hwc(images[:n]), to_uint8_hwc(images[n:])]
+    for parts in LOCAL_EDIT_PARTS:
+        masks = []
+        for _, params in renders[n:]:
+            cover = part_masks(params, g.resolution)
+            masks.append(sum(cover[p].astype(np.float32) for p in parts) / 255.0)
+        mask = torch.from_numpy(np.stack(masks)).float()[:, None].clamp(0, 1)
+        _, blended = stylemap_blend(g, a, b, mask)
+        rows.append(to_uint8_hwc(blended))
     save_rows(rows, path)
 
 
@@ -89,9 +126,10 @@ def reconstruction_study(model: Model, count: int, opt_steps: int, batch: int, l
     """Figures per (method, visible fraction), and example rows for the PNG."""
     g = model.generator
     images = heldout_images(count, g.resolution)
+    space = "stylemap" if g.latent_kind == STYLEMAP else "W+"
     methods = {"regressor": ProjectOptions(method="regressor"),
-               f"optimize W+ {opt_steps} steps": ProjectOptions(method="optimize", space="w+", init="w_avg",
-                                                                steps=opt_steps)}
+               f"optimize {space} {opt_steps} steps": ProjectOptions(method="optimize", space="w+", init="w_avg",
+                                                                     steps=opt_steps)}
     figures, examples = {}, []
     for fraction in FRACTIONS:
         masks = masks_with_fraction(count, g.resolution, fraction, torch.Generator().manual_seed(7))
@@ -157,6 +195,8 @@ def main(argv=None):
     g = model.generator
     sample_grid(g, args.out / "samples.png")
     style_mixing_grid(g, args.out / "style_mixing.png")
+    if g.latent_kind == STYLEMAP:
+        local_edit_grid(model, args.out / "local_edits.png")
     recon, examples = reconstruction_study(model, args.images, args.opt_steps, args.batch,
                                            lambda line: print(line, flush=True))
     save_rows(examples, args.out / "reconstructions.png")

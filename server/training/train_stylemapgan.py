@@ -53,6 +53,7 @@ from server.models.discriminator import Discriminator, DiscriminatorConfig
 from server.models.stylemapgan import StyleMapConfig, StyleMapEncoder, StyleMapEncoderConfig, StyleMapGenerator
 from server.training.adversarial import (add_training_arguments, bench, d_logistic_loss,
                                          ema_beta, real_batch, update_ema)
+from server.training.collage_inputs import KINDS, collage_batch
 from server.training.dataset import load_or_render_dataset
 from server.training.grids import save_grid
 from server.training.runs import CheckpointedTrainer, pick_device, run_config, train_loop
@@ -87,6 +88,10 @@ class StyleMapTrainConfig:
     x_rec_weight: float = 1.0
     perceptual_weight: float = 1.0
     indomain_e_weight: float = 1.0
+    # The project's addition: this fraction of each batch's reals reaches E as a collage
+    # (`collage_inputs`: holes, pasted pieces, painted strokes); their reconstructions train E only.
+    collage_fraction: float = 0.0
+    collage_kinds: list = field(default_factory=lambda: list(KINDS))
     ema_kimg: float = 10.0
     ema_rampup: float = 0.05
     dataset_size: int = 50_000
@@ -117,9 +122,10 @@ def _unit(f: torch.Tensor) -> torch.Tensor:
 
 
 def feature_distance(pred_feats: list[torch.Tensor], target_feats: list[torch.Tensor]) -> torch.Tensor:
-    """Mean over layers of the mean over positions of the squared distance between unit-length
-    feature vectors: `DiscriminatorLoss(D)(pred, target, full mask)` from precomputed features."""
-    return sum((_unit(p) - _unit(t)).square().sum(dim=1).mean()
+    """Per image [N]: the mean over layers of the mean over positions of the squared distance between
+    unit-length feature vectors (`DiscriminatorLoss(D)(pred, target, full mask)` from precomputed
+    features, image by image)."""
+    return sum((_unit(p) - _unit(t)).square().sum(dim=1).mean(dim=(1, 2))
                for p, t in zip(pred_feats, target_feats)) / len(target_feats)
 
 
@@ -170,7 +176,8 @@ class StyleMapTrainer(CheckpointedTrainer):
         real = self.real_batch()
         with torch.no_grad():
             fake = G(self.z())
-        x_rec = G.synthesis(E(real))  # kept with its graph for stage 4 (E and G do not change before it)
+        e_input, e_target, clean = self.encoder_inputs(real)
+        x_rec = G.synthesis(E(e_input))  # kept with its graph for stage 4 (E and G do not change before it)
         D.requires_grad_(True)
         do_r1 = cfg.r1_gamma > 0 and self.step % cfg.r1_interval == 0
         loss_d, real_logits, r1_logs = d_logistic_loss(D, real, [fake], cfg.r1_gamma, cfg.r1_interval, do_r1)
@@ -179,28 +186,41 @@ class StyleMapTrainer(CheckpointedTrainer):
         (loss_d + loss_indomain_d * cfg.indomain_d_weight).backward()
         self.opt_d.step()
         D.requires_grad_(False)
-        real = real.detach()
         logs.update(r1_logs)
         logs.update(d=loss_d.item(), d_indomain=loss_indomain_d.item(), real_score=real_logits.mean().item())
-        # 4. E and G: image reconstruction of the reals (pixels, D features, domain-guided adversarial).
-        loss_x_rec = (x_rec - real).square().mean()
+        # 4. E and G: image reconstruction (pixels, D features, domain-guided adversarial), image by
+        # image; G learns from the clean reals only, so that it keeps rendering portraits, not collages.
+        pixel = (x_rec - e_target).square().mean(dim=(1, 2, 3))
         feats = D.features(x_rec)
         with torch.no_grad():
-            real_feats = D.features(real)
-        loss_perc = feature_distance(feats, real_feats)
-        loss_indomain_e = F.softplus(-D.b4(feats[-1], None)).mean()
-        loss_e = (loss_x_rec * cfg.x_rec_weight + loss_perc * cfg.perceptual_weight
-                  + loss_indomain_e * cfg.indomain_e_weight)
+            target_feats = D.features(e_target)
+        perceptual = feature_distance(feats, target_feats)
+        indomain_e = F.softplus(-D.b4(feats[-1], None)).flatten()
+        per_image = (pixel * cfg.x_rec_weight + perceptual * cfg.perceptual_weight
+                     + indomain_e * cfg.indomain_e_weight) / len(real)
         self.opt_e.zero_grad(set_to_none=True)
         self.opt_g.zero_grad(set_to_none=True)
-        loss_e.backward()
+        if clean < len(real):
+            per_image[clean:].sum().backward(inputs=list(E.parameters()), retain_graph=True)
+            logs["x_rec_collage"] = pixel[clean:].mean().item()
+        per_image[:clean].sum().backward()
         self.opt_e.step()
         self.opt_g.step()
-        logs.update(x_rec=loss_x_rec.item(), perceptual=loss_perc.item(), e_indomain=loss_indomain_e.item())
+        logs.update(x_rec=pixel[:clean].mean().item(), perceptual=perceptual.mean().item(),
+                    e_indomain=indomain_e.mean().item())
         self.update_ema()
         self.step += 1
         self.images_seen += cfg.batch
         return logs
+
+    def encoder_inputs(self, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """(E's inputs, their reconstruction targets, how many lead the batch clean): the last
+        `collage_fraction` of the reals become collages (`collage_inputs`)."""
+        clean = len(real) - round(len(real) * self.cfg.collage_fraction)
+        if clean == len(real):
+            return real, real, clean
+        col = collage_batch(real[clean:], self.gen, tuple(self.cfg.collage_kinds))
+        return torch.cat([real[:clean], col.inputs]), torch.cat([real[:clean], col.targets]), clean
 
     def real_batch(self) -> torch.Tensor:
         return real_batch(self.data, self.cfg.batch, self.gen, self.device, self.cfg.xflip)
@@ -223,27 +243,34 @@ class StyleMapTrainer(CheckpointedTrainer):
         return self._heldout.to(self.device)
 
     @torch.no_grad()
-    def reconstruction_psnr(self) -> float:
-        """PSNR (dB) of G_ema(E_ema(x)) against held-out renders x."""
+    def reconstruction_psnr(self) -> tuple[float, float]:
+        """PSNR (dB) of G_ema(E_ema(x)) against held-out renders x, and of the same for collages of
+        them (a fixed seeded `collage_batch`), over the collages' covered pixels."""
         from server.engine.losses import masked_psnr
 
         x = self.heldout()
         rec = self.G_ema.synthesis(self.E_ema(x)).clamp(-1, 1)
-        return masked_psnr(rec, x, torch.ones_like(x[:, :1]))
+        col = collage_batch(x, torch.Generator().manual_seed(99))
+        col_rec = self.G_ema.synthesis(self.E_ema(col.inputs)).clamp(-1, 1)
+        return masked_psnr(rec, x, torch.ones_like(x[:, :1])), masked_psnr(col_rec, col.targets, col.visible)
 
     @torch.no_grad()
     def save_samples(self, path: Path, n: int = 32, rows: int = 16) -> float:
-        """Grid: `n` samples of G_ema, then held-out renders over their reconstructions, `rows` a row.
-        Returns the reconstruction PSNR on all held-out renders (also appended to eval.jsonl)."""
+        """Grid: `n` samples of G_ema, then held-out renders over their reconstructions, then collages of
+        them over theirs, `rows` a row. Returns the reconstruction PSNR on all held-out renders (that
+        and the collages' are appended to eval.jsonl)."""
         gen = torch.Generator().manual_seed(1234)
         z = torch.randn(n, self.cfg.latent_channels, generator=gen).to(self.device)
         samples = self.G_ema(z)
         x = self.heldout()[:rows]
         rec = self.G_ema.synthesis(self.E_ema(x))
-        save_grid(torch.cat([samples, x, rec]), path, nrow=rows)
-        psnr = self.reconstruction_psnr()
+        col = collage_batch(x, torch.Generator().manual_seed(99)).inputs
+        col_rec = self.G_ema.synthesis(self.E_ema(col))
+        save_grid(torch.cat([samples, x, rec, col, col_rec]), path, nrow=rows)
+        psnr, collage_psnr = self.reconstruction_psnr()
         line = json.dumps({"step": self.step, "kimg": self.images_seen / 1000,
-                           "wall_h": round(self.wall_seconds / 3600, 4), "heldout_recon_psnr": round(psnr, 3)})
+                           "wall_h": round(self.wall_seconds / 3600, 4), "heldout_recon_psnr": round(psnr, 3),
+                           "heldout_collage_psnr": round(collage_psnr, 3)})
         with open(self.run_dir / "eval.jsonl", "a") as f:
             f.write(line + "\n")
         print(line, flush=True)
