@@ -191,30 +191,50 @@ def load_source(source: str | Path | dict | None = None) -> dict:
 
 # ---- snapshot writers ----
 
-def make_conditional(generator: PersistentRecord, c_dim: int, seed: int = 0) -> PersistentRecord:
-    """Turn an NVIDIA ``Generator`` record conditional: ``mapping.embed`` (c_dim -> embed_features)
-    is added and ``mapping.fc0`` takes ``z_dim + embed_features`` inputs (random, seeded)."""
-    if c_dim <= 0:
-        raise ValueError("c_dim must be positive")
+def remap_mapping_input(generator: PersistentRecord, seed: int = 0, z_dim: int | None = None,
+                        c_dim: int = 0) -> PersistentRecord:
+    """An NVIDIA ``Generator`` record whose mapping takes other inputs: ``z_dim`` latents (default: as
+    before) and, with ``c_dim``, labels through a new ``mapping.embed`` (c_dim -> embed_features);
+    ``mapping.fc0`` then takes ``z_dim + embed_features`` inputs (random, seeded)."""
     gen = torch.Generator().manual_seed(seed)
     style = style_of(generator)
     mapping = generator.children()["mapping"]
     mkw = mapping.init_kwargs
-    z_dim, w_dim = mkw["z_dim"], mkw["w_dim"]
-    embed_features = mkw.get("embed_features") or w_dim
+    z_dim, w_dim = z_dim or mkw["z_dim"], mkw["w_dim"]
+    embed_features = (mkw.get("embed_features") or w_dim) if c_dim else 0
     fc0 = mapping.children()["fc0"]
     layer_features = fc0.state["_parameters"]["weight"].shape[0]
     fc0_kwargs = dict(fc0.state["_init_kwargs"])
     new_fc0 = fully_connected(z_dim + embed_features, layer_features, gen, style,
                               activation=fc0.state["activation"], lr_multiplier=fc0_kwargs["lr_multiplier"],
                               init_kwargs=fc0_kwargs)
-    embed = fully_connected(c_dim, embed_features, gen, style)
-    modules = {"embed": embed, **mapping.children(), "fc0": new_fc0}  # embed is registered first
-    mapping = with_state(mapping, c_dim=c_dim, _modules=type(mapping.state["_modules"])(modules),
-                         _init_kwargs={**mapping.state["_init_kwargs"], "c_dim": c_dim})
+    modules = {**mapping.children(), "fc0": new_fc0}
+    if c_dim:
+        modules = {"embed": fully_connected(c_dim, embed_features, gen, style), **modules}  # registered first
+    changed = {"z_dim": z_dim, **({"c_dim": c_dim} if c_dim else {})}
+    mapping = with_state(mapping, **changed, _modules=type(mapping.state["_modules"])(modules),
+                         _init_kwargs={**mapping.state["_init_kwargs"], **changed})
     g_modules = type(generator.state["_modules"])({**generator.children(), "mapping": mapping})
-    return with_state(generator, c_dim=c_dim, _modules=g_modules,
-                      _init_kwargs={**generator.state["_init_kwargs"], "c_dim": c_dim})
+    return with_state(generator, **changed, _modules=g_modules,
+                      _init_kwargs={**generator.state["_init_kwargs"], **changed})
+
+
+def make_conditional(generator: PersistentRecord, c_dim: int, seed: int = 0) -> PersistentRecord:
+    """Turn an NVIDIA ``Generator`` record conditional (see :func:`remap_mapping_input`)."""
+    if c_dim <= 0:
+        raise ValueError("c_dim must be positive")
+    return remap_mapping_input(generator, seed, c_dim=c_dim)
+
+
+def write_z_dim_snapshot(path: str | Path, z_dim: int, *, source=None, seed: int = 0) -> dict:
+    """The source snapshot (default: the conformance pkl) with generators whose z has ``z_dim``
+    entries (w keeps its width), as NVIDIA's ``--cfg`` presets never make but a user's run may;
+    ``D`` is the source's."""
+    src = load_source(source)
+    snapshot = {**src, "G": remap_mapping_input(src["G"], seed, z_dim=z_dim),
+                "G_ema": remap_mapping_input(src["G_ema"], seed + 1, z_dim=z_dim)}
+    write_pickle(path, snapshot)
+    return snapshot
 
 
 def write_conditional_snapshot(path: str | Path, c_dim: int = 3, *, source=None, seed: int = 0) -> dict:

@@ -40,30 +40,28 @@ def test_gan_training_resumes_where_it_stopped(gan_run):
     assert list(gan_run.glob("samples_*.png"))
 
 
-def test_regressor_training_resumes_and_ships(gan_run, tmp_path):
+def test_regressor_for_a_gan_run_ships(gan_run, tmp_path):
+    """The embedded model's path: ship G and D, train a regressor for them (a model folder), ship it."""
     ship.main(["--gan", str(gan_run), "--out", str(tmp_path / "model")])
     assert load_model(tmp_path / "model").regressor is None
-    (tmp_path / "r.json").write_text(json.dumps({"iterations": 2, "batch": 2, "widths": [8, 8, 16, 16]}))
-    run = tmp_path / "reg"
-    args = ["--model", str(tmp_path / "model"), "--run", str(run)]
-    train_regressor.main(args + ["--config", str(tmp_path / "r.json")])
-    config = json.loads((run / "train_config.json").read_text())
-    config["iterations"] = 3
-    (run / "train_config.json").write_text(json.dumps(config))
-    train_regressor.main(args)
-    assert torch.load(run / "checkpoint.pt", weights_only=True)["step"] == 3
-    ship.main(["--gan", str(gan_run), "--regressor", str(run), "--out", str(tmp_path / "shipped")])
+    trained = tmp_path / "trained"
+    train_regressor.main(["--model", str(tmp_path / "model"), "--out", str(trained), "--iterations", "3",
+                          "--batch", "2", "--eval-images", "2"])
+    ship.main(["--gan", str(gan_run), "--regressor", str(trained), "--out", str(tmp_path / "shipped")])
     model = load_model(tmp_path / "shipped")
     g, r = model.generator, model.regressor
     assert model.discriminator is not None and r is not None
     gan_steps = torch.load(gan_run / "checkpoint.pt", weights_only=True)["step"]
     assert model.card["training"]["gan"]["iterations"] == gan_steps
     assert model.card["training"]["regressor"]["iterations"] == 3
+    assert set(model.card["training"]["regressor"]["evaluation"]["psnr_db"]) >= {"whole", "pieces"}
     assert torch.equal(r.w_avg, g.w_avg)
     img = torch.zeros(1, 3, 16, 16)
     with torch.no_grad():
         out = g.synthesis(r(img, torch.ones(1, 1, 16, 16)))
     assert torch.isfinite(out).all()
+    with pytest.raises(SystemExit, match="not a model folder written by"):
+        ship.main(["--gan", str(gan_run), "--regressor", str(tmp_path / "model"), "--out", str(tmp_path / "x")])
 
 
 def test_training_masks():

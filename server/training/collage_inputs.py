@@ -5,8 +5,8 @@ flat painted strokes, transparent holes. An encoder trained only on clean images
 latent-composition (Chai et al. 2021), on masked ones) keeps little of such a collage. Each image of the
 batch becomes one of these kinds:
 
-* ``holes``: part of the image is uncovered (latent-composition's blob masks, `masks.random_masks`,
-  without full masks); uncovered pixels reach the network as 0 (mid-grey), as in serving. The target
+* ``holes``: 10-70% of the image is uncovered, in blobs (latent-composition's masks,
+  `masks.masks_with_fraction`); uncovered pixels reach the network as 0 (mid-grey), as in serving. The target
   is the whole image: the network learns to fill the hole with something plausible.
 * ``pieces``: one to three ellipses of another image of the batch pasted over it, about the size of a
   face part (5-35% of the side each). The target is the collage itself.
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from server.training.masks import random_masks
+from server.training.masks import masks_with_fraction
 
 KINDS = ("holes", "pieces", "strokes")
 
@@ -118,7 +118,7 @@ def collage_batch(images: Tensor, gen: torch.Generator, kinds: tuple[str, ...] =
             continue
         sel = images[rows]
         if kind == "holes":
-            mask = random_masks(len(rows), size, gen, full_fraction=0.0).to(images.device)
+            mask = masks_with_fraction(len(rows), size, _rand(gen, len(rows), lo=0.3, hi=0.9), gen).to(images.device)
             visible[rows] = mask
             inputs[rows] = sel * mask
         elif kind == "pieces":

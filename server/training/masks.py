@@ -25,12 +25,16 @@ def random_masks(n: int, size: int, gen: torch.Generator, full_fraction: float =
     return masks
 
 
-def masks_with_fraction(n: int, size: int, fraction: float, gen: torch.Generator) -> torch.Tensor:
-    """Blob masks like `random_masks`, each thresholded at its own quantile so that exactly
-    `fraction` of the pixels (up to ties) is visible."""
-    if fraction >= 1.0:
+def masks_with_fraction(n: int, size: int, fraction: float | torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """Blob masks like `random_masks`, each thresholded at its own quantile so that `fraction` of the
+    pixels (up to ties) is visible: one fraction for all, or one per mask ([n] tensor)."""
+    if not isinstance(fraction, torch.Tensor) and fraction >= 1.0:
         return torch.ones(n, 1, size, size)
     grid = torch.rand(n, 1, GRID, GRID, generator=gen)
     field = F.interpolate(grid, size=(size, size), mode="bilinear", align_corners=False)
-    cutoff = torch.quantile(field.reshape(n, -1), fraction, dim=1).reshape(n, 1, 1, 1)
-    return (field < cutoff).float()
+    if not isinstance(fraction, torch.Tensor):
+        cutoff = torch.quantile(field.reshape(n, -1), fraction, dim=1).reshape(n, 1, 1, 1)
+        return (field < cutoff).float()
+    ranks = field.reshape(n, -1).argsort(dim=1).argsort(dim=1)  # each pixel's rank in its own mask
+    visible = ranks < (fraction.reshape(n, 1) * size * size).round()
+    return visible.reshape(n, 1, size, size).float()

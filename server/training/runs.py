@@ -68,20 +68,29 @@ def stop_on_sigterm():
 
 def train_loop(trainer, done: Callable[[], bool], log_path: Path, log_every: int, hours: float | None,
                checkpoint_minutes: float, periodic: list[tuple[float, Callable[[], None]]] = (),
-               progress: Callable[[], dict] = dict):
+               progress: Callable[[], dict] = dict, bar=None) -> str:
     """Step `trainer` until `done()` or `hours` pass; log every `log_every` steps as JSON lines,
     checkpoint every `checkpoint_minutes`, and call each `(minutes, fn)` of `periodic` that often.
     Ctrl-C or SIGTERM saves a checkpoint before returning, so a stopped run loses nothing.
-    `trainer` needs `train_step() -> dict`, `step`, `wall_seconds` and `save()`."""
+    `trainer` needs `train_step() -> dict`, `step`, `wall_seconds` and `save()`. With a `bar`
+    (`update(step, logs)` every step, `close()`) the JSON lines go to the log file only.
+    Returns why it stopped: "done", "hours" or "interrupted"."""
+    reason = "interrupted"
     try:
         with stop_on_sigterm(), open(log_path, "a") as log:
-            _steps(trainer, done, log, log_every, hours, checkpoint_minutes, periodic, progress)
+            reason = _steps(trainer, done, log, log_every, hours, checkpoint_minutes, periodic, progress, bar)
     except KeyboardInterrupt:
+        pass
+    finally:
+        if bar is not None:
+            bar.close()
+    if reason == "interrupted":
         print(f"interrupted at step {trainer.step}; saving a checkpoint", flush=True)
     trainer.save()
+    return reason
 
 
-def _steps(trainer, done, log, log_every, hours, checkpoint_minutes, periodic, progress):
+def _steps(trainer, done, log, log_every, hours, checkpoint_minutes, periodic, progress, bar):
     start = t_step = last_ckpt = time.time()
     last_run = [start] * len(periodic)
     while not done():
@@ -89,12 +98,15 @@ def _steps(trainer, done, log, log_every, hours, checkpoint_minutes, periodic, p
         now = time.time()
         trainer.wall_seconds += now - t_step
         t_step = now
+        if bar is not None:
+            bar.update(trainer.step, logs)
         if trainer.step % log_every == 0:
             logs.update(step=trainer.step, wall_h=round(trainer.wall_seconds / 3600, 4), **progress())
             line = json.dumps(logs)
             log.write(line + "\n")
             log.flush()
-            print(line, flush=True)
+            if bar is None:
+                print(line, flush=True)
         for i, (minutes, fn) in enumerate(periodic):
             if now - last_run[i] > minutes * 60:
                 fn()
@@ -103,7 +115,8 @@ def _steps(trainer, done, log, log_every, hours, checkpoint_minutes, periodic, p
             trainer.save()
             last_ckpt = now
         if hours and now - start > hours * 3600:
-            return
+            return "hours"
+    return "done"
 
 
 class CheckpointedTrainer:

@@ -1,10 +1,13 @@
 """Package trained networks as the embedded default model (the project's own format).
 
-    python -m server.training.ship --gan runs/portraits64 [--regressor runs/regressor64] \
+    python -m server.training.ship --gan runs/portraits64 [--regressor runs/portraits64-r] \
         [--out server/models/embedded]
 
 Writes G_ema, D and (when given) the regressor as float16 safetensors plus a model card with the
-training configuration, iterations, wall time and hardware of each run.
+training configuration, iterations, wall time and hardware of each run. `--regressor` is a model
+folder written by `python -m server.training.train_regressor` for this run's generator (for example
+`--model runs/gd`, where `ship --gan RUN --out runs/gd` wrote G and D, or `--model default` to
+fine-tune the shipped regressor); its regressor and its card's `training.regressor` record are taken.
 """
 from __future__ import annotations
 
@@ -17,10 +20,9 @@ import torch
 
 from server.models.discriminator import Discriminator
 from server.models.generator import Generator
-from server.models.loading import EMBEDDED_DIR
+from server.models.loading import EMBEDDED_DIR, load_model
 from server.models.own_format import save_model
 from server.training.train_gan import TrainConfig
-from server.training.train_regressor import load_trained_regressor
 
 
 def hardware() -> str:
@@ -52,7 +54,7 @@ def load_gan_run(run_dir: Path) -> tuple[Generator, Discriminator, dict]:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--gan", type=Path, required=True, help="GAN training run folder")
-    ap.add_argument("--regressor", type=Path, help="regressor training run folder")
+    ap.add_argument("--regressor", type=Path, help="model folder written by server.training.train_regressor")
     ap.add_argument("--out", type=Path, default=EMBEDDED_DIR)
     ap.add_argument("--note", action="append", default=[], help="a line for the card's notes")
     ap.add_argument("--hardware", default=None, help="describe the training hardware (default: this machine)")
@@ -64,11 +66,13 @@ def main(argv=None):
                             "held_out": "HELDOUT_SEEDS (never trained on)"}}
     r = None
     if args.regressor:
-        r = load_trained_regressor(args.regressor)
-        r.set_w_avg(g.w_avg)
-        st = torch.load(args.regressor / "checkpoint.pt", map_location="cpu", weights_only=True)
-        training["regressor"] = {"config": st["config"], "iterations": st["step"],
-                                 "wall_hours": round(st["wall_seconds"] / 3600, 2)}
+        trained = load_model(args.regressor)
+        r, record = trained.regressor, trained.card.get("training", {}).get("regressor")
+        if r is None or record is None:
+            raise SystemExit(f"{args.regressor} is not a model folder written by server.training.train_regressor")
+        if r.has_w_avg:
+            r.set_w_avg(g.w_avg)
+        training["regressor"] = record
     card = save_model(
         args.out, g, d, r, name="portraits-64",
         description="GAN Collage's embedded StyleGAN2: illustrated portraits at 64x64, trained by the "

@@ -51,14 +51,16 @@ class TrainConfig:
         return DiscriminatorConfig(resolution=self.resolution, channels=self.d_channels)
 
 
-def style_mixed_ws(g: Generator, z: torch.Tensor, prob: float, gen: torch.Generator) -> torch.Tensor:
-    """Map z; with probability `prob` switch to a second z's w from a random layer on."""
-    ws = g.mapping(z)
+def style_mixed_ws(g: Generator, z: torch.Tensor, prob: float, gen: torch.Generator,
+                   c: torch.Tensor | None = None) -> torch.Tensor:
+    """Map z (with class labels `c` for a conditional g); with probability `prob` switch to a second
+    z's w from a random layer on."""
+    ws = g.mapping(z, c)
     if prob <= 0:
         return ws
     n = z.shape[0]
     z2 = torch.randn(z.shape, generator=gen).to(z.device)
-    ws2 = g.mapping(z2)
+    ws2 = g.mapping(z2, c)
     cut = torch.randint(1, g.num_ws, (n,), generator=gen)
     mix = torch.rand(n, generator=gen) < prob
     cut = torch.where(mix, cut, torch.full_like(cut, g.num_ws)).to(z.device)

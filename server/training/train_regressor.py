@@ -1,159 +1,204 @@
-"""Train a latent regressor for a generator (after latent-composition, Chai et al. 2021).
+"""Train a latent regressor for any checkpoint, so its fast path and Live preview work.
 
-    python -m server.training.train_regressor --model server/models/embedded --run runs/regressor64
+    python -m server.training.train_regressor --model CHECKPOINT --out DIR \\
+        [--iterations N] [--batch B] [--device auto|cpu|cuda:N] [--collage-kinds holes,pieces,strokes]
 
-The regressor sees `cat([image * mask, mask])` and predicts W+ as offsets from w_avg. It is trained
-only on generator samples (W+ from style-mixed z, constant noise) with random blob masks; the loss is
-latent MSE + pixel MSE of G(prediction) against the sample + a perceptual term on discriminator
-features. Resumable like the GAN trainer: run the same command again to continue.
+CHECKPOINT is anything `server.models.load_model` reads: a rosinality or StyleMapGAN `.pt`, an NVIDIA
+`.pkl`, a model folder, or "default". DIR becomes a model folder (generator, discriminator when the
+checkpoint has one, the regressor, a card with the training figures) that `python -m server
+--models-dir PARENT` serves under DIR's name. For a StyleGAN2 checkpoint the regressor is
+latent-composition's W+ ResNet (sized by `regressor_nets.wplus_shape`: 256 px input for generators of
+256 px and more); for a StyleMapGAN checkpoint it is the model's own encoder, fine-tuned. A checkpoint
+that has a regressor of its own is fine-tuned from it (`--from-scratch`: a new one). What a step
+trains on and with which losses: `regressor_trainer`.
+
+**Where things live.** The resumable state is in `DIR/training/`: `train_config.json` (the run's
+frozen config), `regressor.json` (the network's constructor arguments), `checkpoint.pt` (weights,
+optimizer, RNG, counters; written atomically every `--checkpoint-minutes` and whenever the command
+stops), `log.jsonl` and `reconstructions.png`. The model folder itself (`DIR/model.json`,
+`DIR/weights.safetensors`) is rewritten each time the command stops: at the end, after `--hours`, and
+on Ctrl-C or SIGTERM, which save a checkpoint first. So it is always servable, and running the same
+command again resumes where it stopped (`--iterations` may change then; other settings are the run's).
+
+**Evaluation.** When training stops other than by Ctrl-C, the held-out evaluation (`regressor_eval`:
+PSNR of G(R(x)) on generator samples training never drew, whole and per collage kind) is printed and
+stored in the card; a fine-tuned regressor's starting figures are measured first and stored beside.
+
+**On CUDA:** bfloat16 autocast, channels-last, TF32, and without `--batch` the largest batch of 32,
+16, 8... that fits the card (`accelerate`). On a CPU the batch defaults to 16; `--threads` sets torch's.
 """
 from __future__ import annotations
 
 import argparse
 import json
-import math
-from dataclasses import dataclass, field
+import sys
+import time
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
 from server.models import load_model
-from server.models.regressor import LatentRegressor, build_regressor, regressor_config
-from server.training.masks import random_masks
-from server.training.runs import CheckpointedTrainer, pick_device, run_config, train_loop
-from server.training.grids import save_grid
-from server.training.train_gan import style_mixed_ws
+from server.models.loading import resolve_path
+from server.models.own_format import CARD_FILE
+from server.training import accelerate
+from server.training.adversarial import bench
+from server.training.collage_inputs import KINDS
+from server.training.progress import TrainingBar
+from server.training.regressor_eval import evaluate, table
+from server.training.regressor_folder import update_record, write_model_folder
+from server.training.regressor_nets import network_record, rebuild, starting_regressor
+from server.training.regressor_trainer import RegressorConfig, RegressorTrainer
+from server.training.runs import pick_device, train_loop
+from server.training.ship import hardware
+
+CONFIG_FILE, NETWORK_FILE, START_EVAL_FILE = "train_config.json", "regressor.json", "evaluation_at_start.json"
 
 
-@dataclass
-class RegressorConfig:
-    block_counts: list = field(default_factory=lambda: [2, 2, 2, 2])
-    widths: list = field(default_factory=lambda: [32, 64, 128, 256])
-    batch: int = 16
-    lr: float = 1e-3
-    iterations: int = 20_000
-    latent_weight: float = 1.0
-    pixel_weight: float = 1.0
-    perceptual_weight: float = 0.5
-    style_mixing_prob: float = 0.5
-    full_mask_fraction: float = 0.2
-    seed: int = 0
+def kinds_list(text: str) -> list[str]:
+    """`holes,pieces` -> ["holes", "pieces"]; "none" -> [] (masked samples only)."""
+    kinds = [] if text.strip() == "none" else [k.strip() for k in text.split(",") if k.strip()]
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown collage kinds {unknown}; known: {', '.join(KINDS)}, or none")
+    return kinds
 
 
-def feature_distance(d, pred: torch.Tensor, target_feats: list[torch.Tensor]) -> torch.Tensor:
-    """Mean over D blocks of the squared feature difference, normalised by the target's energy."""
-    total = pred.new_zeros(())
-    for fp, ft in zip(d.features(pred), target_feats):
-        total = total + (fp - ft).square().mean() / (ft.square().mean() + 1e-8)
-    return total / len(target_feats)
+def parse_args(argv):
+    ap = argparse.ArgumentParser(prog="python -m server.training.train_regressor", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", required=True, help="the checkpoint: any file or folder load_model reads")
+    ap.add_argument("--out", type=Path, required=True, help="the model folder to write (and resume from)")
+    ap.add_argument("--iterations", type=int, help=f"steps in all (default {RegressorConfig.iterations})")
+    ap.add_argument("--batch", type=int, help="images a step (default: 16 on a CPU, what fits on CUDA)")
+    ap.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda:N")
+    ap.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch's default)")
+    ap.add_argument("--collage-kinds", type=kinds_list, metavar="KINDS",
+                    help=f"collage inputs besides masked samples: some of {','.join(KINDS)}, or none")
+    ap.add_argument("--collage-fraction", type=float, metavar="F",
+                    help=f"share of each batch made collages (default {RegressorConfig.collage_fraction})")
+    ap.add_argument("--from-scratch", action="store_true", help="a new regressor even when the checkpoint has one")
+    ap.add_argument("--eval-images", type=int, help=f"held-out samples (default {RegressorConfig.eval_images})")
+    ap.add_argument("--config", type=Path, help="JSON overrides of RegressorConfig fields (new runs only)")
+    ap.add_argument("--name", help="the model's name in its card (default: DIR's name)")
+    ap.add_argument("--hours", type=float, help="also stop after this many hours (this call)")
+    ap.add_argument("--checkpoint-minutes", type=float, default=10)
+    ap.add_argument("--log-every", type=int, default=100, help="a line in log.jsonl every this many steps")
+    ap.add_argument("--bench", type=int, default=0, metavar="N", help="time N steps, print images/s, write nothing")
+    return ap.parse_args(argv)
 
 
-class RegressorTrainer(CheckpointedTrainer):
-    NETWORKS, OPTIMIZERS, COUNTERS = ("R",), ("opt",), ("step", "wall_seconds")
-
-    def __init__(self, cfg: RegressorConfig, model: dict, run_dir: Path, device: torch.device):
-        self.start(cfg, run_dir, device)
-        self.G = model.generator.to(device).requires_grad_(False)
-        self.D = model.discriminator.to(device).requires_grad_(False) if model.discriminator else None
-        torch.manual_seed(cfg.seed)
-        self.R = LatentRegressor(num_ws=self.G.num_ws, w_dim=self.G.w_dim, block_counts=cfg.block_counts,
-                                 widths=cfg.widths, input_size=self.G.resolution, has_w_avg=True).to(device)
-        self.R.set_w_avg(self.G.w_avg)
-        self.R.train()
-        self.opt = torch.optim.Adam(self.R.parameters(), lr=cfg.lr)
-
-    def lr_at(self, step: int) -> float:
-        """Short warm-up, then cosine decay to 5% of the peak."""
-        warm = 500
-        if step < warm:
-            return self.cfg.lr * (step + 1) / warm
-        t = (step - warm) / max(1, self.cfg.iterations - warm)
-        return self.cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0))))
-
-    @torch.no_grad()
-    def samples(self, n: int):
-        z = torch.randn(n, self.G.z_dim, generator=self.gen).to(self.device)
-        ws = style_mixed_ws(self.G, z, self.cfg.style_mixing_prob, self.gen)
-        img = self.G.synthesis(ws, noise_mode="const").clamp(-1, 1)
-        mask = random_masks(n, self.G.resolution, self.gen, self.cfg.full_mask_fraction).to(self.device)
-        return ws, img, mask
-
-    def train_step(self) -> dict:
-        cfg = self.cfg
-        ws, img, mask = self.samples(cfg.batch)
-        for group in self.opt.param_groups:
-            group["lr"] = self.lr_at(self.step)
-        pred_ws = self.R(img * mask, mask)
-        loss_latent = (pred_ws - ws).square().mean()
-        recon = self.G.synthesis(pred_ws, noise_mode="const")
-        loss_pixel = (recon - img).square().mean()
-        loss = cfg.latent_weight * loss_latent + cfg.pixel_weight * loss_pixel
-        logs = {"latent": loss_latent.item(), "pixel": loss_pixel.item()}
-        if self.D is not None and cfg.perceptual_weight:
-            with torch.no_grad():
-                target_feats = self.D.features(img)
-            loss_perc = feature_distance(self.D, recon, target_feats)
-            loss = loss + cfg.perceptual_weight * loss_perc
-            logs["perceptual"] = loss_perc.item()
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
-        self.step += 1
-        logs["loss"] = loss.item()
-        return logs
-
-    @torch.no_grad()
-    def save_reconstructions(self, path: Path, n: int = 8):
-        """Rows: target, masked input, reconstruction."""
-        was_training = self.R.training
-        self.R.eval()
-        gen = torch.Generator().manual_seed(4321)
-        z = torch.randn(n, self.G.z_dim, generator=gen).to(self.device)
-        img = self.G.synthesis(self.G.mapping(z), noise_mode="const").clamp(-1, 1)
-        mask = random_masks(n, self.G.resolution, gen, 0.0).to(self.device)
-        recon = self.G.synthesis(self.R(img * mask, mask), noise_mode="const")
-        save_grid(torch.cat([img, img * mask, recon]), path, nrow=n)
-        self.R.train(was_training)
+def flag_settings(args) -> dict:
+    """The RegressorConfig fields the command line sets."""
+    flags = {"iterations": args.iterations, "batch": args.batch, "collage_kinds": args.collage_kinds,
+             "collage_fraction": args.collage_fraction, "eval_images": args.eval_images}
+    if args.from_scratch:
+        flags["finetune"] = False
+    return {k: v for k, v in flags.items() if v is not None}
 
 
-def load_trained_regressor(run_dir: Path) -> LatentRegressor:
-    """The regressor of a training run, in eval mode."""
-    st = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
-    config = json.loads((run_dir / "regressor.json").read_text())
-    r = build_regressor(config)
-    r.load_state_dict(st["R"])
-    return r.eval()
+def run_settings(run: Path, args) -> tuple[RegressorConfig, bool]:
+    """(the run's config, whether the run exists): a new run's from the defaults, `--config` and the
+    flags; an existing run's as frozen, with `--iterations` applied and any other contradicting flag refused."""
+    flags = flag_settings(args)
+    path = run / CONFIG_FILE
+    if not path.exists():
+        overrides = json.loads(args.config.read_text()) if args.config else {}
+        return RegressorConfig(**{**overrides, **flags}), False
+    cfg = RegressorConfig(**json.loads(path.read_text()))
+    conflicts = {k: v for k, v in flags.items() if k != "iterations" and getattr(cfg, k) != v}
+    if conflicts:
+        frozen = ", ".join(f"{k} {getattr(cfg, k)!r} (asked {v!r})" for k, v in conflicts.items())
+        raise SystemExit(f"{run.parent} holds a run with {frozen}: rerun without those flags to resume it, "
+                         "or choose another --out")
+    cfg.iterations = flags.get("iterations", cfg.iterations)
+    return cfg, True
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True, help="generator (+ discriminator) to train for: any load_model path")
-    ap.add_argument("--run", type=Path, required=True)
-    ap.add_argument("--config", type=Path, help="JSON overrides of RegressorConfig (new runs only)")
-    ap.add_argument("--device", default="auto")
-    ap.add_argument("--threads", type=int, default=0)
-    ap.add_argument("--hours", type=float, default=None)
-    ap.add_argument("--checkpoint-minutes", type=float, default=5)
-    args = ap.parse_args(argv)
+def check_out(model: str, out: Path) -> None:
+    """Refuse an --out that is the checkpoint itself, or a model folder this command did not make."""
+    if out.resolve() == resolve_path(model).resolve():
+        raise SystemExit("--out must be a new folder, not the checkpoint's own")
+    if (out / CARD_FILE).exists() and not (out / "training" / CONFIG_FILE).exists():
+        raise SystemExit(f"{out} already holds a model this command did not make; choose another --out")
 
+
+def describe(r: torch.nn.Module) -> str:
+    params = sum(p.numel() for p in r.parameters()) / 1e6
+    size = getattr(r, "input_size", None)
+    return f"{type(r).__name__}, {params:.2f}M parameters" + (f", {size} px input" if size else "")
+
+
+def record(trainer: RegressorTrainer, reason: str, start_eval: dict | None) -> dict:
+    """The card's `training.regressor`: config, origin, progress, hardware (evaluation added later)."""
+    return {"config": asdict(trainer.cfg), "initialised_from": trainer.origin, "iterations": trainer.step,
+            "images": trainer.images_seen, "wall_hours": round(trainer.wall_seconds / 3600, 3),
+            "complete": trainer.step >= trainer.cfg.iterations, "stopped": reason,
+            "device": str(trainer.device), "hardware": hardware(), "evaluation": None,
+            "evaluation_at_start": start_eval}
+
+
+def held_out(trainer: RegressorTrainer, grid: Path | None = None) -> dict:
+    return evaluate(trainer.G, trainer.R, trainer.cfg.eval_images, trainer.cfg.batch, trainer.device,
+                    trainer.amp, grid)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = run_config(args.run, RegressorConfig, args.config)
-    trainer = RegressorTrainer(cfg, load_model(args.model), args.run, pick_device(args.device))
-    (args.run / "regressor.json").write_text(json.dumps(regressor_config(trainer.R), indent=2))
-    resumed = trainer.try_resume()
-    print(f"{'resumed at step ' + str(trainer.step) if resumed else 'new run'}; "
-          f"R {sum(p.numel() for p in trainer.R.parameters()) / 1e6:.2f}M params", flush=True)
+    device = pick_device(args.device)
+    accelerate.configure(device)
+    out, run = args.out, args.out / "training"
+    check_out(args.model, out)
+    cfg, resuming = run_settings(run, args)
+    model = load_model(args.model)
+    g = model.generator
+    if resuming:
+        network = json.loads((run / NETWORK_FILE).read_text())
+        regressor, origin = rebuild(network), network["origin"]
+    else:
+        torch.manual_seed(cfg.seed)  # a new regressor's initial weights
+        regressor, origin = starting_regressor(model, cfg.finetune, cfg.wplus_shape(g.resolution))
+    trainer = RegressorTrainer(cfg, model, regressor, origin, run, device)
+    if not resuming and args.batch is None and device.type == "cuda":
+        cfg.batch = accelerate.fit_batch(trainer.try_batch, device)
+    if args.bench:
+        bench(trainer, args.bench, cfg.batch)
+        return 0
 
-    def reconstructions():
-        trainer.save_reconstructions(args.run / f"recon_{trainer.step:06d}.png")
+    start_eval = None
+    if resuming:
+        trainer.try_resume()
+        (run / CONFIG_FILE).write_text(json.dumps(asdict(cfg), indent=2))  # --iterations may have changed
+        if (run / START_EVAL_FILE).exists():
+            start_eval = json.loads((run / START_EVAL_FILE).read_text())
+    else:
+        run.mkdir(parents=True, exist_ok=True)
+        (run / CONFIG_FILE).write_text(json.dumps(asdict(cfg), indent=2))
+        (run / NETWORK_FILE).write_text(json.dumps({**network_record(g, regressor), "origin": origin}, indent=2))
+        if origin == "checkpoint":
+            start_eval = held_out(trainer)
+            (run / START_EVAL_FILE).write_text(json.dumps(start_eval, indent=2))
+            print(table(start_eval).replace("held-out evaluation", "the checkpoint's own regressor"), flush=True)
+    start = "fine-tuning the checkpoint's regressor" if origin == "checkpoint" else "a new regressor"
+    print(f"{'resumed at step ' + str(trainer.step) if resuming else 'new run'}: {start} "
+          f"({describe(trainer.R)}); {g.latent_kind} latent {list(g.latent_shape)}; batch {cfg.batch} "
+          f"on {device}{', bfloat16' if trainer.amp else ''}, {torch.get_num_threads()} threads", flush=True)
 
-    train_loop(trainer, lambda: trainer.step >= cfg.iterations, args.run / "log.jsonl", log_every=100,
-               hours=args.hours, checkpoint_minutes=args.checkpoint_minutes, periodic=[(20, reconstructions)],
-               progress=lambda: {"lr": trainer.lr_at(trainer.step)})
-    reconstructions()
-    print(f"stopped at step {trainer.step}", flush=True)
+    bar = TrainingBar(cfg.iterations, trainer.step, cfg.batch, every=args.log_every)
+    t0 = time.perf_counter()
+    reason = train_loop(trainer, lambda: trainer.step >= cfg.iterations, run / "log.jsonl", args.log_every,
+                        args.hours, args.checkpoint_minutes, bar=bar)
+    write_model_folder(out, model, trainer.R, record(trainer, reason, start_eval), args.name or out.name)
+    print(f"stopped at step {trainer.step}/{cfg.iterations} ({reason}, {time.perf_counter() - t0:.0f} s); "
+          f"wrote {out}", flush=True)
+    if reason != "interrupted":
+        evaluation = held_out(trainer, run / "reconstructions.png")
+        update_record(out, evaluation=evaluation)
+        print(table(evaluation, start_eval), flush=True)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
