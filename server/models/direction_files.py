@@ -6,7 +6,9 @@ Readers, by suffix (the direction is named after the file, `stem` or `stem.key`)
 - `.npz`: GANSpace exports with `lat_comp` `[K, 1, w_dim]` (plus `lat_mean`, `lat_stdev`, not needed:
   sigma is measured on this model's samples like every other kind): `stem.pc1`, ... `stem.pcK`.
 - `.pt` / `.pth`: a tensor or a dict of tensors (PTI's and e4e's editing folders), with
-  `torch.load(weights_only=True)`.
+  `torch.load(weights_only=True)` (through `torch_files`).
+Only regular files are read, and zip members' sizes are checked before they inflate (`archive_bounds`);
+names that are not valid UTF-8 are shown escaped.
 
 `DirectionLibrary` gathers a model's directions on first use: GANSpace and SeFa (computed once and
 cached as safetensors next to the model, or in the user's cache folder when that is not writable), the
@@ -21,15 +23,19 @@ import hashlib
 import logging
 import os
 import threading
+import zipfile
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 import numpy as np
 import torch
 
+from .archive_bounds import check_zip_sizes
 from .directions import (Direction, computed_directions, load_directions, save_directions, unit_direction,
                          w_samples)
 from .generator import Generator
+from .torch_files import load_torch_file
+from .untrusted_files import open_regular, printable
 
 log = logging.getLogger(__name__)
 SUFFIXES = (".npy", ".npz", ".pt", ".pth")
@@ -37,24 +43,33 @@ SHIPPED_FILE = "directions.safetensors"
 CACHE_VERSION = 1  # bump when the computed directions change
 
 
+def _npz_components(f: BinaryIO) -> np.ndarray:
+    """A GANSpace export's `lat_comp`, its members' sizes checked before numpy inflates one."""
+    file_bytes = os.fstat(f.fileno()).st_size
+    with zipfile.ZipFile(f) as archive:
+        check_zip_sizes(archive, file_bytes)
+    f.seek(0)
+    with np.load(f, allow_pickle=False) as archive:
+        if "lat_comp" not in archive:
+            raise ValueError("a GANSpace .npz needs lat_comp")
+        return np.asarray(archive["lat_comp"], dtype=np.float32)
+
+
 def _vectors(path: Path) -> dict[str, torch.Tensor]:
     """name -> raw vector for one file (ValueError when unreadable)."""
     stem = path.stem
     try:
-        if path.suffix == ".npy":
-            return {stem: torch.from_numpy(np.array(np.load(path, allow_pickle=False), dtype=np.float32))}
-        if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as archive:
-                if "lat_comp" not in archive:
-                    raise ValueError("a GANSpace .npz needs lat_comp")
-                components = np.asarray(archive["lat_comp"], dtype=np.float32)
+        if path.suffix in (".pt", ".pth"):
+            loaded = load_torch_file(path, "direction file")
+        else:
+            with open_regular(path) as f:
+                if path.suffix == ".npy":
+                    return {stem: torch.from_numpy(np.array(np.load(f, allow_pickle=False), dtype=np.float32))}
+                components = _npz_components(f)
             components = components.reshape(components.shape[0], -1)
             return {f"{stem}.pc{i + 1}": torch.from_numpy(c.copy()) for i, c in enumerate(components)}
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, ValueError, RuntimeError, EOFError) as exc:
+    except (OSError, ValueError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path.name}: {exc}") from None
-    except Exception as exc:  # torch's unpickler refusing a global: not tensors only
-        raise ValueError(f"{path.name}: not a file of tensors ({type(exc).__name__})") from None
     if isinstance(loaded, torch.Tensor):
         return {stem: loaded.float()}
     if isinstance(loaded, dict) and loaded and all(isinstance(v, torch.Tensor) for v in loaded.values()):
@@ -85,8 +100,9 @@ def read_direction_files(folders: list[Path], g: Generator, samples: Callable[[]
             if path.suffix not in SUFFIXES or not path.is_file():
                 continue
             try:
-                vectors = {name: fitted(vector, g) for name, vector in _vectors(path).items()}
-                found += [unit_direction(name, "file", vector, samples(), g.latent_rows[0], f"from {path.name}")
+                vectors = {printable(name): fitted(vector, g) for name, vector in _vectors(path).items()}
+                found += [unit_direction(name, "file", vector, samples(), g.latent_rows[0],
+                                         f"from {printable(path.name)}")
                           for name, vector in vectors.items() if torch.isfinite(vector).all()]
             except ValueError as exc:
                 log.warning("skipping direction file %s: %s", path.name, exc)

@@ -25,9 +25,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save_file
 
 from .generator import Generator
+from .untrusted_files import open_regular
 
 KINDS = ("ganspace", "sefa", "supervised", "file")
 W_SAMPLES = 10_000  # mapping samples behind GANSpace and every sigma
@@ -147,10 +148,11 @@ def save_directions(path: Path, directions: list[Direction]) -> None:
 
 
 def load_directions(path: Path) -> list[Direction]:
-    """Directions saved by `save_directions` (safetensors: tensors only, no code)."""
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="pt") as handle:
-        described = json.loads(handle.metadata()[_METADATA_KEY])
-    tensors = load_file(str(path))
+    """Directions saved by `save_directions` (safetensors: tensors only, no code), read from a regular
+    file's bytes: safetensors opens only paths that are valid UTF-8."""
+    with open_regular(path) as f:
+        data = f.read()
+    header = json.loads(data[8:8 + int.from_bytes(data[:8], "little")])  # the safetensors layout
+    described = json.loads(header["__metadata__"][_METADATA_KEY])
+    tensors = load(data)
     return [Direction(vector=tensors[d["name"]], **d) for d in described]

@@ -4,9 +4,9 @@ embedded model.
 """
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
+from .archive_bounds import is_zip
 from .discriminator import Discriminator
 from .generator import Generator
 from .model import Model
@@ -16,6 +16,7 @@ from .regressor import LatentRegressor
 from .rosinality import load_checkpoint_dict, read_rosinality
 from .stylemapgan import StyleMapEncoder
 from .stylemapgan_checkpoint import is_stylemapgan_checkpoint, read_stylemapgan
+from .untrusted_files import open_regular, printable
 
 EMBEDDED_DIR = Path(__file__).resolve().parent / "embedded"
 DEFAULT_NAME = "default"
@@ -45,9 +46,10 @@ def checkpoint_kind(path: Path) -> str:
         return "own"
     if path.is_dir():
         raise ValueError(f"{path} is a folder without a model.json model card")
-    if zipfile.is_zipfile(path):
-        return "torch"
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
+        if is_zip(f):
+            return "torch"
+        f.seek(0)
         head = f.read(len(LEGACY_TORCH_MAGIC))
     if head == LEGACY_TORCH_MAGIC:
         return "torch"
@@ -67,14 +69,15 @@ def _read_torch_checkpoint(path: Path) -> dict:
 def _foreign_card(path: Path, loaded: dict) -> dict:
     g = loaded["generator"]
     d: Discriminator | None = loaded.get("discriminator")
+    file_name = printable(path.name)
     return {
-        "name": path.stem,
-        "description": f"{loaded['source']['format']} checkpoint {path.name}",
+        "name": printable(path.stem),
+        "description": f"{loaded['source']['format']} checkpoint {file_name}",
         **latent_card(g),
         "generator": g.config.to_json(),
         "discriminator": d.config.to_json() if d is not None else None,
         "regressor": regressor_json(loaded.get("regressor")),
-        "source": {"file": path.name, "sha256": sha256_of(path), **loaded["source"]},
+        "source": {"file": file_name, "sha256": sha256_of(path), **loaded["source"]},
         "notes": loaded.get("notes", []),
     }
 

@@ -22,6 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from .archive_bounds import check_torch_archive
+from .untrusted_files import open_regular
+
 __all__ = [
     "MAX_SNAPSHOT_BYTES",
     "EasyDict",
@@ -159,9 +162,11 @@ def _torch_module_record_class(qualname: str) -> type:
 
 
 def _load_from_bytes(data: Any) -> torch.storage.TypedStorage:
-    """Replaces ``torch.storage._load_from_bytes``: one storage from a legacy torch.save stream."""
+    """Replaces ``torch.storage._load_from_bytes``: one storage from a torch.save stream (legacy in
+    real snapshots; a zip one is held to the bounds of :mod:`.archive_bounds` before it inflates)."""
     if not isinstance(data, (bytes, bytearray)):
         _refuse(f"storage payload of type {type(data).__name__}")
+    check_torch_archive(io.BytesIO(data), "an embedded tensor storage")
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*TypedStorage is deprecated.*")
@@ -337,13 +342,17 @@ def read_nvidia_snapshot(path: str | os.PathLike) -> dict:
     """
     path = Path(path)
     name = path.name
-    if not path.is_file():
-        raise ValueError(f"{name}: no such snapshot file")
-    size = path.stat().st_size
-    if size > MAX_SNAPSHOT_BYTES:
-        raise ValueError(f"{name}: {size / 2**30:.3g} GiB is over the {MAX_SNAPSHOT_BYTES / 2**30:.3g} GiB "
-                         "limit for NVIDIA network snapshots")
-    with open(path, "rb") as f:
+    try:
+        f = open_regular(path)
+    except FileNotFoundError:
+        raise ValueError(f"{name}: no such snapshot file") from None
+    except (OSError, ValueError) as exc:  # a folder, a FIFO, no permission
+        raise ValueError(f"{name}: not a readable snapshot file ({exc})") from None
+    with f:
+        size = os.fstat(f.fileno()).st_size
+        if size > MAX_SNAPSHOT_BYTES:
+            raise ValueError(f"{name}: {size / 2**30:.3g} GiB is over the {MAX_SNAPSHOT_BYTES / 2**30:.3g} GiB "
+                             "limit for NVIDIA network snapshots")
         head = f.read(4)
         if head.startswith(b"PK\x03\x04"):
             raise ValueError(f"{name}: a zip archive (torch.save checkpoint?), not an NVIDIA pickle snapshot")

@@ -1,5 +1,7 @@
 """The project's own model format: a folder with `model.json` (the model card) and
 `weights.safetensors` (tensors prefixed `generator.`, `discriminator.`, `regressor.`).
+The card names its weights file, which must lie inside the folder and be a regular file
+(:mod:`.untrusted_files`); the card itself is at most :data:`MAX_CARD_BYTES` of valid Unicode text.
 
 The card's `family` names the networks: "stylegan2" (also when absent, as in format version 1 cards)
 or "stylemapgan" (format version 2: StyleMapGAN generator and encoder, StyleGAN2 discriminator).
@@ -12,13 +14,14 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load, save_file
 
 from .discriminator import Discriminator, DiscriminatorConfig
 from .generator import Generator, GeneratorConfig
 from .model import PARTS, Model
 from .regressor import LatentRegressor, build_regressor, regressor_config
 from .stylemapgan import StyleMapConfig, StyleMapEncoder, StyleMapEncoderConfig, StyleMapGenerator
+from .untrusted_files import inside_folder, open_regular
 
 FORMAT_NAME = "gan-collage-model"
 FORMAT_VERSION = 2  # the newest this program reads
@@ -32,6 +35,7 @@ BUILDERS = {
 }
 CARD_FILE = "model.json"
 WEIGHTS_FILE = "weights.safetensors"
+MAX_CARD_BYTES = 1 << 20  # the embedded model's card is 3 KB
 
 
 def is_model_folder(path: Path) -> bool:
@@ -40,7 +44,7 @@ def is_model_folder(path: Path) -> bool:
 
 def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
@@ -104,8 +108,18 @@ def save_model(folder: Path, generator: Generator | StyleMapGenerator, discrimin
 
 def read_card(folder: Path) -> dict:
     try:
-        card = json.loads((folder / CARD_FILE).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
+        with open_regular(folder / CARD_FILE) as f:
+            text = f.read(MAX_CARD_BYTES + 1)
+        if len(text) > MAX_CARD_BYTES:
+            raise ValueError(f"more than {MAX_CARD_BYTES:,} bytes")
+        card = json.loads(text)
+        if not isinstance(card, dict):
+            raise ValueError(f"a JSON {type(card).__name__}, not an object")
+        json.dumps(card, ensure_ascii=False).encode("utf-8")  # JSON may spell a lone surrogate ("\\ud800"),
+        # which would break every protobuf string it reached: refused here, with the reason
+    except UnicodeEncodeError:
+        raise ValueError(f"{folder / CARD_FILE}: text that is not valid Unicode (a lone surrogate)") from None
+    except (OSError, ValueError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise ValueError(f"{folder}: unreadable model card {CARD_FILE} ({exc})") from exc
     if card.get("format") != FORMAT_NAME:
         raise ValueError(f"{folder / CARD_FILE}: not a {FORMAT_NAME} card (format={card.get('format')!r})")
@@ -126,7 +140,11 @@ def read_own(folder: Path, parts: tuple[str, ...] = PARTS) -> Model:
     family = card.get("family", STYLEGAN2)
     if family not in BUILDERS:
         raise ValueError(f"{folder / CARD_FILE}: unknown model family {family!r} (known: {sorted(BUILDERS)})")
-    tensors = load_file(str(folder / card["weights"]["file"]))
+    weights = card.get("weights")
+    path = inside_folder(folder, weights.get("file") if isinstance(weights, dict) else None,
+                         f"{folder / CARD_FILE}: weights.file")
+    with open_regular(path) as f:
+        tensors = load(f.read())
     builders = {**BUILDERS[family], "discriminator": lambda c: Discriminator(DiscriminatorConfig.from_json(c))}
     out = {}
     for part in PARTS:

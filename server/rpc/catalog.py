@@ -1,7 +1,8 @@
 """The models a server serves, by name, loaded once at startup onto the worker's device.
 
 `default` is the `--model` checkpoint (the embedded model unless given); each model folder, `.pt` or
-`.pkl` in `--models-dir` is served under its folder name or file stem. A model that fails to load
+`.pkl` in `--models-dir` is served under its folder name or file stem, as valid UTF-8 (a name's bytes
+that are not are shown as `\\xNN`, and the model is asked for by that name). A model that fails to load
 stays listed with its error, and requests naming it get FAILED_PRECONDITION; the server still starts.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from server.engine.project import w_spread
 from server.models import DEFAULT_NAME, Model, load_model
 from server.models.direction_files import library_for
 from server.models.loading import resolve_path
+from server.models.untrusted_files import printable
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +39,13 @@ class ModelEntry:
 
 
 def find_checkpoints(folder: Path) -> dict[str, Path]:
-    """Model folders (with model.json) and .pt/.pkl files directly inside `folder`, by name."""
+    """Model folders (with model.json) and .pt/.pkl files directly inside `folder`, by printable name."""
     found: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
         if path.is_dir() and (path / "model.json").is_file():
-            name = path.name
+            name = printable(path.name)
         elif path.is_file() and path.suffix in CHECKPOINT_SUFFIXES:
-            name = path.stem
+            name = printable(path.stem)
         else:
             continue
         if name == DEFAULT_NAME or name in found:
@@ -81,7 +83,7 @@ class Catalog:
                 w_spread(model.generator)  # a second of mapping samples now rather than in the first request
             except Exception as exc:  # any unreadable file: listed with its error, never fatal here
                 log.warning("model %r from %s is unavailable: %s", name, source, exc)
-                error = without_folders(f"{type(exc).__name__}: {exc}", source)
+                error = printable(without_folders(f"{type(exc).__name__}: {exc}", source))
                 entries.append(ModelEntry(name, str(source), None, error))
                 continue
             model.lpips = lpips
