@@ -9,44 +9,34 @@ Cancelling a waiting job removes it from the queue at once; cancelling the runni
 and the engine stops at its next step check. A job whose deadline passes is cancelled the same way
 and ends with `DeadlineExceeded`. Nothing here knows about message formats.
 
+Long jobs do not hold up interactive ones. A job is submitted as `long` (an optimisation of many
+steps) or interactive (everything else: regressor passes, previews, edits). Jobs start in their
+order of arrival, but a running long job's token, at each of its checks (one per engine step), first
+runs the waiting interactive jobs, in the same worker thread, and then carries on: a preview waits
+at most one step of a long job and the previews ahead of it, and the long job still takes a step
+after at most `max_waiting + 1` of them, however many keep coming. Long jobs wait for each other in
+turn.
+
 Memory stays bounded whoever the caller is: a job keeps at most EVENT_BUFFER undelivered progress
-events (a slow reader skips the oldest, never the end), and the queue lets go of a job, its request
-and its result as soon as it ends.
+events (a slow reader skips the oldest, never the end), the queue lets go of a job, its request and
+its result as soon as it ends, and the worker hands freed memory back to the system when it goes idle.
 """
 from __future__ import annotations
 
 import collections
-import ctypes
-import ctypes.util
+import contextlib
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, ContextManager, Iterator
 
 from server.engine.errors import Cancelled
 from server.engine.progress import CancelToken
+from server.memory import return_freed_memory
 
 
 Work = Callable[[Callable[[Any], None], CancelToken], Any]
 EVENT_BUFFER = 16  # undelivered progress events kept per job (with previews, the ones that cost memory)
-
-
-def _libc_malloc_trim():
-    """glibc's malloc_trim, or None (another C library, another system)."""
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError, TypeError):
-        return None
-
-
-_MALLOC_TRIM = _libc_malloc_trim()
-
-
-def return_freed_memory() -> None:
-    """Give the memory a finished job freed back to the system: glibc keeps large freed blocks in its
-    heap (its mmap threshold grows with use), so without this a big request's RSS would stay."""
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
 
 
 class QueueFull(Exception):
@@ -92,13 +82,27 @@ class _Events:
             return self._items.popleft()
 
 
+class _StepToken(CancelToken):
+    """A long job's token: each check first runs the interactive jobs waiting then (`between_steps`)."""
+
+    def __init__(self, between_steps: Callable[[], None]):
+        super().__init__()
+        self._between_steps = between_steps
+
+    def check(self):
+        super().check()
+        self._between_steps()
+        super().check()  # it may have been cancelled meanwhile
+
+
 class Job:
     """One queued call of `work`; created by `JobQueue.submit`."""
 
-    def __init__(self, work: Work, deadline: float | None, owner: "JobQueue"):
+    def __init__(self, work: Work, deadline: float | None, owner: "JobQueue", long: bool = False):
         self.work = work
         self.deadline = deadline  # time.monotonic() value, or None
-        self.token = CancelToken()
+        self.long = long
+        self.token = _StepToken(owner._between_steps) if long else CancelToken()
         self.submitted = time.monotonic()
         self.started: float | None = None
         self._owner = owner
@@ -165,32 +169,37 @@ class Job:
 class JobQueue:
     """One worker thread (for one device) and at most `max_waiting` jobs waiting behind it."""
 
-    def __init__(self, max_waiting: int, name: str = "worker", prepare: Callable[[], None] | None = None):
-        """`prepare` runs first in the worker thread (the server sets torch's threads for it there)."""
+    def __init__(self, max_waiting: int, name: str = "worker", prepare: Callable[[], None] | None = None,
+                 between_steps: Callable[[], ContextManager] = contextlib.nullcontext):
+        """`prepare` runs first in the worker thread (the server sets torch's threads for it there);
+        an interactive job that runs at a long job's step check runs inside `between_steps()` (the
+        server gives it torch's default grad mode there, whatever mode the long job was in)."""
         if max_waiting < 0:
             raise ValueError(f"max_waiting must be >= 0, got {max_waiting}")
         self.max_waiting = max_waiting
         self._prepare = prepare
+        self._aside = between_steps
         self._cond = threading.Condition()
         self._waiting: collections.deque[Job] = collections.deque()
-        self._running: Job | None = None
+        self._running: list[Job] = []  # the job the worker runs, and the one it runs between its steps
         self._closed = False
         self._thread = threading.Thread(target=self._serve, name=f"jobs-{name}", daemon=True)
         self._thread.start()
 
-    def submit(self, work: Work, deadline: float | None = None) -> Job:
+    def submit(self, work: Work, deadline: float | None = None, long: bool = False) -> Job:
         """Queue `work`; raises QueueFull when `max_waiting` jobs already wait behind the running one.
 
         With nothing running, the first queued job is about to start, not waiting: it does not count.
+        `long`: interactive jobs may run between its steps (see the module's docstring).
         """
         with self._cond:
             if self._closed:
                 raise Cancelled("the server is shutting down")
-            waiting = len(self._waiting) - (1 if self._running is None and self._waiting else 0)
-            if waiting >= self.max_waiting and (self._running is not None or self._waiting):
+            waiting = len(self._waiting) - (1 if not self._running and self._waiting else 0)
+            if waiting >= self.max_waiting and (self._running or self._waiting):
                 raise QueueFull(f"the job queue is full ({waiting} jobs waiting, "
                                 f"queue size {self.max_waiting}); try again later")
-            job = Job(work, deadline, self)
+            job = Job(work, deadline, self, long)
             self._waiting.append(job)
             self._announce_positions()
             self._cond.notify_all()
@@ -200,24 +209,24 @@ class JobQueue:
     def running(self) -> bool:
         """Whether the worker is running a job now."""
         with self._cond:
-            return self._running is not None
+            return bool(self._running)
 
     @property
     def length(self) -> int:
         """Jobs running or waiting."""
         with self._cond:
-            return len(self._waiting) + (self._running is not None)
+            return len(self._waiting) + len(self._running)
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until no job runs or waits; False on timeout."""
         with self._cond:
-            return self._cond.wait_for(lambda: self._running is None and not self._waiting, timeout)
+            return self._cond.wait_for(lambda: not self._running and not self._waiting, timeout)
 
     def close(self, timeout: float | None = None) -> bool:
         """Refuse new jobs, cancel every job, wait up to `timeout` s for the worker; True if it stopped."""
         with self._cond:
             self._closed = True
-            jobs = [*self._waiting, *([self._running] if self._running else [])]
+            jobs = [*self._waiting, *self._running]
         for job in jobs:
             job.cancel(Cancelled("the server is shutting down"))
         with self._cond:
@@ -227,9 +236,22 @@ class JobQueue:
 
     # ---------------------------------------------------------------- internals
 
+    def _start_order(self) -> list[Job]:
+        """The waiting jobs in the order they will start. A running long job lets every interactive
+        job start before the next long one; otherwise the queue's order holds up to its first long
+        job, which then does the same when it runs."""
+        order: list[Job] = []
+        if not any(job.long for job in self._running):
+            for job in self._waiting:
+                order.append(job)
+                if job.long:
+                    break
+        rest = list(self._waiting)[len(order):]
+        return order + [job for job in rest if not job.long] + [job for job in rest if job.long]
+
     def _announce_positions(self) -> None:
-        ahead = 1 if self._running is not None else 0
-        for index, job in enumerate(self._waiting):
+        ahead = len(self._running)
+        for index, job in enumerate(self._start_order()):
             job._announce(ahead + index)
 
     def _cancel(self, job: Job, reason: Cancelled) -> None:
@@ -242,7 +264,7 @@ class JobQueue:
                 self._announce_positions()
                 self._cond.notify_all()
                 job._finish(error=reason)
-            elif job is self._running:
+            elif job in self._running:
                 job._reason = reason
                 job.token.cancel()
 
@@ -254,12 +276,37 @@ class JobQueue:
                 self._cond.wait_for(lambda: self._waiting or self._closed)
                 if not self._waiting:
                     return
-                job = self._running = self._waiting.popleft()
+                job = self._waiting.popleft()
+                self._running.append(job)
                 self._announce_positions()
-            done = job._run()
-            with self._cond:  # free before the caller hears of the end: its next call finds room
-                self._running = None
-                self._cond.notify_all()
-            job._events.put(done)
-            del job, done  # the next job may be long in coming: hold nothing of this one
+            self._execute(job)
+            del job  # the next job may be long in coming: hold nothing of this one
+
+    def _execute(self, job: Job) -> None:
+        """Run a started job in the worker thread and hand its end to its caller; once the worker is
+        idle, give the memory back (a few ms: not between a run of previews, whose next one reuses it)."""
+        done = job._run()
+        with self._cond:  # free before the caller hears of the end: its next call finds room
+            self._running.remove(job)
+            idle = not self._running and not self._waiting
+            self._announce_positions()
+            self._cond.notify_all()
+        job._events.put(done)
+        del done
+        if idle:
             return_freed_memory()
+
+    def _between_steps(self) -> None:
+        """Run the waiting interactive jobs in order, and those that arrive meanwhile (a long job's
+        checks call this, in the worker thread), until none waits or `max_waiting + 1` have run: the
+        long job takes its next step then, however many keep coming."""
+        for _ in range(self.max_waiting + 1):
+            with self._cond:
+                job = next((job for job in self._waiting if not job.long), None)
+                if job is None:
+                    return
+                self._waiting.remove(job)
+                self._running.append(job)
+                self._announce_positions()
+            with self._aside():
+                self._execute(job)

@@ -1,5 +1,6 @@
 """Run by test_plugin_transport in a Python without grpcio or protobuf (python -S): the packaged plug-in's
-actions over its own pure-Python gRPC stack, against a real server.
+actions over its own pure-Python gRPC stack, against a real server; a layer with a crafted latent, a token
+that cannot travel.
 
     python -S pure_python_plugin.py PLUGIN_FOLDER SERVER CLOSED_SERVER [TOKEN_SERVER TOKEN]   (prints JSON)
 """
@@ -10,6 +11,7 @@ plugin, server, closed, *guarded = sys.argv[1:]
 sys.path.insert(0, plugin)
 import actions  # noqa: E402
 import attributes  # noqa: E402
+import latent_parasite  # noqa: E402
 import transport  # noqa: E402
 from actions import CanvasData, LayerData, Options, Session  # noqa: E402
 from config import Config  # noqa: E402
@@ -35,7 +37,13 @@ with transport.connect(Config(server=server)) as connection:
                *actions.style_mix(session, LAYER, OTHER, Options(), 2),
                *actions.local_blend(session, LAYER, OTHER, lambda square: b"\xff" * 144, Options(), 1),
                *attributes.edit(session, carrying, Options(), "pc1=2, sefa2=-1", "fine")]
-    report["counts"] = session.timings.counts
+    report["counts"] = dict(session.timings.counts)
+    # a latent claiming a 16384 px square (as from a crafted XCF): unusable, so the layer is projected again
+    crafted = latent_parasite.encode(projected[0].latent, Bounds.sized(0, 0, 16384, 16384))
+    stored = latent_parasite.read(crafted, LAYER.box, Bounds(0, 0, 20, 16))
+    claiming = LayerData(**{**vars(LAYER), "latent": stored, "latent_unusable": stored is None})
+    frames = actions.interpolate(session, claiming, OTHER, Options(), 2, "linear", 100)
+    report["crafted"] = {"notes": session.notes, "boxes": [list(frame.box) for frame in frames]}
     report["description"] = connection.description
     report["layers"] = [(layer.name, layer.image["width"], len(layer.image["rgba"])) for layer in results]
 
@@ -52,6 +60,17 @@ def code_of(config, name, request, timeout=60):
         return exc.code
     return "OK"
 
+
+try:
+    transport.connect(Config(server=server, token="clé"))
+except transport.TransportError as exc:
+    report["token refused"] = str(exc)
+from server.client.grpclib_client import GrpclibClient  # noqa: E402  (vendor/pure-grpc is on the path now)
+
+try:
+    GrpclibClient(server, "clé")
+except ValueError as exc:
+    report["token refused by grpclib"] = str(exc)
 
 report["codes"] = {
     "unknown model": code_of(Config(server=server), "Project", {"model": "nope", "image": actions.image_dict(LAYER)}),

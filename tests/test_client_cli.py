@@ -261,6 +261,14 @@ def test_parse_layer(spec, expected):
     assert (str(layer.file), layer.x, layer.y, layer.opacity) == expected
 
 
+def test_a_token_that_cannot_be_sent_is_a_usage_error(capsys):
+    from server.client.cli import main
+
+    assert main(["health", "--server", "127.0.0.1:1", "--token", "pässwort"]) == 2  # not a failed call
+    assert capsys.readouterr().err == ("error: the token cannot be sent to the server: it holds 'ä', and a token may "
+                                       "hold only ASCII letters, digits, punctuation and spaces\n")
+
+
 def test_exit_codes_by_status():
     assert [exit_code(c) for c in ("UNAVAILABLE", "INVALID_ARGUMENT", "FAILED_PRECONDITION", "INTERNAL",
                                    "UNAUTHENTICATED", "RESOURCE_EXHAUSTED", "DEADLINE_EXCEEDED", "CANCELLED")] == \

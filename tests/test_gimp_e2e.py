@@ -131,17 +131,53 @@ def in_root(root: Path, *command: str, env: tuple[str, ...] = ()) -> list[str]:
     return [str(HERE / "in-root.sh"), str(root), *env, *command]
 
 
-def plugin_processes(root: Path) -> list[int]:
-    """The plug-in's processes inside `root`, seen from the host."""
+def processes_in(root: Path, named: bytes = b"") -> list[Path]:
+    """The /proc entries of the processes inside `root` (whose command line holds `named`), seen from the host."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
-            if (entry.name.isdigit() and b"gan_collage.py" in (entry / "cmdline").read_bytes()
+            if (entry.name.isdigit() and named in (entry / "cmdline").read_bytes()
                     and os.readlink(entry / "root") == str(root)):
-                found.append(int(entry.name))
+                found.append(entry)
         except OSError:  # gone meanwhile
             continue
     return found
+
+
+def plugin_processes(root: Path) -> list[int]:
+    """The plug-in's processes inside `root`, seen from the host."""
+    return [int(entry.name) for entry in processes_in(root, b"gan_collage.py")]
+
+
+def memory_mb(root: Path) -> tuple[float, float]:
+    """(MB resident in every process inside `root`: GIMP and its plug-ins, MB the machine uses)."""
+    resident = 0
+    for entry in processes_in(root):
+        with contextlib.suppress(OSError, StopIteration):  # gone meanwhile
+            resident += int(next(line for line in (entry / "status").read_text().splitlines()
+                                 if line.startswith("VmRSS:")).split()[1])
+    meminfo = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+    used = int(meminfo["MemTotal"].split()[0]) - int(meminfo["MemAvailable"].split()[0])
+    return resident / 1024, used / 1024
+
+
+def sample_memory(root: Path):
+    """`during` for run_gimp: (time.time(), *memory_mb) every 50 ms until GIMP exits."""
+    def during(gimp) -> list:
+        samples = []
+        while gimp.poll() is None:
+            samples.append((time.time(), *memory_mb(root)))
+            time.sleep(0.05)
+        return samples
+
+    return during
+
+
+def growth(samples: list, started: float, ended: float) -> tuple[float, float]:
+    """How far each memory figure rose from the last sample before `started` to its peak until `ended`."""
+    before = [sample for sample in samples if sample[0] < started][-1]
+    during = [sample for sample in samples if started <= sample[0] <= ended] or [before]
+    return tuple(max(sample[i] for sample in during) - before[i] for i in (1, 2))
 
 
 def wait_for(condition, seconds: float, what: str) -> float:
@@ -156,7 +192,7 @@ def wait_for(condition, seconds: float, what: str) -> float:
 def run_gimp(root: Path, plugin: Path, batch: str, params: dict, tmp_path: Path, env: str,
              during, timeout: int = 300) -> tuple[dict, object]:
     """Run tests/gimp/`batch` in GIMP; `during(process)` plays the user's part meanwhile. (The batch's
-    JSON report, what `during` returned.)"""
+    JSON report, what `during` returned.) GIMP's output is kept in tmp_path/gimp-output.txt."""
     inputs, outputs = tmp_path / "in", tmp_path / "out"
     inputs.mkdir()
     (inputs / "params.json").write_text(json.dumps(params))
@@ -177,6 +213,7 @@ def run_gimp(root: Path, plugin: Path, batch: str, params: dict, tmp_path: Path,
             gimp.wait()
         drain.join(10)
     output = "".join(lines)
+    (tmp_path / "gimp-output.txt").write_text(output)
     log(f"GIMP run of {batch} ({env or 'no extra environment'}) took {time.monotonic() - started:.1f} s")
     assert gimp.returncode == 0, f"GIMP batch failed (exit {gimp.returncode}):\n{output[-6000:]}"
     return json.loads(next(outputs.glob("*.json")).read_text()), played
@@ -326,6 +363,32 @@ def test_latents_stay_with_their_layers_through_xcf(gimp_root, served, packaged_
         f"{calls['edit photo']['seconds']} s")
 
 
+def test_crafted_latents_in_gimp(gimp_root, served, packaged_plugin, tmp_path):
+    """A layer whose latent parasite was crafted (a 16384 px square on the 48 px layer, Infinity, NaN, far away;
+    values NaN or past the server's limit): Edit attributes, Interpolate and Mix styles project the layer again,
+    each within 5 s and a bounded memory, say so, and leave the layers as they were. Server settings refuses a
+    token that cannot travel in gRPC metadata, with the reason, and keeps the settings file."""
+    report, samples = run_gimp(gimp_root, packaged_plugin, "crafted_batch.py", {"server": served.address}, tmp_path,
+                               "", sample_memory(gimp_root))
+    calls = report["calls"]
+    figures = {label: (call["seconds"], *growth(samples, call["started"], call["ended"]))
+               for label, call in calls.items() if "started" in call}
+    for label, (seconds, resident, used) in figures.items():
+        log(f"{label}: {seconds:.2f} s; GIMP and the plug-in +{resident:.0f} MB, the machine +{used:.0f} MB")
+    failed = {label: call.get("error") for label, call in calls.items()
+              if call["status"] != "success" and label != "bad token"}
+    assert not failed, failed
+    assert len(figures) == 6 * 3 and all(seconds < 5 and resident < 400 for seconds, resident, _ in figures.values())
+    assert report["changed"] == []
+    said = (tmp_path / "gimp-output.txt").read_text().count("The latent stored with the layer 'photo' could not be "
+                                                            "used (it is damaged, or GAN Collage did not make it), "
+                                                            "so the layer was projected again.")
+    assert said == len(figures)
+    assert calls["bad token"]["status"] == "execution-error" and report["settings_unchanged"]
+    assert calls["bad token"]["error"].startswith("GAN Collage settings were not saved. The token cannot be used: "
+                                                  "it holds 'é', and a token may hold only ASCII letters")
+
+
 STYLEMAP_MODEL = "stylemapgan_s32"
 
 
@@ -426,18 +489,30 @@ def xvfb(root: Path):
         process.wait(timeout=30)
 
 
-def confirm_dialogs(root: Path, display: str, shots: Path, keys: dict | None = None):
-    """Photograph, then press OK (Return) on, every dialog the plug-in opens until GIMP exits; the dialogs'
-    titles seen. Screenshots go to `shots` as NN-TITLE.png. `keys`: for a dialog's title, keys the artist
-    presses first (xdotool's names), a second before the photograph."""
+def on_display(root: Path, display: str):
+    """A function running a command inside `root` on the X display `display`: its stdout."""
+    def run(*command: str) -> str:
+        return subprocess.run(in_root(root, *command, env=(f"DISPLAY={display}",)), capture_output=True,
+                              text=True, timeout=30).stdout
+
+    return run
+
+
+def screenshots_in(root: Path) -> Path:
+    """A fresh folder for screenshots inside `root` (/tmp/gan-collage-shots there), screenshot.py in it."""
     inside = root / "tmp" / "gan-collage-shots"
     shutil.rmtree(inside, ignore_errors=True)
     inside.mkdir(parents=True)
     shutil.copy(HERE / "screenshot.py", inside)
+    return inside
 
-    def in_display(*command: str) -> str:
-        return subprocess.run(in_root(root, *command, env=(f"DISPLAY={display}",)), capture_output=True,
-                              text=True, timeout=30).stdout
+
+def confirm_dialogs(root: Path, display: str, shots: Path, keys: dict | None = None):
+    """Photograph, then press OK (Return) on, every dialog the plug-in opens until GIMP exits; the dialogs'
+    titles seen. Screenshots go to `shots` as NN-TITLE.png. `keys`: for a dialog's title, keys the artist
+    presses first (xdotool's names), a second before the photograph."""
+    inside = screenshots_in(root)
+    in_display = on_display(root, display)
 
     def during(gimp) -> set:
         titles, confirmed = set(), set()
@@ -553,6 +628,47 @@ def test_stylemap_dialogs_in_gimp(gimp_root, stylemap_served, packaged_plugin, t
     edit = dialogs["edit"]
     assert edit["sliders"] and all(name.startswith("pc") for name in edit["sliders"])
     assert any(name.startswith("Edited upper (pc1 +2") for name in report["layers"]) and report["edited_has_latent"]
+
+
+def test_settings_dialog_refuses_a_token_that_cannot_travel(gimp_root, server, packaged_plugin, tmp_path):
+    """The settings file holds a token that cannot travel in gRPC metadata (written by hand): the settings
+    dialog shows it; OK is refused in the dialog, with the reason, and the dialog stays open; Cancel then
+    leaves the file as it was."""
+    described = gimp_root / "tmp" / "gan-collage-dialogs.jsonl"
+    described.unlink(missing_ok=True)
+    inside = screenshots_in(gimp_root)
+
+    def refuse_then_cancel(display: str):
+        in_display = on_display(gimp_root, display)
+
+        def during(gimp) -> list:
+            window = ""
+            while not window and gimp.poll() is None:
+                window = in_display("xdotool", "search", "--onlyvisible", "--name", "Server settings").strip()
+                time.sleep(0.2)
+            in_display("xdotool", "windowfocus", "--sync", window, "key", "Return")
+            wait_for(lambda: "refused" in (described.read_text() if described.exists() else ""), 30, "the refusal")
+            time.sleep(0.5)  # let GTK draw it
+            in_display("python3", "/tmp/gan-collage-shots/screenshot.py", "/tmp/gan-collage-shots/refused.png")
+            still_open = in_display("xdotool", "search", "--onlyvisible", "--name", "Server settings").strip()
+            in_display("xdotool", "windowfocus", "--sync", window, "key", "Escape")
+            return [window, still_open]
+
+        return during
+
+    params = {"server": server, "token": "clé", "procedures": ["settings"]}
+    with xvfb(gimp_root) as display:
+        report, (window, still_open) = run_gimp(
+            gimp_root, packaged_plugin, "dialogs_batch.py", params, tmp_path,
+            f"DISPLAY={display} GAN_COLLAGE_DIALOG_REPORT=/tmp/gan-collage-dialogs.jsonl", refuse_then_cancel(display))
+    if SCREENSHOTS:
+        shutil.copy(inside / "refused.png", Path(SCREENSHOTS) / "settings-refused-token.png")
+    refusals = [entry["refused"] for entry in map(json.loads, described.read_text().splitlines()) if "refused" in entry]
+    assert refusals == ["The token cannot be used: it holds 'é', and a token may hold only ASCII letters, digits, "
+                        "punctuation and spaces. Enter the token the GAN Collage server was started with (its "
+                        "--token)."]
+    assert window and still_open == window  # refused in the dialog, which stayed open
+    assert report["settings"]["status"] == "cancel" and report["settings_file"]["token"] == "clé"
 
 
 # ------------------------------------------------------------------------------------ live preview

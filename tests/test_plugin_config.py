@@ -73,3 +73,13 @@ def test_files_of_earlier_versions_still_load(tmp_path):
     for old, new in (("bridge", "auto"), ("direct", "grpcio")):
         path.write_text(json.dumps({"transport": old, "bridge_python": "/x/python", "project_root": "/x"}))
         assert config.load(path) == Config(transport=new)
+
+
+@pytest.mark.parametrize("token,reason", [
+    ("pässwort", "it holds 'ä', and a token may hold only ASCII letters, digits, punctuation and spaces"),
+    ("line\nbreak", r"it holds '\n'"), ("tab\t", r"it holds '\t'"), ("secret ", "it starts or ends with a space"),
+])
+def test_a_token_that_could_never_reach_the_server_is_refused_with_the_reason(token, reason):
+    refusal = config.token_refusal(token)
+    assert refusal.startswith(f"The token cannot be used: {reason}") and "--token" in refusal
+    assert config.token_refusal("s3cret token-with_punctuation!~") == config.token_refusal("") == ""

@@ -412,3 +412,87 @@ def test_the_preview_skips_to_the_newest_values_and_shows_the_unedited_image_fir
     assert sent == [[("pc1", 0.0)], [("smile", 3.0)], [("smile", 9.0)]]  # nothing moved: strength 0, unedited
     assert delivered == [("shown", ((), "default"), True, None), ("shown", ((("smile", 3.0),), "fine"), True, None),
                          ("shown", ((("smile", 9.0),), "all"), False, "INVALID_ARGUMENT")]
+
+
+# ------------------------------------------------------------------------------------ crafted parasites
+
+
+def crafted(square="[0,0,48]", values=(0.5, -0.5, 1.0, 2.0)) -> bytes:
+    """A 2 x 2 W+ parasite of the fake server's model with this square (JSON text: Infinity, NaN, any
+    number) and values; square [0, 0, 48] and these values make a usable one for PHOTO."""
+    header = f'{{"model":"default","kind":"w_plus","shape":[2,2],"square":{square}}}'.encode()
+    return packed(header, struct.pack("<4f", *values))
+
+
+def photo_with(data: bytes | None) -> Layer:
+    """A 48 px layer at (8, 0) of a 64 x 48 image, carrying `data` as its latent parasite."""
+    layer = Layer("photo", 48, 48, x=8, rgba=b"\x40\x80\xc0\xff" * (48 * 48))
+    if data is not None:
+        layer.attach_parasite(fake_gi.Parasite(latent_parasite.NAME, 1, data))
+    return layer
+
+
+CRAFTED = {
+    "square 16384": crafted("[0,0,16384]"),  # 15 s and 4.6 GB for an Edit in GIMP before it was refused
+    "square Infinity": crafted("[0,0,Infinity]"), "square NaN": crafted("[NaN,0,48]"),
+    "square 1e400": crafted("[0,0,1e400]"), "square 10^400": crafted(f"[0,0,{10 ** 400}]"),
+    "square far away": crafted(f"[{10 ** 12},0,48]"), "square beside the layer": crafted("[48,0,48]"),
+    "square past the canvas and layer": crafted("[-8,0,65]"),
+    "values NaN": crafted(values=(0, float("nan"), 0, 0)), "values -inf": crafted(values=(0, 0, float("-inf"), 0)),
+    "values past the server's limit": crafted(values=(0, 0, 0, 1e30)),
+    "cut short": crafted()[:-1],
+    "oversized": crafted() + bytes(8 << 20),  # past latent_parasite.MAX_BYTES: not even fetched from GIMP
+}
+
+
+@pytest.mark.parametrize("data", list(CRAFTED.values()), ids=list(CRAFTED))
+def test_a_crafted_latent_is_treated_as_none_and_marked_unusable(gimp_io, data):
+    layer = photo_with(data)
+    image_ = Image(64, 48, [layer])
+    read = gimp_io.one_layer(image_, [layer])
+    assert read.latent is None and read.latent_unusable
+
+
+def test_the_plugin_refuses_what_the_server_would():
+    """The plug-in cannot import the server's limits (torch): its copies must stay the same."""
+    from server.rpc.convert import MAX_LATENT_SIDE, MAX_LATENT_VALUE
+
+    assert (latent_parasite.MAX_VALUE, latent_parasite.MAX_SIDE) == (MAX_LATENT_VALUE, MAX_LATENT_SIDE)
+
+
+def test_a_plausible_latent_is_read_and_a_layer_without_one_is_not_marked(gimp_io):
+    layer, plain = photo_with(crafted()), photo_with(None)
+    image_ = Image(64, 48, [layer, plain])
+    read = gimp_io.one_layer(image_, [layer])
+    assert read.latent.square == Bounds.sized(8, 0, 48, 48) and not read.latent_unusable
+    assert read.latent.latent["values"] == [0.5, -0.5, 1.0, 2.0]
+    layer.set_offsets(-40, 10)  # moved mostly off the canvas: its square goes along, still its own
+    assert gimp_io.one_layer(image_, [layer]).latent.square == Bounds.sized(-40, 10, 48, 48)
+    assert gimp_io.one_layer(image_, [plain]) == replace(read, latent=None)
+
+
+def test_actions_on_a_layer_with_a_crafted_latent_project_it_again_and_say_so(gimp_io):
+    """Edit, Interpolate and Mix styles on a layer whose latent claims a 16384 px square: the layer is projected
+    (its own 48 px square), the results are scaled to 48 px, the action says why, the layer is left as it was."""
+    def mixed(request):
+        yield {"event": "result", "result": {"image": image(8, 8), "latent": latent("default", 0.75)}}
+
+    layer, other = photo_with(CRAFTED["square 16384"]), photo_with(crafted())
+    other.name = "other"
+    image_ = Image(64, 48, [other, layer])
+    client = FakeClient(Project=projected, Interpolate=frames, StyleMix=mixed, ListDirections=listed,
+                        EditLatent=edited, ListModels=listing(("default", 64, True, "", 2)))
+    note = ("The latent stored with the layer 'photo' could not be used (it is damaged, or GAN Collage did not "
+            "make it), so the layer was projected again.")
+    for act in (lambda run: attributes.edit(run, gimp_io.one_layer(image_, [layer]), Options(), "pc1=2", "all"),
+                lambda run: actions.interpolate(run, *gimp_io.two_layers(image_, [layer, other]), Options(), 2,
+                                                "linear", 100),
+                lambda run: actions.style_mix(run, *gimp_io.two_layers(image_, [layer, other]), Options(), 1)):
+        run = session(client)
+        results = act(run)
+        assert run.notes == [note] and run.timings.counts["layers_projected"] == 1
+        assert {result.box for result in results} == {Bounds.sized(8, 0, 48, 48)}
+        added = gimp_io.insert_layers(image_, [layer], results)
+        assert {op for new in added for op in new.ops if op[0] == "scale"} == {("scale", 48, 48)}
+    assert [name for name, *_ in client.calls if name == "Project"] == ["Project"] * 3
+    assert layer.parasites[latent_parasite.NAME].data == CRAFTED["square 16384"] and layer.ops == []

@@ -134,3 +134,41 @@ def test_what_a_model_family_cannot_do_is_said_in_an_artists_words(message):
 def test_a_refusal_of_another_field_is_not_taken_for_a_familys():
     text = explain(CallError("INVALID_ARGUMENT", "mix_space: must be one of ['w', 'w_plus'], got 'z'"), Config())
     assert text.splitlines()[0].startswith("The GAN Collage server could not use what was sent (Mix space: must be")
+
+
+def test_a_server_that_stops_while_working_is_told_apart_from_one_never_reached():
+    """UNAVAILABLE after the server answered (both gRPC stacks say so when it dies mid-job: see
+    test_plugin_transport) means it stopped while working; before any answer, that nothing listens."""
+    import actions
+    from test_plugin_actions import FakeClient, session
+
+    def dies(request):
+        yield {"event": "progress", "progress": {"stage": "optimize", "step": 3, "total": 100, "queue_position": 0}}
+        raise CallError("UNAVAILABLE", "Stream removed (Socket closed)")
+
+    def unreachable(request):
+        raise CallError("UNAVAILABLE", "failed to connect to all addresses")
+        yield
+
+    here = Config(server="127.0.0.1:7000")
+    texts = []
+    for client in (FakeClient(Project=dies), FakeClient(GetServerInfo=unreachable)):
+        with pytest.raises(CallError) as error:
+            actions.project(session(client), actions.LayerData("photo", 2, 2, bytes(16)), actions.Options())
+        assert error.value.code == "UNAVAILABLE"
+        texts.append(explain(error.value, here))
+        assert_plain(texts[-1], "UNAVAILABLE")
+    stopped, never = (text.splitlines()[0] for text in texts)
+    assert stopped.startswith("The GAN Collage server at 127.0.0.1:7000 stopped while working on this")
+    assert "Start it again with: .venv/bin/python -m server --host 127.0.0.1 --port 7000" in stopped
+    assert never.startswith("Cannot reach the GAN Collage server at 127.0.0.1:7000.")
+
+
+def test_no_message_is_ever_empty():
+    from explain import one_line, unforeseen
+
+    for error in (KeyError(), OverflowError("Python int too large to convert to C int"), ValueError("  ")):
+        first, detail = unforeseen(error).splitlines()
+        assert first.startswith("GAN Collage ran into a problem of its own") and type(error).__name__ in detail
+        assert one_line(error, Config()).strip()
+    assert one_line(ValueError(""), Config()).startswith("GAN Collage ran into a problem of its own")

@@ -24,7 +24,7 @@ from server.region import Bounds, Square  # noqa: E402
 from test_server_fixtures import serving  # noqa: E402
 from transport import CallError, TransportError  # noqa: E402
 
-pytest_plugins = ("test_server_fixtures",)  # served, catalog
+pytest_plugins = ("test_server_fixtures",)  # served, catalog, model_paths
 
 
 def code(config: Config, name: str, request: dict, timeout: float = 60) -> str:
@@ -114,6 +114,11 @@ def test_the_packaged_plugin_without_grpcio_or_protobuf(served, catalog, package
                      "Local blend of patch + other (from layer 1, default)",
                      "Edited patch (pc1 +2, sefa2 -1; fine rows, default)"]
     assert report["counts"]["latents_reused"] == 1  # the Edit: no projection
+    assert report["crafted"] == {"boxes": [list(LAYER.box.square())] * 2, "notes": [
+        "The latent stored with the layer 'patch' could not be used (it is damaged, or GAN Collage did not make it), "
+        "so the layer was projected again."]}
+    assert report["token refused"].startswith("The token cannot be used: it holds 'é'")
+    assert report["token refused by grpclib"].startswith("the token cannot be sent to the server: it holds 'é'")
     assert all(length == side * side * 4 for _, side, length in report["layers"])
 
     over_grpcio.update({
@@ -156,15 +161,21 @@ def grpclib_importable(packaged_plugin):
     sys.path.remove(pure)
 
 
+def opener_of(stack: str, request):
+    """The plug-in's client class for "grpcio" (DirectClient) or "grpclib" (GrpclibClient, from the packaged
+    plug-in's vendored stack)."""
+    if stack == "grpcio":
+        from server.client.direct import DirectClient
+        return DirectClient
+    request.getfixturevalue("grpclib_importable")
+    from server.client.grpclib_client import GrpclibClient
+    return GrpclibClient
+
+
 @pytest.fixture(params=["grpcio", "grpclib"])
 def client(request, served):
     """Each of the plug-in's two clients, connected to the module's server."""
-    if request.param == "grpcio":
-        from server.client.direct import DirectClient as opener
-    else:
-        request.getfixturevalue("grpclib_importable")
-        from server.client.grpclib_client import GrpclibClient as opener
-    with opener(served.address) as connected:
+    with opener_of(request.param, request)(served.address) as connected:
         yield connected
 
 
@@ -232,3 +243,40 @@ def test_cancel_without_a_call_in_progress_is_harmless(client):
     assert queue_length(client) == 0
     client.cancel()  # after a finished call: the next one is not cancelled
     assert_usable(client)
+
+
+# ------------------------------------------------------------------------------------- what went wrong
+
+
+@pytest.mark.parametrize("stack", ["grpcio", "grpclib"])
+def test_a_token_that_cannot_travel_in_metadata_is_refused_before_anything_is_sent(stack, request):
+    """Each client says so when made (grpcio used to fail every call with INTERNAL "Invalid metadata",
+    grpclib to raise from inside the call); the plug-in says so in the artist's words."""
+    opener = opener_of(stack, request)
+    with pytest.raises(ValueError, match="the token cannot be sent to the server: it holds 'é', and a token may "
+                                         "hold only ASCII letters, digits, punctuation and spaces"):
+        opener(f"127.0.0.1:{closed_port()}", "clé")
+    with pytest.raises(TransportError, match=r"^The token cannot be used: it holds 'é'.*Server settings"):
+        transport.connect(Config(token="clé"))
+
+
+@pytest.mark.parametrize("stack", ["grpcio", "grpclib"])
+def test_a_server_that_dies_mid_job_is_not_called_unreachable(stack, request, model_paths):
+    """The server process killed while it optimizes: "stopped while working"; asked again, "Cannot reach"."""
+    from explain import explain
+    from server.tools.server_process import server as server_process
+
+    opener = opener_of(stack, request)
+    default, _ = model_paths
+    with server_process("--model", str(default)) as running:
+        def kill_when_working(text: str, fraction: float) -> None:
+            if "optimize" in text:
+                running.process.kill()
+
+        messages = []
+        for report in (kill_when_working, lambda text, fraction: None):
+            with opener(running.address) as connected, pytest.raises(CallError) as error:
+                actions.project(Session(connected, "", 60, report), LAYER, Options("optimize", 10_000))
+            messages.append(explain(error.value, Config(server=running.address)).splitlines()[0])
+    assert messages[0].startswith(f"The GAN Collage server at {running.address} stopped while working on this")
+    assert messages[1].startswith(f"Cannot reach the GAN Collage server at {running.address}.")

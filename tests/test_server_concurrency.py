@@ -1,6 +1,7 @@
 """Cancellation, vanished clients, deadlines, a full queue and concurrent clients, over loopback gRPC."""
 from __future__ import annotations
 
+import itertools
 import signal
 import threading
 import time
@@ -11,6 +12,7 @@ import pytest
 from PIL import Image as PILImage
 
 from server.api.gancollage.v1 import gancollage_pb2 as pb
+from server.rpc.servicer import INTERACTIVE_STEPS
 from test_server_fixtures import long_request, realize_request, serving, spawn_client, wait_running
 
 pytest_plugins = ("test_server_fixtures",)  # its fixtures: model_paths, catalog, served
@@ -67,7 +69,8 @@ def test_full_queue_reports_positions_then_refuses(catalog):
         running = server.stub.Realize(long_request())
         next(running)
         wait_running(server.jobs)
-        waiting = server.stub.Realize(realize_request())
+        # a long job too: an interactive one would run between the running job's steps at once
+        waiting = server.stub.Realize(realize_request(pb.METHOD_OPTIMIZE, steps=INTERACTIVE_STEPS + 1))
         first = next(waiting)
         assert (first.progress.stage, first.progress.queue_position) == ("queued", 1)
         with pytest.raises(grpc.RpcError) as error:
@@ -105,3 +108,42 @@ def test_concurrent_clients_are_all_served(served):
         thread.join(60)
     assert not errors and len(results) == 8
     assert served.jobs.wait_idle(PROMPTLY)
+
+
+def test_previews_run_between_the_steps_of_a_long_job(served):
+    long = served.stub.Realize(long_request())
+    next(long)
+    wait_running(served.jobs)
+    for _ in range(3):  # previews behind a 10,000-step optimisation
+        assert_serves_promptly(served)
+    steps = [event.progress.step for event in itertools.islice(long, 40) if event.progress.stage == "optimize"]
+    assert steps[-1] > steps[0]  # the long job carries on
+    long.cancel()
+    assert served.jobs.wait_idle(PROMPTLY)
+
+
+def test_stalled_requests_hold_nothing_and_are_dropped(catalog):
+    """40 calls of every method whose requests never arrive (raw HTTP/2: headers, part of the body)."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from server.tools.hostile import unary_request_paths
+    from server.tools.stalled_calls import StalledCalls
+
+    paths = list(itertools.islice(itertools.cycle(unary_request_paths()), 40))
+    with serving(catalog, read_timeout=2.0) as server, StalledCalls(server.address, paths, per_connection=4) as calls:
+        time.sleep(0.3)
+        health_pb2_grpc.HealthStub(server.channel).Check(health_pb2.HealthCheckRequest(), timeout=PROMPTLY)
+        server.stub.GetServerInfo(pb.GetServerInfoRequest(), timeout=PROMPTLY)
+        assert_serves_promptly(server)
+        assert calls.wait_ended(2.0 + PROMPTLY)
+    assert {status for _, status in calls.ended.values()} == {str(grpc.StatusCode.DEADLINE_EXCEEDED.value[0])}
+
+
+def test_which_projections_are_long_jobs():
+    from server.engine.project_options import ProjectOptions
+    from server.rpc.servicer import is_long
+
+    assert not is_long(ProjectOptions(method="regressor", steps=500))
+    assert not is_long(ProjectOptions(method="hybrid", steps=8))  # Live preview's hybrid
+    assert is_long(ProjectOptions(method="optimize", steps=INTERACTIVE_STEPS + 1))
+    assert is_long(ProjectOptions(method="hybrid", steps=8, restarts=3))

@@ -1,6 +1,7 @@
 """server.jobs without gRPC: order, queue positions, a full queue, cancellation, deadlines."""
 from __future__ import annotations
 
+import contextlib
 import gc
 import threading
 import time
@@ -217,3 +218,94 @@ def test_the_worker_thread_runs_with_the_torch_threads_it_is_given():
     finally:
         queue.close(timeout=5)
     assert torch.get_num_threads() == outside  # the caller's thread keeps its own
+
+
+# ------------------------------------------------------------------------------------- long and interactive jobs
+
+
+def test_an_interactive_job_runs_between_a_long_jobs_steps(jobs):
+    gate = Gate()
+    long = jobs.submit(gate, long=True)
+    assert gate.started.wait(5)
+    assert jobs.submit(lambda progress, cancel: "preview").result() == "preview"
+    assert not gate.release.is_set() and jobs.running  # the long job has not ended
+    steps = gate.steps
+    time.sleep(0.05)
+    assert gate.steps > steps  # and it carries on
+    gate.release.set()
+    assert long.result() is None
+
+
+def test_long_jobs_wait_in_turn_and_interactive_ones_pass_them(jobs):
+    first, second = Gate("first"), Gate("second")
+    running = jobs.submit(first, long=True)
+    assert first.started.wait(5)
+    waiting = jobs.submit(second, long=True)
+    preview = jobs.submit(lambda progress, cancel: "preview")
+    assert list(preview.events()) == [Queued(1)]  # ahead of the waiting long job
+    assert preview.result() == "preview"
+    events = waiting.events()
+    assert [next(events), next(events)] == [Queued(1), Queued(2)]  # the preview went ahead of it
+    assert not second.started.is_set()
+    first.release.set()
+    second.release.set()
+    assert running.result() == "first" and waiting.result() == "second"
+
+
+def test_a_long_job_keeps_stepping_while_previews_keep_coming(jobs):
+    gate = Gate()
+    long = jobs.submit(gate, long=True)
+    assert gate.started.wait(5)
+    served, stop = [], threading.Event()
+
+    def previews():
+        while not stop.is_set():
+            try:
+                served.append(jobs.submit(lambda progress, cancel: time.sleep(0.002)).result())
+            except QueueFull:
+                pass
+
+    artists = [threading.Thread(target=previews) for _ in range(2)]
+    for artist in artists:
+        artist.start()
+    steps = gate.steps
+    time.sleep(0.3)
+    stop.set()
+    for artist in artists:
+        artist.join(5)
+    assert len(served) > 10 and gate.steps > steps + 10
+    gate.release.set()
+    long.result()
+
+
+def test_a_job_between_steps_runs_in_the_queues_context_and_can_be_cancelled():
+    entered = []
+
+    @contextlib.contextmanager
+    def aside():
+        entered.append(True)
+        yield
+
+    queue = JobQueue(max_waiting=2, name="aside", between_steps=aside)
+    try:
+        gate, preview = Gate(), Gate("preview")
+        long = queue.submit(gate, long=True)
+        assert gate.started.wait(5)
+        job = queue.submit(preview)
+        assert preview.started.wait(5) and entered == [True] and queue.length == 2
+        job.cancel()
+        with pytest.raises(Cancelled):
+            job.result()
+        steps = gate.steps
+        assert wait_for(lambda: gate.steps > steps)  # the long job resumed
+        gate.release.set()
+        assert long.result() is None and queue.wait_idle(5)
+    finally:
+        queue.close(timeout=5)
+
+
+def wait_for(predicate, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return predicate()

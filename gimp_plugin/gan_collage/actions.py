@@ -20,7 +20,11 @@ stylemap model (its mix exists per resizer level). Interpolate, Mix styles, Loca
 attributes use a layer's own latent when it is for the session's model (its name, kind and shape: a W+
 latent never goes to a stylemap model, nor the other way round) and project only the layers without
 one: no second projection, no drift. Results then go over the latent's square, cropped to the layer,
-as after a projection.
+as after a projection. A layer whose latent cannot be used (damaged, or crafted: see latent_parasite.read)
+is projected as if it had none, and the session's notes say so for the artist.
+
+A call that fails UNAVAILABLE after the server has answered the session raises ServerStopped: the server
+went away while working, which the artist is told apart from a server that was never reached.
 
 Before anything is read or sent, the server's limits (GetServerInfo) and the model's levels (ListModels:
 num_levels, W+ rows or a stylemap model's resizer levels; num_ws from an older server) are checked, so
@@ -35,6 +39,7 @@ from typing import TYPE_CHECKING, Callable, Optional
 
 import paths  # noqa: F401  (vendor/ on sys.path first)
 from latent_parasite import STYLEMAP, W_PLUS, Stored, kind_of, shape_of
+from server.client.errors import CallError
 from server.client.progress import jobs_ahead
 from server.defaults import DEFAULT_FEATHER, DEFAULT_MARGIN, DEFAULT_STEPS
 from server.region import Bounds, Square, read_step, region_square
@@ -45,6 +50,12 @@ if TYPE_CHECKING:  # only a type: actions itself never touches a transport
 
 class UserError(Exception):
     """Something the artist can fix in the image (select two layers, make a selection, ...)."""
+
+
+class ServerStopped(CallError):
+    """The server went away while working on the action: a call failed UNAVAILABLE after the server had
+    answered this session, so it was reachable a moment before (it crashed, or was closed: both gRPC
+    stacks say UNAVAILABLE then, as when nothing listens)."""
 
 
 class Cancelled(Exception):
@@ -70,6 +81,7 @@ class LayerData:
     canvas_width: int = 0         # 0: the pixels' own size (full scale)
     canvas_height: int = 0
     latent: Optional[Stored] = None  # the latent the layer carries (its square in canvas coordinates)
+    latent_unusable: bool = False    # it carries one that cannot be used (latent_parasite.read): as if none
 
     @property
     def box(self) -> Bounds:
@@ -300,12 +312,15 @@ class Timings:
 
 @dataclass
 class Session:
-    """One action's way to the server: a client (DirectClient or GrpclibClient), settings, progress."""
+    """One action's way to the server: a client (DirectClient or GrpclibClient), settings, progress; `notes`
+    collects what the artist should hear about a finished action (a stored latent that could not be used)."""
     client: Client
     model: str
     timeout: float
     report: Report
     timings: Timings = field(default_factory=Timings)
+    notes: list = field(default_factory=list)
+    answered: bool = False  # the server has answered a call of this session (see ServerStopped)
 
     _info: Optional[dict] = field(default=None, init=False, repr=False)      # GetServerInfo, asked once
     _listing: Optional[dict] = field(default=None, init=False, repr=False)   # ListModels, asked once
@@ -319,13 +334,19 @@ class Session:
         self.report(label, part / parts)
         started = time.perf_counter()
         self.timings.counts["request_bytes"] = self.timings.counts.get("request_bytes", 0) + payload_bytes(request)
-        for event in self.client.call(name, request, self.timeout):
-            kind = event["event"]
-            if kind == "progress":
-                text, fraction = describe(label, event["progress"])
-                self.report(text, (part + fraction) / parts)
-            else:
-                payloads.append(event[kind])
+        try:
+            for event in self.client.call(name, request, self.timeout):
+                self.answered = True
+                kind = event["event"]
+                if kind == "progress":
+                    text, fraction = describe(label, event["progress"])
+                    self.report(text, (part + fraction) / parts)
+                else:
+                    payloads.append(event[kind])
+        except CallError as error:
+            if error.code == "UNAVAILABLE" and self.answered:
+                raise ServerStopped(error.code, error.message) from None
+            raise
         self.timings.add("call", time.perf_counter() - started)
         return payloads
 
@@ -420,7 +441,11 @@ def latent_of(session: Session, layer: LayerData, options: Options, part: int = 
         counts["latents_reused"] = counts.get("latents_reused", 0) + 1
         return stored
     counts["layers_projected"] = counts.get("layers_projected", 0) + 1
-    return Stored(session.project(layer, options, part, parts)["latent"], layer.box.square())
+    projected = Stored(session.project(layer, options, part, parts)["latent"], layer.box.square())
+    if layer.latent_unusable:
+        session.notes.append(f"The latent stored with the layer {layer.name!r} could not be used (it is damaged, "
+                             "or GAN Collage did not make it), so the layer was projected again.")
+    return projected
 
 
 # ------------------------------------------------------------------------------------ actions

@@ -12,7 +12,8 @@ import os
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from server.client.address import DEFAULT_SERVER  # vendored (the plug-in imports paths first); install.py: its own
+# vendored (the plug-in imports paths first); install.py: its own
+from server.client.address import DEFAULT_SERVER, token_problem
 
 FILE_NAME = "gan-collage.json"
 TRANSPORTS = ("auto", "grpcio", "pure-python")
@@ -58,6 +59,14 @@ class Config:
             return f"{python} -m server{where}"
         host, _, port = self.server.rpartition(":")
         return f"{python} -m server --host {host.strip('[]')} --port {port}{where}"
+
+
+def token_refusal(token: str) -> str:
+    """Why the plug-in cannot use `token`, in the artist's words; "" when it can (`token_problem`: it would
+    never reach the server, whose own start-up refuses such tokens)."""
+    problem = token_problem(token)
+    return (f"The token cannot be used: {problem}. Enter the token the GAN Collage server was started with (its "
+            "--token)." if problem else "")
 
 
 def path_in(profile: str | os.PathLike) -> Path:

@@ -8,7 +8,8 @@
   stylemap is blended (it covers every level).
 - Server settings: the token is a password field, the model a list of the server's models (still
   editable, for a server that is not running yet), and GIMP's own "Load/Save settings" buttons, which
-  have nothing to do with the settings file, are hidden. Its report comes in an information box.
+  have nothing to do with the settings file, are hidden. A token that could never reach the server is
+  refused on OK: the dialog stays open and says why. Its report comes in an information box.
 
 With $GAN_COLLAGE_DIALOG_REPORT set to a file, each dialog appends a JSON line describing its controls
 as they are shown (visible, sensitive, ranges, hidden text), so tests can check what the artist sees.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Callable
 
 import gi
 
@@ -161,10 +163,40 @@ def _describe(dialog, procedure, names: set, models: list | None) -> dict:
             "models": None if models is None else [model["name"] for model in models]}
 
 
-def run(procedure, config, names: list | None = None, model: dict | None = None, models: list | None = None) -> bool:
+def _record(entry: dict) -> None:
+    """Append `entry` as a JSON line to the file $GAN_COLLAGE_DIALOG_REPORT names, if set."""
+    if os.environ.get(REPORT_ENV):
+        with open(os.environ[REPORT_ENV], "a", encoding="utf-8") as out:
+            out.write(json.dumps(entry) + "\n")
+
+
+def _refusal_line(dialog) -> Gtk.Label:
+    """A line at the bottom of the dialog, hidden until a refusal is shown in it."""
+    line = Gtk.Label(wrap=True, max_width_chars=60, xalign=0.0, selectable=True)
+    line.set_name("gan-collage-refusal")
+    dialog.get_content_area().pack_end(line, False, False, 6)
+    return line
+
+
+def _confirmed(dialog, procedure, config, refuse: Callable | None) -> bool:
+    """Run the dialog until it is cancelled, or confirmed with values `refuse(config)` has no reason
+    ("") to refuse; each refusal is shown in the dialog, which stays open."""
+    line = _refusal_line(dialog) if refuse is not None else None
+    while dialog.run():
+        reason = refuse(config) if refuse is not None else ""
+        if not reason:
+            return True
+        line.set_markup(f"<b>{GLib.markup_escape_text(reason)}</b>")
+        line.show()
+        _record({"procedure": procedure.get_name(), "refused": reason})
+    return False
+
+
+def run(procedure, config, names: list | None = None, model: dict | None = None, models: list | None = None,
+        refuse: Callable | None = None) -> bool:
     """Show the procedure's dialog; True when confirmed. `model`: the chosen model as ListModels lists it
     (None = unknown); `models`: the server's models as {"name", "label"} for the settings' model list
-    (None = not shown)."""
+    (None = not shown); `refuse(config)`: on OK, why the values cannot be taken ("" when they can)."""
     GimpUi.init(procedure.get_name())
     dialog = GimpUi.ProcedureDialog(procedure=procedure, config=config)
     present = _properties(config)
@@ -190,12 +222,11 @@ def run(procedure, config, names: list | None = None, model: dict | None = None,
             _hide_gimp_settings_buttons(dialog)  # GIMP shows them as the dialog maps
             _align_labels(dialog)
         if os.environ.get(REPORT_ENV):
-            with open(os.environ[REPORT_ENV], "a", encoding="utf-8") as out:
-                shown_names = present & set(names) if names else present - {"run-mode", "image", "drawables"}
-                out.write(json.dumps(_describe(dialog, procedure, shown_names, models)) + "\n")
+            shown_names = present & set(names) if names else present - {"run-mode", "image", "drawables"}
+            _record(_describe(dialog, procedure, shown_names, models))
 
     dialog.connect_after("map", shown)
-    confirmed = dialog.run()
+    confirmed = _confirmed(dialog, procedure, config, refuse)
     dialog.destroy()
     return confirmed
 

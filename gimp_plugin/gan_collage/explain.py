@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+from actions import ServerStopped
 from config import Config
 from server.client.errors import CallError
 
@@ -87,6 +88,10 @@ def _no_such_model(reason: str) -> str:
 
 def _first_line(error: CallError, config: Config) -> str:
     code = error.code
+    if isinstance(error, ServerStopped):
+        return (f"The GAN Collage server at {config.server} stopped while working on this (it was closed, or it "
+                "crashed: the window where it ran says why). Start it again with: "
+                f"{config.server_command()} - then run this again.")
     if code == "UNAVAILABLE":
         return (f"Cannot reach the GAN Collage server at {config.server}. Start it with: {config.server_command()}"
                 " - or fix the address in Filters > Generative > GAN Collage > Server settings.")
@@ -132,6 +137,16 @@ def explain(error: CallError, config: Config) -> str:
     return f"{_first_line(error, config)}\n(Technical detail: {detail})"
 
 
+# For a failure nothing above foresaw (a bug, or GIMP refusing something), where GIMP would show an empty message.
+UNFORESEEN = ("GAN Collage ran into a problem of its own and stopped. Try again; if it keeps happening, please "
+              "report it (with the technical detail, when there is one).")
+
+
 def one_line(error: Exception, config: Config) -> str:
     """Why a preview failed, in one line of the artist's words (a CallError explained, else its text)."""
-    return _first_line(error, config) if isinstance(error, CallError) else str(error)
+    return _first_line(error, config) if isinstance(error, CallError) else str(error).strip() or UNFORESEEN
+
+
+def unforeseen(error: Exception) -> str:
+    """The message for an exception no handler expected: UNFORESEEN, then the exception as technical detail."""
+    return f"{UNFORESEEN}\n(Technical detail: {type(error).__name__}: {error})"

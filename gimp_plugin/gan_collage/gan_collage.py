@@ -16,9 +16,11 @@ import time
 STARTED = time.time()  # noqa: E402  (the benchmark's "plug-in start" ends here and at run_action)
 
 import dataclasses  # noqa: E402
+import functools  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
+import traceback  # noqa: E402
 from typing import Callable, NamedTuple  # noqa: E402
 
 import gi  # noqa: E402
@@ -264,7 +266,22 @@ def settings_path():
 
 
 def _failure(procedure, message, status=Gimp.PDBStatusType.EXECUTION_ERROR):
-    return procedure.new_return_values(status, GLib.Error(message))
+    return procedure.new_return_values(status, GLib.Error(message.strip() or explain.UNFORESEEN))
+
+
+def never_silent(run):
+    """`run` (a procedure's run function) answering with a message whatever happens: GIMP shows an empty
+    error for an exception that leaves the plug-in, so one no handler expected is told as unforeseen
+    (and its traceback goes to the terminal GIMP runs in)."""
+    @functools.wraps(run)
+    def guarded(procedure, *args):
+        try:
+            return run(procedure, *args)
+        except Exception as exc:
+            traceback.print_exc()
+            return _failure(procedure, explain.unforeseen(exc))
+
+    return guarded
 
 
 def write_timings(name: str, entered: float, timings: actions.Timings) -> None:
@@ -343,6 +360,8 @@ def run_action(procedure, run_mode, image, drawables, config, data):
         if progress is not None:
             progress.end()
     write_timings(procedure.get_name(), entered, session.timings)
+    if session.notes:
+        Gimp.message("\n".join(session.notes))
     values = procedure.new_return_values(Gimp.PDBStatusType.SUCCESS, GLib.Error())
     values.remove(1)
     values.insert(1, GObject.Value(Gimp.Layer, added[-1]))
@@ -434,6 +453,11 @@ def dialog_models(setup) -> list:
         return []
 
 
+def token_refused(config) -> str:
+    """Why the settings dialog's token cannot be saved ("" when it can), as it will be saved (trimmed)."""
+    return settings.token_refusal(config.get_property("token").strip())
+
+
 def run_settings(procedure, config, data):
     """Show (interactive) and save the settings file's values, then test the connection. A damaged file
     is replaced; the settings are saved even when the test fails."""
@@ -447,8 +471,12 @@ def run_settings(procedure, config, data):
         for prop, field in SETTINGS_FIELDS.items():
             config.set_property(prop, getattr(setup, field))
     shown = [*SETTINGS_FIELDS, "test-connection"]
-    if run_mode == Gimp.RunMode.INTERACTIVE and not dialogs.run(procedure, config, shown, models=dialog_models(setup)):
+    if run_mode == Gimp.RunMode.INTERACTIVE and not dialogs.run(procedure, config, shown, models=dialog_models(setup),
+                                                                refuse=token_refused):
         return procedure.new_return_values(Gimp.PDBStatusType.CANCEL, GLib.Error())
+    refusal = token_refused(config)
+    if refusal:
+        return _failure(procedure, f"GAN Collage settings were not saved. {refusal}")
     for prop, field in SETTINGS_FIELDS.items():
         setattr(setup, field, config.get_property(prop).strip())
     try:
@@ -501,7 +529,7 @@ class GanCollage(Gimp.PlugIn):
         short = name.removeprefix(PREFIX)
         if short == "settings":
             procedure = Gimp.Procedure.new(self, name, Gimp.PDBProcType.PLUGIN,
-                                           run_incomplete if INCOMPLETE else run_settings, None)
+                                           run_incomplete if INCOMPLETE else never_silent(run_settings), None)
             procedure.set_menu_label("Server _settings...")
             procedure.set_documentation("GAN Collage server settings", "Server address, token, model and transport, "
                                         "saved in the GIMP profile's gan-collage.json; then a connection test.", name)
@@ -511,7 +539,7 @@ class GanCollage(Gimp.PlugIn):
                 _settings_arguments(procedure)
         elif short == "live":
             procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN,
-                                                run_incomplete if INCOMPLETE else run_live, None)
+                                                run_incomplete if INCOMPLETE else never_silent(run_live), None)
             procedure.set_image_types("*")
             procedure.set_sensitivity_mask(ANY)
             procedure.set_menu_label("Li_ve preview...")
@@ -524,7 +552,7 @@ class GanCollage(Gimp.PlugIn):
         else:
             action = ACTIONS[short]
             procedure = Gimp.ImageProcedure.new(self, name, Gimp.PDBProcType.PLUGIN,
-                                                run_incomplete if INCOMPLETE else run_action, None)
+                                                run_incomplete if INCOMPLETE else never_silent(run_action), None)
             procedure.set_image_types("*")  # an indexed image gets a reason, not a greyed-out menu
             procedure.set_sensitivity_mask(ANY)
             procedure.set_menu_label(action.label + "...")

@@ -202,22 +202,24 @@ def chosen_layers(image, drawables) -> list:
     return list(reversed(in_order))
 
 
-def read_latent(layer) -> latent_parasite.Stored | None:
-    """The latent the layer carries, its square in canvas coordinates; None when it has none (or not a
-    readable one)."""
+def read_latent(layer, image) -> tuple:
+    """(the latent the layer carries, its square in canvas coordinates, or None; whether the layer carries
+    one that cannot be used: damaged, cut short, crafted, see latent_parasite.read)."""
     parasite = layer.get_parasite(latent_parasite.NAME)
-    stored = parasite and latent_parasite.decode(latent_parasite.parasite_bytes(parasite.get_data()))
-    if not stored:
-        return None
+    if parasite is None:
+        return None, False
+    if parasite.size > latent_parasite.MAX_BYTES:  # not even fetched: PyGObject makes a list of ints of it
+        return None, True
     _, x, y = layer.get_offsets()
-    square = stored.square
-    return latent_parasite.Stored(stored.latent, Bounds.sized(square.x0 + x, square.y0 + y, square.width,
-                                                              square.width))
+    stored = latent_parasite.read(latent_parasite.parasite_bytes(parasite.get_data()),
+                                  Bounds.sized(x, y, layer.get_width(), layer.get_height()),
+                                  Bounds(0, 0, image.get_width(), image.get_height()))
+    return stored, stored is None
 
 
-def _with_latent(layer) -> LayerData:
+def _with_latent(layer, image) -> LayerData:
     data = read_layer(layer)
-    data.latent = read_latent(layer)
+    data.latent, data.latent_unusable = read_latent(layer, image)
     return data
 
 
@@ -226,7 +228,7 @@ def one_layer(image, drawables) -> LayerData:
     layers = chosen_layers(image, drawables)
     if len(layers) != 1:
         raise UserError(f"Select one layer (there are {len(layers)} selected).")
-    return _with_latent(layers[0])
+    return _with_latent(layers[0], image)
 
 
 def two_layers(image, drawables) -> tuple[LayerData, LayerData]:
@@ -234,7 +236,7 @@ def two_layers(image, drawables) -> tuple[LayerData, LayerData]:
     layers = chosen_layers(image, drawables)
     if len(layers) != 2:
         raise UserError(f"Select exactly two layers in the Layers dialog (Ctrl-click); there are {len(layers)}.")
-    return _with_latent(layers[0]), _with_latent(layers[1])
+    return _with_latent(layers[0], image), _with_latent(layers[1], image)
 
 
 # ------------------------------------------------------------------------------------ writing

@@ -20,9 +20,12 @@ In memory a latent is the gRPC Latent as a dict, {"num_ws", "w_dim", "values", "
 "shape"} (num_ws and w_dim are 0 for a stylemap), so a decoded one goes back to the server exactly.
 
 GIMP 3 refuses to load an XCF parasite over 256 MiB (MAX_XCF_PARASITE_DATA_LEN in xcf-load.c); an
-18 x 512 latent is 36 KiB, a 64 x 8 x 8 stylemap 16 KiB. Data that is not a latent of a known version
-(damaged, cut short, an absurd shape, values that are not finite numbers) decodes to None: the layer
-is then treated as having no latent (and projected when an action needs one), never as an error.
+18 x 512 latent is 36 KiB, a 64 x 8 x 8 stylemap 16 KiB. A parasite can come from anywhere (an XCF
+someone sent), so everything in it is checked before it is used: data that is not a latent of a known
+version (damaged, cut short, an absurd shape, values that are not finite or beyond what the server
+takes) decodes to None, and `read` also refuses a square that cannot be the layer's (`fits`). An
+unusable latent is treated as none: the layer is projected when an action needs a latent, and the
+action says so (actions.latent_of), never an error.
 """
 from __future__ import annotations
 
@@ -40,8 +43,10 @@ MAGIC = b"GCL"
 VERSION = 2
 W_PLUS, STYLEMAP = "w_plus", "stylemap"
 DIMENSIONS = {W_PLUS: 2, STYLEMAP: 3}  # sides of each kind's shape
-MAX_VALUES = 64 * 1024 * 1024 // 4  # 64 MiB of floats: far past any StyleGAN2 W+ (18 x 512), under GIMP's limit
-MAX_SIDE = 1 << 16                  # the server's own limit on a latent's side
+MAX_VALUES = 1 << 20  # 4 MiB of floats: far past any StyleGAN2 W+ (18 x 512) or stylemap (64 x 8 x 8)
+MAX_BYTES = 8 + 64 * 1024 + 4 * MAX_VALUES  # the largest parasite worth reading (a header of up to 64 KiB)
+MAX_SIDE = 1 << 16   # the server's own limit on a latent's side
+MAX_VALUE = 1e4      # the server refuses latents holding larger numbers (server/rpc/convert.py MAX_LATENT_VALUE)
 
 
 @dataclass(frozen=True)
@@ -106,7 +111,7 @@ def _header(header: dict, version: int) -> Optional[tuple]:
 
 def decode(data: bytes) -> Optional[Stored]:
     """The latent and its square; None for anything else (another version, damaged or cut short)."""
-    if len(data) < 8 or data[:3] != MAGIC or data[3] not in (1, VERSION):
+    if not 8 <= len(data) <= MAX_BYTES or data[:3] != MAGIC or data[3] not in (1, VERSION):
         return None
     (length,) = struct.unpack_from("<I", data, 4)
     try:
@@ -121,9 +126,32 @@ def decode(data: bytes) -> Optional[Stored]:
     if not 0 < count <= MAX_VALUES or len(data) != 8 + length + 4 * count:
         return None
     values = list(struct.unpack_from(f"<{count}f", data, 8 + length))
-    if not all(map(math.isfinite, values)):
+    if not all(abs(value) <= MAX_VALUE for value in values):  # NaN fails this too
         return None
     return Stored(latent_dict(values, model, kind, shape), square)
+
+
+def fits(square: Bounds, layer: Bounds, canvas: Bounds) -> bool:
+    """Whether `square` (canvas coordinates) can be the square that a result layer at `layer` stands for.
+
+    A result covers its square cropped to the canvas (Realize) or to its source layer (the others), so
+    its square overlaps it and is no longer than the canvas' or the layer's longer side; moving the layer
+    moves both. Anything else was not made by GAN Collage, and could be costly: every result of a
+    layer is scaled by GIMP to its square first, so a 16384 px square on a 48 px layer costs gigabytes.
+    """
+    longest = max(canvas.width, canvas.height, layer.width, layer.height)
+    return square.width <= longest and square.intersect(layer) is not None
+
+
+def read(data: bytes, layer: Bounds, canvas: Bounds) -> Optional[Stored]:
+    """The latent stored with a layer at `layer` on `canvas`, its square moved to canvas coordinates (the
+    parasite's is relative to the layer's offsets); None unless `data` decodes and its square `fits`."""
+    stored = decode(data)
+    if stored is None:
+        return None
+    square = Bounds.sized(stored.square.x0 + layer.x0, stored.square.y0 + layer.y0, stored.square.width,
+                          stored.square.width)
+    return Stored(stored.latent, square) if fits(square, layer, canvas) else None
 
 
 def parasite_data(data: bytes) -> list:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Protocol
 
 import paths
-from config import Config
+from config import Config, token_refusal
 from server.client.errors import CallError
 
 __all__ = ["CallError", "Client", "Connection", "TransportError", "connect"]
@@ -103,5 +103,8 @@ class Connection:
 
 def connect(config: Config) -> Connection:
     """A client for `config.server` over the stack `config.transport` asks for."""
+    refusal = token_refusal(config.token)  # e.g. written into the settings file by hand
+    if refusal:
+        raise TransportError(f"{refusal} (In Filters > Generative > GAN Collage > Server settings.)")
     opener, description = choose_stack(config.transport)
     return Connection(opener(config.server, config.token or None), description)

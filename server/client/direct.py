@@ -13,7 +13,7 @@ import grpc
 from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
 
 from . import messages
-from .address import DEFAULT_SERVER
+from .address import DEFAULT_SERVER, bearer
 from .errors import CallError
 
 MAX_MESSAGE_BYTES = 1 << 30  # like the server's default limit
@@ -23,13 +23,14 @@ class DirectClient:
     """One channel to a server; `call` runs one method, `cancel` stops the call in progress."""
 
     def __init__(self, server: str = DEFAULT_SERVER, token: str | None = None, tls_ca: bytes | None = None):
+        value = bearer(token)  # ValueError for a token that cannot be sent, before a channel is opened
+        self.metadata = (("authorization", value),) if value else ()
         limits = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                   ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
         if tls_ca is not None:
             self.channel = grpc.secure_channel(server, grpc.ssl_channel_credentials(tls_ca), options=limits)
         else:
             self.channel = grpc.insecure_channel(server, options=limits)
-        self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.stub = pb_grpc.GanCollageStub(self.channel)
         self._current = None
         self._lock = threading.Lock()

@@ -19,7 +19,7 @@ from grpclib.exceptions import GRPCError, ProtocolError, StreamTerminatedError
 from server.api.gancollage.v1 import gancollage_pb2 as pb
 
 from . import messages
-from .address import DEFAULT_SERVER, split_address
+from .address import DEFAULT_SERVER, bearer, split_address
 from .errors import CallError
 
 
@@ -28,7 +28,8 @@ class GrpclibClient:
 
     def __init__(self, server: str = DEFAULT_SERVER, token: str | None = None):
         self.host, self.port = split_address(server)
-        self.metadata = {"authorization": f"Bearer {token}"} if token else None
+        value = bearer(token)  # ValueError for a token that cannot be sent
+        self.metadata = {"authorization": value} if value else None
         self._loop = asyncio.new_event_loop()
         self._lock = threading.Lock()  # guards the three fields below, which `cancel` reads from other threads
         self._calling = False  # a call is in progress

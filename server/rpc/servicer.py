@@ -2,7 +2,9 @@
 
 Every call that touches a model runs as a job on the device's worker (see server/jobs.py); the job is
 cancelled when the RPC ends early (client cancel, client gone, deadline), so the worker is free again
-within one engine step.
+within one engine step. Projections that optimise for more than INTERACTIVE_STEPS steps are long
+jobs; everything else (regressor passes, short hybrid previews, edits) is interactive and runs
+between a long job's steps.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from server.api.gancollage.v1 import gancollage_pb2 as pb
 from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
 from server.engine import attribute_edits, edits
 from server.engine.errors import Cancelled
+from server.engine.project_options import ProjectOptions
 from server.engine.realize import project_image, realize
 from server.jobs import DeadlineExceeded, Job, JobQueue
 
@@ -27,6 +30,12 @@ from .pixel_budget import check_request_pixels
 
 log = logging.getLogger(__name__)
 NO_DEADLINE = 1e8  # seconds; grpc reports an "infinite" time remaining when the call has no deadline
+INTERACTIVE_STEPS = 20  # optimisation steps (all restarts) a job may take and still be interactive
+
+
+def is_long(options: ProjectOptions) -> bool:
+    """Whether a projection is a long job: Live preview's hybrid (8 steps by default) stays interactive."""
+    return options.method != "regressor" and options.steps * options.restarts > INTERACTIVE_STEPS
 
 
 def _abort(context: grpc.ServicerContext, exc: Exception, renames: status.Renames):
@@ -67,11 +76,11 @@ class GanCollageServicer(pb_grpc.GanCollageServicer):
         self._jobs = jobs
         self._info = info  # the static part of GetServerInfo's answer
 
-    def _submit(self, context: grpc.ServicerContext, job_work) -> Job:
+    def _submit(self, context: grpc.ServicerContext, job_work, long: bool = False) -> Job:
         """Queue `job_work(progress, cancel)`, tied to the RPC: it ends when the RPC does."""
         remaining = context.time_remaining()
         deadline = time.monotonic() + remaining if remaining is not None and remaining < NO_DEADLINE else None
-        job = self._jobs.submit(job_work, deadline)
+        job = self._jobs.submit(job_work, deadline, long)
         ended_job = weakref.ref(job)  # gRPC keeps its callbacks past the call: they must not keep the result
 
         def rpc_ended():
@@ -111,7 +120,7 @@ class GanCollageServicer(pb_grpc.GanCollageServicer):
         check_request_pixels(request, self._info.max_request_pixels)
         name, model = self._catalog.get(request.model)
         canvas, options = convert.realize_from_proto(request, model, name, self._info.max_result_pixels)
-        job = self._submit(context, partial(realize, model, canvas, options))
+        job = self._submit(context, partial(realize, model, canvas, options), is_long(options.projection))
         yield from self._progress(job, pb.RealizeEvent)
         result = convert.realize_result_to_proto(job.result(), name, job.queue_seconds)
         yield pb.RealizeEvent(result=result)
@@ -121,7 +130,7 @@ class GanCollageServicer(pb_grpc.GanCollageServicer):
         check_request_pixels(request, self._info.max_request_pixels)
         name, model = self._catalog.get(request.model)
         canvas, options = convert.project_from_proto(request, model, name)
-        job = self._submit(context, partial(project_image, model, canvas, options))
+        job = self._submit(context, partial(project_image, model, canvas, options), is_long(options))
         yield from self._progress(job, pb.ProjectEvent)
         projection, image = job.result()
         yield pb.ProjectEvent(result=convert.project_result_to_proto(projection, image, name, job.queue_seconds))

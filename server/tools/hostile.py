@@ -12,6 +12,8 @@ the targets (answered within 5 s, peak growth <= 500 MB, the expected status cod
 from __future__ import annotations
 
 import argparse
+import collections
+import itertools
 import json
 import struct
 import sys
@@ -23,11 +25,13 @@ from pathlib import Path
 from typing import Callable
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from server.api.gancollage.v1 import gancollage_pb2 as pb
 from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
 from server.jobs import EVENT_BUFFER
 from server.tools.server_process import REPO, ServerProcess, server
+from server.tools.stalled_calls import StalledCalls
 
 TRANSPORT_BYTES = 4 * 65536  # the reader's window, the server's, and what a write has in hand
 CALL_DEADLINE = 60.0
@@ -136,6 +140,12 @@ class Case:
     flags: tuple[str, ...] = ()
     limit_seconds: float = 5.0
     verify: Callable[[Outcome, float], str | None] = lambda outcome, time_slack: None
+    issue: int | None = None  # the issue's number; None: the hardening issue the first cases came from
+
+    @property
+    def label(self) -> str:
+        """`item`, or `issue.item` for a later issue's case."""
+        return str(self.item) if self.issue is None else f"{self.issue}.{self.item}"
 
     def failures(self, outcome: Outcome, time_slack: float = 1.0) -> list[str]:
         """What misses the targets; time limits are multiplied by `time_slack` (the test suite runs
@@ -228,8 +238,6 @@ def _wide_feather(channel, _server) -> Outcome:
 
 def _idle_reflection_streams(count: int):
     def run(channel, server_) -> Outcome:
-        from grpc_health.v1 import health_pb2, health_pb2_grpc
-
         channels = [grpc.insecure_channel(server_.address) for _ in range(count)]
         try:
             streams = []
@@ -237,27 +245,87 @@ def _idle_reflection_streams(count: int):
                 method = extra.stream_stream("/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo")
                 streams.append(method(iter(threading.Event().wait, True)))
             time.sleep(0.5)
-            times = {}
-            for name, call in (
-                    ("health", lambda: health_pb2_grpc.HealthStub(channel).Check(
-                        health_pb2.HealthCheckRequest(), timeout=10)),
-                    ("info", lambda: stub(channel).GetServerInfo(pb.GetServerInfoRequest(), timeout=10)),
-                    ("realize", lambda: list(stub(channel).Realize(regressor(small_canvas()), timeout=10)))):
-                started = time.monotonic()
-                try:
-                    call()
-                    code = "OK"
-                except grpc.RpcError as exc:
-                    code = exc.code().name
-                times[name] = {"code": code, "seconds": round(time.monotonic() - started, 3)}
+            times = answer_times(channel)
             for call in streams:
                 call.cancel()
-            worst = next((t["code"] for t in times.values() if t["code"] != "OK"), "OK")
-            return Outcome(worst, details=times)
+            return Outcome(worst_code(times), details=times)
         finally:
             for extra in channels:
                 extra.close()
     return run
+
+
+def answer_times(channel, timeout: float = 10.0) -> dict[str, dict]:
+    """How a health check, GetServerInfo and a small regressor Realize answer: {name: {code, seconds}}."""
+    times = {}
+    for name, call in (
+            ("health", lambda: health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=timeout)),
+            ("info", lambda: stub(channel).GetServerInfo(pb.GetServerInfoRequest(), timeout=timeout)),
+            ("realize", lambda: list(stub(channel).Realize(regressor(small_canvas()), timeout=timeout)))):
+        started = time.monotonic()
+        try:
+            call()
+            code = "OK"
+        except grpc.RpcError as exc:
+            code = exc.code().name
+        times[name] = {"code": code, "seconds": round(time.monotonic() - started, 3)}
+    return times
+
+
+def worst_code(times: dict[str, dict]) -> str:
+    return next((t["code"] for t in times.values() if t["code"] != "OK"), "OK")
+
+
+def unary_request_paths() -> list[str]:
+    """Every method whose request is one message: all of the service's, and the health check."""
+    service = pb.DESCRIPTOR.services_by_name["GanCollage"]
+    return [f"/{service.full_name}/{method.name}" for method in service.methods if not method.client_streaming] \
+        + ["/grpc.health.v1.Health/Check"]
+
+
+STALL_DROP_SECONDS = 3.0  # the server's --read-timeout in the stalled-calls case
+
+
+def _stalled_calls(count: int, per_connection: int):
+    """`count` calls of every unary-request method in turn, `per_connection` on each connection, whose
+    requests never arrive: health, GetServerInfo and Realize answer beside them as fast as before
+    them, and the server ends every stalled call (within its --read-timeout, checked by `_dropped`)."""
+    def run(channel, server_) -> Outcome:
+        before = answer_times(channel)
+        paths = list(itertools.islice(itertools.cycle(unary_request_paths()), count))
+        with StalledCalls(server_.address, paths, per_connection) as calls:
+            time.sleep(0.5)  # every call is open and waiting for its request
+            beside = answer_times(channel)
+            calls.wait_ended(STALL_DROP_SECONDS + 5)
+            ended = dict(calls.ended)
+        statuses = collections.Counter(_status_name(status) for _, status in ended.values())
+        details = {f"{name}_s": before[name]["seconds"] for name in before}
+        details.update({f"{name}_beside_s": t["seconds"] for name, t in beside.items()})
+        details.update(stalled=count, dropped=len(ended), dropped_within_s=max((t for t, _ in ended.values()), default=None),
+                       dropped_as=", ".join(f"{name} {n}" for name, n in statuses.items()))
+        return Outcome(worst_code(beside), details=details)
+    return run
+
+
+def _status_name(status: str) -> str:
+    """A grpc-status number as its code's name ("4": DEADLINE_EXCEEDED); other notes as they are."""
+    return next((code.name for code in grpc.StatusCode if str(code.value[0]) == status), status)
+
+
+def _as_fast_beside(outcome: Outcome, time_slack: float) -> str | None:
+    """Each answer beside the stalled calls within twice its time before them (plus 50 ms of noise)."""
+    slow = {name: (outcome.details[f"{name}_s"], outcome.details[f"{name}_beside_s"]) for name in ("health", "info", "realize")
+            if outcome.details[f"{name}_beside_s"] > (2 * outcome.details[f"{name}_s"] + 0.05) * time_slack}
+    return f"slower beside the stalled calls (before, beside): {slow}" if slow else None
+
+
+def _dropped(outcome: Outcome, time_slack: float) -> str | None:
+    d = outcome.details
+    if d["dropped"] < d["stalled"] or d["dropped_within_s"] > STALL_DROP_SECONDS + time_slack:
+        return f"{d['dropped']} of {d['stalled']} stalled calls dropped, the last after {d['dropped_within_s']} s " \
+               f"(limit {STALL_DROP_SECONDS + time_slack:g})"
+    return None
 
 
 def _echo(make_request: Callable[[grpc.Channel], tuple[str, object]]):
@@ -441,6 +509,9 @@ CASES = [
     Case("server_paths_in_messages", 9, _paths_in_messages, ("FAILED_PRECONDITION",), flags=("--models-dir",),
          verify=is_false("server_path_shown")),
     Case("lpips_without_weights", 10, _lpips_without_weights, ("FAILED_PRECONDITION",)),
+    Case("stalled_unary_calls_40", 1, _stalled_calls(40, per_connection=4), ("OK",), issue=24,
+         flags=("--read-timeout", f"{STALL_DROP_SECONDS:g}"), limit_seconds=STALL_DROP_SECONDS + 5,
+         verify=every(_as_fast_beside, _dropped)),
 ]
 
 
@@ -489,7 +560,7 @@ def main(argv=None) -> int:
         with server(*flags, checkout=args.checkout) as running:
             outcome = run_case(case, running)
         failures = case.failures(outcome)
-        results[case.name] = dict(asdict(outcome), item=case.item, expect=case.expect, failures=failures)
+        results[case.name] = dict(asdict(outcome), item=case.label, expect=case.expect, failures=failures)
         print(f"{case.name:34s} {outcome.code:20s} {outcome.seconds:7.2f}s {outcome.peak_growth_mb:8.1f}MB "
               f"{'; '.join(failures) or 'ok'} | {outcome.message[:70]!r} {outcome.details}", flush=True)
     if args.json:

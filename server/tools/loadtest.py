@@ -1,12 +1,18 @@
 """Load test: N concurrent clients for T seconds against a server this script starts on loopback.
 
     python -m server.tools.loadtest --model MODEL [--clients 4] [--seconds 20] [--json OUT.json]
+    python -m server.tools.loadtest --model MODEL --previews 6 [--long-steps 500] [--json OUT.json]
 
 Each client loops over a seeded mix of Realize calls: regressor, short optimisations, and long
 optimisations it cancels after their first step. After a warm-up at the same concurrency, it reports
 throughput, p50/p99 latency per kind, errors by status code, and the server's RSS (VmRSS from
 /proc/PID/status) before and after the run, and writes it all as JSON. Bounded: at most 32 clients,
 300 seconds, and a 120-second deadline per call; the server listens on 127.0.0.1 only.
+
+With `--previews N` it runs preview_load.py's scenario instead: N live-preview clients (a regressor
+Realize every `--preview-interval` s, 100 ms by default, newest wins) alone for `--seconds`, then
+beside one `--long-steps` optimisation until it ends; it reports both phases and the targets the run
+missed (exit code 1 when any).
 """
 from __future__ import annotations
 
@@ -19,9 +25,12 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from server.client import messages
 from server.client.errors import CallError
 from server.client.direct import DirectClient
-from server.tools.server_process import server, status_kb
+from server.tools import preview_load
+from server.tools.preview_load import percentile
+from server.tools.server_process import REPO, server, status_kb
 
 MAX_CLIENTS, MAX_SECONDS, CALL_DEADLINE, STARTUP_SECONDS = 32, 300.0, 120.0, 120.0
 KINDS = ("regressor", "optimize", "cancel")
@@ -42,13 +51,6 @@ def canvas_request(method: str, steps: int, seed: int) -> dict:
                                    "opacity": 0.7}],
                        "selection": {"width": width, "height": height, "data": bytes(selection)}},
             "options": {"method": method, "steps": steps, "seed": seed}}
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))], 4)
 
 
 class Stats:
@@ -137,16 +139,28 @@ def main(argv=None) -> int:
                         metavar=("REGRESSOR", "OPTIMIZE", "CANCEL"), help="weights of the three kinds of call (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=1, help="the server's torch threads")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--previews", type=int, default=0,
+                        help="run the live-preview scenario with this many preview clients instead")
+    parser.add_argument("--long-steps", type=int, default=500, help="the preview scenario's long optimisation")
+    parser.add_argument("--preview-interval", type=float, default=0.1,
+                        help="seconds between a preview client's changes (default: %(default)s)")
+    parser.add_argument("--checkout", type=Path, default=REPO,
+                        help="run the server from this checkout (e.g. an older commit, to compare)")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
+    if not (0 <= args.previews <= MAX_CLIENTS and 1 <= args.long_steps <= 10_000 and 0.01 <= args.preview_interval <= 10):
+        parser.error(f"--previews must be in [0, {MAX_CLIENTS}], --long-steps in [1, 10000], "
+                     "--preview-interval in [0.01, 10]")
     if not (1 <= args.clients <= MAX_CLIENTS and 0 < args.seconds <= MAX_SECONDS and 0 <= args.warmup <= MAX_SECONDS):
         parser.error(f"--clients must be in [1, {MAX_CLIENTS}], --seconds and --warmup in (0, {MAX_SECONDS}]")
 
+    if args.previews:
+        return previews_beside_long_job(args)
     requests = {"regressor": canvas_request("regressor", 0, args.seed),
                 "optimize": canvas_request("optimize", args.optimize_steps, args.seed),
                 "cancel": canvas_request("optimize", 10_000, args.seed)}
     flags = ("--host", "127.0.0.1", "--model", args.model, "--max-queue", str(args.clients), "--log-level", "WARNING")
-    with server(*flags, threads=args.threads, startup_seconds=STARTUP_SECONDS) as running:
+    with server(*flags, threads=args.threads, startup_seconds=STARTUP_SECONDS, checkout=args.checkout) as running:
         address = running.address
         run_clients(address, args.clients, args.warmup, list(args.mix), requests, args.seed + 1, Stats())
         wait_idle(address)
@@ -155,13 +169,31 @@ def main(argv=None) -> int:
         elapsed = run_clients(address, args.clients, args.seconds, list(args.mix), requests, args.seed, stats)
         wait_idle(address)
         rss_after = status_kb(running.pid, "VmRSS")
-    report = {"config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-              **summarise(stats, elapsed),
-              "server_rss_kb": {"before": rss_before, "after": rss_after, "growth": rss_after - rss_before}}
+    emit(args, {**summarise(stats, elapsed),
+                "server_rss_kb": {"before": rss_before, "after": rss_after, "growth": rss_after - rss_before}})
+    return 0
+
+
+def previews_beside_long_job(args) -> int:
+    """preview_load.py's scenario against a server started with room in its queue for every client."""
+    preview = messages.request("Realize", dict(canvas_request("regressor", 0, args.seed), skip_layer=True))
+    long = messages.request("Realize", dict(canvas_request("optimize", args.long_steps, args.seed), skip_layer=True))
+    flags = ("--host", "127.0.0.1", "--model", args.model, "--max-queue", str(args.previews + 1),
+             "--log-level", "WARNING")
+    with server(*flags, threads=args.threads, startup_seconds=STARTUP_SECONDS, checkout=args.checkout) as running:
+        wait_idle(running.address)
+        report = preview_load.run(running.address, preview, long, args.previews, args.preview_interval, args.seconds)
+    missed = preview_load.targets_missed(report)
+    emit(args, {**report, "targets_missed": missed})
+    return 1 if missed else 0
+
+
+def emit(args, figures: dict) -> None:
+    """Print the figures after the run's configuration, and write them to --json when given."""
+    report = {"config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}, **figures}
     print(json.dumps(report, indent=2))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
-    return 0
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 # Run by python-fu-eval inside a real GIMP 3 with an X display (tests/test_gimp_e2e.py): every GAN Collage
-# procedure in interactive mode (or those params.json names in "procedures", with its "model" in the
-# settings file). The test confirms each dialog as it appears (Return = OK); this records what each call
+# procedure in interactive mode (or those params.json names in "procedures", with its "model" and "token" in
+# the settings file). The test confirms each dialog as it appears (Return = OK); this records what each call
 # returned in $OUT_DIR/dialogs.json.
 import json
 import os
@@ -10,7 +10,8 @@ from gi.repository import Gimp
 PARAMS = json.load(open(os.path.join(os.environ["IN_DIR"], "params.json")))
 settings_file = os.path.join(str(Gimp.directory()), "gan-collage.json")
 with open(settings_file, "w") as out:  # as install.py leaves it; the settings dialog must show these values
-    json.dump({"server": PARAMS["server"], "token": "secret-token", "model": PARAMS.get("model", "")}, out)
+    json.dump({"server": PARAMS["server"], "token": PARAMS.get("token", "secret-token"),
+               "model": PARAMS.get("model", "")}, out)
 
 image = Gimp.Image.new(48, 32, Gimp.ImageBaseType.RGB)
 layers = []

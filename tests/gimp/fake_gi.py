@@ -179,6 +179,10 @@ class Parasite:
     flags: int
     data: bytes
 
+    @property
+    def size(self):
+        return len(self.data)
+
     def get_data(self):
         """As GIMP 3.0.4's PyGObject gives it: a list of signed ints."""
         return [value - 256 if value > 127 else value for value in self.data]
