@@ -5,8 +5,9 @@
 Prints `listening on HOST:PORT` on stdout once it serves (with the actual port when --port is 0),
 logs one line per call on stderr, and stops gracefully on SIGINT or SIGTERM. Binding to anything but
 loopback needs a token (--token, or the GANCOLLAGE_TOKEN environment variable); clients then send
-metadata `authorization: Bearer <token>`. Exit codes: 0 after a clean stop, 2 bad flags, 1 when it
-cannot start (port taken, the --model checkpoint unreadable).
+metadata `authorization: Bearer <token>`, so a token must be printable ASCII (refused at start-up
+otherwise). Exit codes: 0 after a clean stop, 2 bad flags, 1 when it cannot start (port taken, the
+--model checkpoint unreadable).
 """
 from __future__ import annotations
 
@@ -18,11 +19,14 @@ import sys
 import threading
 from pathlib import Path
 
+from server.memory import return_freed_memory, use_main_heap
+
 log = logging.getLogger("server")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from server.rpc.network import DEFAULT_PORT, is_loopback  # light: torch is imported after the checks
+    from server.client.address import token_problem
+    from server.rpc.network import DEFAULT_PORT, DEFAULT_READ_TIMEOUT, is_loopback  # light: torch comes later
     from server.rpc.pixel_budget import DEFAULT_MAX_REQUEST_PIXELS, DEFAULT_MAX_RESULT_PIXELS
 
     parser = argparse.ArgumentParser(prog="python -m server", description=__doc__,
@@ -61,16 +65,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--lpips-lin", type=Path, metavar="FILE",
                         help="LPIPS' learned per-channel weights (its vgg.pth), with --lpips-weights; "
                              "without it every channel weighs 1")
+    parser.add_argument("--read-timeout", type=float, default=DEFAULT_READ_TIMEOUT, metavar="SECONDS",
+                        help="seconds a call's request may take to arrive in full; calls still waiting for "
+                             "theirs then end with DEADLINE_EXCEEDED (default: %(default)g)")
     parser.add_argument("--grace", type=float, default=5.0,
                         help="seconds running calls get to finish on shutdown (default: %(default)s)")
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     args = parser.parse_args(argv)
     if not is_loopback(args.host) and not args.token:
         parser.error(f"--host {args.host} is not loopback: a --token is required")
+    if args.token and (problem := token_problem(args.token)):
+        parser.error(f"--token (or $GANCOLLAGE_TOKEN) cannot be used: clients could never send it, because {problem}")
     if (args.tls_cert is None) != (args.tls_key is None):
         parser.error("--tls-cert and --tls-key go together")
     if args.threads < 0 or args.max_queue < 0 or not 1 <= args.max_message_mb <= 2047:
         parser.error("--threads and --max-queue must be >= 0, --max-message-mb in [1, 2047]")
+    if not 0 < args.read_timeout <= 3600:
+        parser.error("--read-timeout must be in (0, 3600]")
     if not (0 < args.max_request_megapixels <= 1e4 and 0 < args.max_result_megapixels <= 1e4):
         parser.error("--max-request-megapixels and --max-result-megapixels must be in (0, 10000]")
     if args.lpips_lin is not None and args.lpips_weights is None:
@@ -110,8 +121,10 @@ def resolve_device(spec: str):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    use_main_heap()  # before the server's threads start allocating (server/memory.py)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from server.models import DEFAULT_NAME
+    from server.models.loading import embedded_beside
     from server.rpc.catalog import Catalog
     from server.rpc.network import address
     from server.rpc.server import ServerOptions, start_server
@@ -135,7 +148,9 @@ def main(argv=None) -> int:
         except ModelUnavailable as exc:
             log.error("cannot use --lpips-weights: %s", exc)
             return 1
-    catalog = Catalog.load(args.model, args.models_dir, device, lpips=lpips, directions_dir=args.directions_dir)
+    catalog = Catalog.load(args.model, args.models_dir, device, lpips=lpips, directions_dir=args.directions_dir,
+                           named=embedded_beside(args.model))
+    return_freed_memory()  # what loading freed: the server starts as small as it will be idle
     default = catalog.entries[DEFAULT_NAME]
     if default.model is None and args.model != DEFAULT_NAME:
         log.error("cannot load --model %s: %s", args.model, default.error)
@@ -146,7 +161,8 @@ def main(argv=None) -> int:
         tls_key=args.tls_key.read_bytes() if args.tls_key else None,
         max_message_bytes=args.max_message_mb << 20,
         max_request_pixels=int(args.max_request_megapixels * 1e6),
-        max_result_pixels=int(args.max_result_megapixels * 1e6), torch_threads=threads)
+        max_result_pixels=int(args.max_result_megapixels * 1e6), read_timeout=args.read_timeout,
+        torch_threads=threads)
     try:
         running = start_server(catalog, options)
     except (OSError, ValueError) as exc:

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from server.models import load_discriminator, load_generator, load_model, load_regressor
-from server.models.loading import EMBEDDED_DIR
+from server.models.loading import EMBEDDED_MODELS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-MAX_BYTES = 30 * 1000 * 1000
+MAX_BYTES = 30 * 1000 * 1000  # every shipped model together
 
 
 @pytest.fixture(scope="module")
@@ -20,13 +20,28 @@ def model():
 
 
 def test_the_shipped_files_are_small_and_described(model):
-    size = sum(p.stat().st_size for p in EMBEDDED_DIR.iterdir())
-    assert size <= MAX_BYTES
+    shipped = [p for folder in EMBEDDED_MODELS.values() for p in folder.iterdir()
+               if not p.name.startswith("directions-computed-")]  # a local cache, not shipped
+    assert sum(p.stat().st_size for p in shipped) <= MAX_BYTES
     card = model.card
     gan = card["training"]["gan"]
     assert gan["iterations"] > 0 and gan["kimg"] > 0 and gan["wall_hours"] > 0 and card["training"]["hardware"]
     assert card["training"]["regressor"]["iterations"] > 0
     assert all(getattr(model, part) is not None for part in ("generator", "discriminator", "regressor"))
+
+
+def test_the_shipped_stylemapgan_is_described_and_complete():
+    model = load_model(EMBEDDED_MODELS["portraits-stylemap-64"])
+    card, g = model.card, model.generator
+    assert card["name"] == "portraits-stylemap-64" and card["weights"]["dtype"] == "float16"
+    run = card["training"]["stylemapgan"]
+    assert run["iterations"] > 0 and run["kimg"] > 0 and run["wall_hours"] > 0 and card["training"]["hardware"]
+    assert all(getattr(model, part) is not None for part in ("generator", "discriminator", "regressor"))
+    assert (g.latent_kind, tuple(g.latent_shape), g.resolution) == ("stylemap", (32, 16, 16), 64)
+    with torch.no_grad():
+        x = g(torch.randn(4, g.z_dim, generator=torch.Generator().manual_seed(0)))
+        rec = g.synthesis(model.regressor(x))
+    assert torch.isfinite(rec).all() and rec.abs().max() < 2
 
 
 @torch.no_grad()

@@ -31,6 +31,7 @@ import pytest
 
 from conftest import REPO, SHARED, conformance_file, make_tiny_model
 from plugin_fixtures import closed_port, packaged_plugin  # noqa: F401  (a fixture)
+from server.models.loading import embedded_beside
 from server.tools.server_process import server as server_process
 
 GIMP3 = SHARED / "gimp3"
@@ -577,7 +578,7 @@ def test_dialogs_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
                for entry in map(json.loads, described.read_text().splitlines())}
     settings = dialogs["settings"]
     assert settings["controls"]["token"]["hidden_text"] is True
-    assert settings["models"] == ["default"]
+    assert settings["models"] == ["default", *embedded_beside("default")]  # the server's, with no --model
     assert not {"Reset", "Load Saved Settings", "Save Settings"} & set(settings["buttons"])
     fast = dialogs["realize"]["controls"]
     assert "seed" not in fast and "steps" not in fast and {"feather", "margin", "include-results"} <= set(fast)
@@ -595,7 +596,7 @@ def test_dialogs_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
     assert edit["previews"][0] == [["pc1", 2.0]] and edit["previews"][-1] == [["pc1", 2.0], ["sefa8", -2.0]]
     assert edit["rows"] == "default"
     live = dialogs["live"]  # opened from the menu and closed with Return (Close has the focus): nothing added
-    assert live["models"] == ["default"] and live["applied"] == [] and live["values"]["method"] == "regressor"
+    assert live["models"] == ["default", *embedded_beside("default")] and live["applied"] == [] and live["values"]["method"] == "regressor"
     log(f"the live window showed {live['previews']} previews before it was closed: {live['statuses']}")
     rows = dialogs["style-mix"]["controls"]["split"]["range"]
     assert rows == dialogs["local-blend"]["controls"]["start-layer"]["range"] and rows[0] == 0 and 2 <= rows[1] < 64

@@ -18,7 +18,10 @@ from .stylemapgan import StyleMapEncoder
 from .stylemapgan_checkpoint import is_stylemapgan_checkpoint, read_stylemapgan
 from .untrusted_files import open_regular, printable
 
-EMBEDDED_DIR = Path(__file__).resolve().parent / "embedded"
+EMBEDDED_DIR = Path(__file__).resolve().parent / "embedded"  # the default model: a StyleGAN2
+EMBEDDED_STYLEMAP_DIR = Path(__file__).resolve().parent / "embedded-stylemap"
+# Every model the project ships, by the name the server gives it when it is not the default.
+EMBEDDED_MODELS = {"portraits-64": EMBEDDED_DIR, "portraits-stylemap-64": EMBEDDED_STYLEMAP_DIR}
 DEFAULT_NAME = "default"
 # torch.save's legacy (non-zip, torch < 1.6) files open with pickle protocol 2 and this LONG1 magic
 # number; an NVIDIA pickle also starts with b"\x80" (a pickle protocol) but not with this.
@@ -37,6 +40,13 @@ def resolve_path(path: str | Path) -> Path:
     if not p.exists():
         raise FileNotFoundError(f"no model at {p}")
     return p
+
+
+def embedded_beside(default: str | Path) -> dict[str, Path]:
+    """The shipped models a server offers by name next to its `default` model: every one present
+    except the default itself."""
+    taken = EMBEDDED_DIR if str(default) == DEFAULT_NAME else Path(default).expanduser().resolve()
+    return {name: path for name, path in EMBEDDED_MODELS.items() if is_model_folder(path) and path != taken}
 
 
 def checkpoint_kind(path: Path) -> str:

@@ -1,7 +1,8 @@
 """The models a server serves, by name, loaded once at startup onto the worker's device.
 
-`default` is the `--model` checkpoint (the embedded model unless given); each model folder, `.pt` or
-`.pkl` in `--models-dir` is served under its folder name or file stem, as valid UTF-8 (a name's bytes
+`default` is the `--model` checkpoint (the embedded model unless given); the other shipped models
+are served by their names (`server.models.loading.EMBEDDED_MODELS`); each model folder, `.pt` or
+`.pkl` in `--models-dir` is served under its folder name or file stem (unless that name is taken), as valid UTF-8 (a name's bytes
 that are not are shown as `\\xNN`, and the model is asked for by that name). A model that fails to load
 stays listed with its error, and requests naming it get FAILED_PRECONDITION; the server still starts.
 """
@@ -38,8 +39,9 @@ class ModelEntry:
         return self.model.card if self.model is not None else {}
 
 
-def find_checkpoints(folder: Path) -> dict[str, Path]:
-    """Model folders (with model.json) and .pt/.pkl files directly inside `folder`, by printable name."""
+def find_checkpoints(folder: Path, taken=(DEFAULT_NAME,)) -> dict[str, Path]:
+    """Model folders (with model.json) and .pt/.pkl files directly inside `folder`, by printable name,
+    but for names already `taken`."""
     found: dict[str, Path] = {}
     for path in sorted(folder.iterdir()):
         if path.is_dir() and (path / "model.json").is_file():
@@ -48,7 +50,7 @@ def find_checkpoints(folder: Path) -> dict[str, Path]:
             name = printable(path.stem)
         else:
             continue
-        if name == DEFAULT_NAME or name in found:
+        if name in taken or name in found:
             log.warning("skipping %s: the name %r is already taken", path, name)
             continue
         found[name] = path
@@ -69,12 +71,13 @@ class Catalog:
     @classmethod
     def load(cls, default: str | Path, models_dir: Path | None, device,
              loader: Callable[[str | Path], Model] = load_model, lpips=None,
-             directions_dir: Path | None = None) -> "Catalog":
-        """Every model on `device`, each given `lpips` (the server's LPIPS network, or None) and its
-        direction library (with the files of `directions_dir`)."""
-        sources: dict[str, str | Path] = {DEFAULT_NAME: default}
+             directions_dir: Path | None = None, named: dict[str, Path] | None = None) -> "Catalog":
+        """Every model on `device` (`default`, the `named` ones, those in `models_dir`), each given
+        `lpips` (the server's LPIPS network, or None) and its direction library (with the files of
+        `directions_dir`)."""
+        sources: dict[str, str | Path] = {DEFAULT_NAME: default, **(named or {})}
         if models_dir is not None:
-            sources.update(find_checkpoints(models_dir))
+            sources.update(find_checkpoints(models_dir, taken=tuple(sources)))
         entries = []
         for name, source in sources.items():
             started = time.perf_counter()

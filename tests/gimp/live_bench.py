@@ -1,6 +1,6 @@
 """Change-to-preview latency of Live preview in a real GIMP 3, split into phases.
 
-    python tests/gimp/live_bench.py --out docs/benchmark/live-preview.json [--changes 40]
+    python tests/gimp/live_bench.py --out docs/benchmark/live-preview.json [--changes 40] [--model NAME]
 
 The server (`python -m server`, embedded model, its default threads) runs on a free loopback port and
 the plug-in (laid out by install.py) in the GIMP 3 chroot the end-to-end tests build (root needed), once
@@ -16,6 +16,7 @@ Realize's own seconds and queue its wait in the server's queue), show (the answe
 was set). After GIMP, with the machine quiet, the same kind of request straight from this process, each call
 followed by the bare network here (the embedded model's regressor and one generator forward at its
 resolution, torch's default threads like the server): the server's part as a ratio to the bare pass,
+(`--model portraits-stylemap-64`: the same with the embedded StyleMapGAN, its encoder and generator),
 both measured in the same rounds. The in-GIMP server seconds are given against that bare pass too (GIMP
 and the window share the 2 cores with the server then).
 """
@@ -36,7 +37,9 @@ sys.path.insert(0, str(HERE.parent))
 from click_bench import installed_plugin  # noqa: E402
 from test_gimp_e2e import EMBEDDED, GRPCIO, REPO, prepare_root, run_gimp, xvfb  # noqa: E402
 
+from server.engine.latents import STYLEMAP  # noqa: E402
 from server.models import load_model  # noqa: E402
+from server.models.loading import EMBEDDED_MODELS, embedded_beside  # noqa: E402
 from server.tools.server_process import server  # noqa: E402
 
 SIDE = 1024
@@ -62,12 +65,15 @@ def bare_pass(model):
 
     @torch.no_grad()
     def bare():
-        g.synthesis(r(image * mask, mask), noise_mode="const")
+        if g.latent_kind == STYLEMAP:
+            g.synthesis(r(image * mask))
+        else:
+            g.synthesis(r(image * mask, mask), noise_mode="const")
 
     return bare
 
 
-def quiet_calls(address: str, calls: int = 40) -> dict:
+def quiet_calls(address: str, model_name: str, calls: int = 40) -> dict:
     """With GIMP gone: the kind of request the window sends for this document (three layers read at the
     model's scale) over grpcio from this process, each call followed by the bare pass here, so that both
     see the same machine; medians in ms (the server's own seconds, the round trip, the bare pass)."""
@@ -75,7 +81,7 @@ def quiet_calls(address: str, calls: int = 40) -> dict:
     import actions
     from server.client.direct import DirectClient
 
-    model = load_model(EMBEDDED.parent)
+    model = load_model(EMBEDDED_MODELS[model_name] if model_name else EMBEDDED.parent)
     side = model.generator.resolution
     step = SIDE // side
 
@@ -87,7 +93,7 @@ def quiet_calls(address: str, calls: int = 40) -> dict:
               for name, width, height, x, y in (("background", SIDE, SIDE, 0, 0), ("photo", 512, 336, 128, 256),
                                                 ("patch", 256, 256, 512, 512))]
     plan = actions.ReadPlan.of(None, SIDE, SIDE, side)
-    request = actions.realize_request(actions.CanvasData(SIDE, SIDE, layers, plan.region), actions.Options(), "")
+    request = actions.realize_request(actions.CanvasData(SIDE, SIDE, layers, plan.region), actions.Options(), model_name)
     bare = bare_pass(model)
     times: dict = {"server": [], "call": [], "bare": []}
     with DirectClient(address) as client:
@@ -104,8 +110,8 @@ def quiet_calls(address: str, calls: int = 40) -> dict:
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def bench(root: Path, changes: int, stack: str, plugin: Path, workdir: Path, address: str) -> dict:
-    params = {"server": address, "mode": "bench", "side": SIDE, "changes": changes}
+def bench(root: Path, changes: int, stack: str, plugin: Path, workdir: Path, address: str, model: str) -> dict:
+    params = {"server": address, "mode": "bench", "side": SIDE, "changes": changes, "model": model}
     with xvfb(root) as display:
         report, _ = run_gimp(root, plugin, "live_batch.py", params, workdir,
                              f"DISPLAY={display}" + (f" {GRPCIO}" if stack == "grpcio" else ""), lambda gimp: None,
@@ -119,18 +125,21 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--changes", type=int, default=40)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--model", default="", choices=["", *embedded_beside("default")],
+                        help="a shipped model by its served name (default: the server's default)")
     args = parser.parse_args(argv)
     root = prepare_root()
-    results = {"document": f"{SIDE} x {SIDE}, 3 layers, no selection", "stacks": {}}
+    results = {"document": f"{SIDE} x {SIDE}, 3 layers, no selection", "model": args.model or "default", "stacks": {}}
     with server(threads=0) as running, tempfile.TemporaryDirectory() as installed:
         plugin = installed_plugin(REPO, Path(installed))
         for stack in ("grpcio", "pure-python"):
             with tempfile.TemporaryDirectory() as workdir:
-                results["stacks"][stack] = bench(root, args.changes, stack, plugin, Path(workdir), running.address)
+                results["stacks"][stack] = bench(root, args.changes, stack, plugin, Path(workdir), running.address,
+                                                 args.model)
             row = results["stacks"][stack]
             print(f"{stack}: change-to-preview median {row['total']['median']:.0f} ms, p95 {row['total']['p95']:.0f} ms "
                   f"(" + ", ".join(f"{p} {row[p]['median']:.1f}" for p in PHASES[1:]) + " ms)", flush=True)
-        results["quiet"] = quiet = quiet_calls(running.address)
+        results["quiet"] = quiet = quiet_calls(running.address, args.model)
     results["bare_regressor_generator_ms"] = quiet["bare"]
     quiet["server_over_bare"], quiet["call_over_bare"] = quiet["server"] / quiet["bare"], quiet["call"] / quiet["bare"]
     results["torch_threads"] = torch.get_num_threads()
