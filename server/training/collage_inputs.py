@@ -37,9 +37,9 @@ class CollageBatch:
     kinds: list[str]
 
 
-def _grid(n: int, size: int, device) -> tuple[Tensor, Tensor]:
+def _grid(n: int, size: int) -> tuple[Tensor, Tensor]:
     """Pixel-centre coordinates in [0, 1], shaped to broadcast against [n, k] shape parameters."""
-    c = (torch.arange(size, device=device, dtype=torch.float32) + 0.5) / size
+    c = (torch.arange(size, dtype=torch.float32) + 0.5) / size
     return c.view(1, 1, 1, size).expand(n, 1, size, size), c.view(1, 1, size, 1).expand(n, 1, size, size)
 
 
@@ -55,7 +55,7 @@ def ellipse_masks(n: int, size: int, gen: torch.Generator, count: tuple[int, int
     cx, cy = _rand(gen, n, k, 1, 1, lo=0.1, hi=0.9), _rand(gen, n, k, 1, 1, lo=0.1, hi=0.9)
     rx, ry = _rand(gen, n, k, 1, 1, lo=radius[0], hi=radius[1]), _rand(gen, n, k, 1, 1, lo=radius[0], hi=radius[1])
     used = torch.arange(k).view(1, k) < torch.randint(count[0], count[1] + 1, (n, 1), generator=gen)
-    x, y = _grid(n, size, "cpu")
+    x, y = _grid(n, size)
     inside = ((x - cx) / rx).square() + ((y - cy) / ry).square() <= 1.0
     return (inside & used.view(n, k, 1, 1)).any(dim=1, keepdim=True).float().to(device)
 
@@ -69,7 +69,7 @@ def stroke_masks(n: int, size: int, gen: torch.Generator, count: tuple[int, int]
     b = _rand(gen, n, k, 2, lo=0.05, hi=0.95)
     half = _rand(gen, n, k, lo=width[0], hi=width[1]) / 2
     used = torch.arange(k).view(1, k) < torch.randint(count[0], count[1] + 1, (n, 1), generator=gen)
-    x, y = _grid(n, size, "cpu")
+    x, y = _grid(n, size)
     ax, ay = a[..., 0].view(n, k, 1, 1), a[..., 1].view(n, k, 1, 1)
     dx, dy = (b - a)[..., 0].view(n, k, 1, 1), (b - a)[..., 1].view(n, k, 1, 1)
     t = (((x - ax) * dx + (y - ay) * dy) / (dx.square() + dy.square() + 1e-8)).clamp(0, 1)

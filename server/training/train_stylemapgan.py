@@ -251,31 +251,29 @@ class StyleMapTrainer(CheckpointedTrainer):
         return self._heldout.to(self.device)
 
     @torch.no_grad()
-    def reconstruction_psnr(self) -> tuple[float, float]:
-        """PSNR (dB) of G_ema(E_ema(x)) against held-out renders x, and of the same for collages of
-        them (a fixed seeded `collage_batch`), over the collages' covered pixels."""
-        from server.engine.losses import masked_psnr
-
+    def heldout_reconstructions(self):
+        """Held-out renders x and collages of them (a fixed seeded `collage_batch`), each with its
+        G_ema(E_ema(.)) clamped to [-1, 1]: (x, x's reconstructions, the collages, theirs)."""
         x = self.heldout()
-        rec = self.G_ema.synthesis(self.E_ema(x)).clamp(-1, 1)
         col = collage_batch(x, torch.Generator().manual_seed(99))
+        rec = self.G_ema.synthesis(self.E_ema(x)).clamp(-1, 1)
         col_rec = self.G_ema.synthesis(self.E_ema(col.inputs)).clamp(-1, 1)
-        return masked_psnr(rec, x, torch.ones_like(x[:, :1])), masked_psnr(col_rec, col.targets, col.visible)
+        return x, rec, col, col_rec
 
     @torch.no_grad()
     def save_samples(self, path: Path, n: int = 32, rows: int = 16) -> float:
         """Grid: `n` samples of G_ema, then held-out renders over their reconstructions, then collages of
         them over theirs, `rows` a row. Returns the reconstruction PSNR on all held-out renders (that
-        and the collages' are appended to eval.jsonl)."""
+        and the collages', over their covered pixels, are appended to eval.jsonl)."""
+        from server.engine.losses import masked_psnr
+
         gen = torch.Generator().manual_seed(1234)
         z = torch.randn(n, self.cfg.latent_channels, generator=gen).to(self.device)
         samples = self.G_ema(z)
-        x = self.heldout()[:rows]
-        rec = self.G_ema.synthesis(self.E_ema(x))
-        col = collage_batch(x, torch.Generator().manual_seed(99)).inputs
-        col_rec = self.G_ema.synthesis(self.E_ema(col))
-        save_grid(torch.cat([samples, x, rec, col, col_rec]), path, nrow=rows)
-        psnr, collage_psnr = self.reconstruction_psnr()
+        x, rec, col, col_rec = self.heldout_reconstructions()
+        save_grid(torch.cat([samples, x[:rows], rec[:rows], col.inputs[:rows], col_rec[:rows]]), path, nrow=rows)
+        psnr = masked_psnr(rec, x, torch.ones_like(x[:, :1]))
+        collage_psnr = masked_psnr(col_rec, col.targets, col.visible)
         line = json.dumps({"step": self.step, "kimg": self.images_seen / 1000,
                            "wall_h": round(self.wall_seconds / 3600, 4), "heldout_recon_psnr": round(psnr, 3),
                            "heldout_collage_psnr": round(collage_psnr, 3)})
