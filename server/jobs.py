@@ -32,7 +32,6 @@ from typing import Any, Callable, ContextManager, Iterator
 
 from server.engine.errors import Cancelled
 from server.engine.progress import CancelToken
-from server.memory import return_freed_memory
 
 
 Work = Callable[[Callable[[Any], None], CancelToken], Any]
@@ -283,18 +282,14 @@ class JobQueue:
             del job  # the next job may be long in coming: hold nothing of this one
 
     def _execute(self, job: Job) -> None:
-        """Run a started job in the worker thread and hand its end to its caller; once the worker is
-        idle, give the memory back (a few ms: not between a run of previews, whose next one reuses it)."""
+        """Run a started job in the worker thread and hand its end to its caller."""
         done = job._run()
         with self._cond:  # free before the caller hears of the end: its next call finds room
             self._running.remove(job)
-            idle = not self._running and not self._waiting
             self._announce_positions()
             self._cond.notify_all()
         job._events.put(done)
         del done
-        if idle:
-            return_freed_memory()
 
     def _between_steps(self) -> None:
         """Run the waiting interactive jobs in order, and those that arrive meanwhile (a long job's

@@ -4,8 +4,8 @@ glibc keeps what a program frees for reuse: in its main heap, which `malloc_trim
 one arena per thread that allocates, whose free space at the top it keeps. The server's threads (its
 event loop, which reads requests; the pool that converts them; the jobs' worker) would each keep
 there what a large request freed, 140 MB after a 4096 x 4096 Realize. So `python -m server` has every
-thread allocate from the main heap (`use_main_heap`, before they start) and the worker hands freed
-memory back when it goes idle (`return_freed_memory`).
+thread allocate from the main heap (`use_main_heap`, before they start) and the server hands freed
+memory back once its calls are over (`return_freed_memory`, from server/rpc/interceptors.py).
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Server interceptors (grpc.aio): a time limit on reading each request, one log line per call,
-malformed requests, and the bearer-token check.
+malformed requests, the bearer-token check, and handing memory back once calls are over.
 
 Every behaviour they wrap is async (threaded.py turns the servicer's synchronous methods into async
 ones innermost), and so is every behaviour they return: gRPC's aio server tells the kinds apart by
@@ -13,6 +13,8 @@ import logging
 import time
 
 import grpc
+
+from server.memory import return_freed_memory
 
 log = logging.getLogger("server.requests")
 
@@ -52,6 +54,27 @@ def preceded(behaviour, response_streaming: bool, before):
 
     async def unary(request, context):
         return await behaviour(await before(request, context), context)
+    return unary
+
+
+def bracketed(behaviour, response_streaming: bool, enter, leave):
+    """`behaviour` with `enter()` called as the call starts and `leave()` as it ends, however it ends."""
+    if response_streaming:
+        async def streaming(request, context):
+            enter()
+            try:
+                async for response in behaviour(request, context):
+                    yield response
+            finally:
+                leave()
+        return streaming
+
+    async def unary(request, context):
+        enter()
+        try:
+            return await behaviour(request, context)
+        finally:
+            leave()
     return unary
 
 
@@ -244,3 +267,39 @@ class TokenAuth(grpc.aio.ServerInterceptor):
             await context.abort(grpc.StatusCode.UNAUTHENTICATED, refusal)
 
         return grpc.stream_unary_rpc_method_handler(refuse)
+
+
+class ReturnMemoryWhenQuiet(grpc.aio.ServerInterceptor):
+    """Hands freed memory back to the system (server/memory.py) once no call has been in flight for
+    `quiet_seconds`, on `pool`.
+
+    What a large call freed is only all free once gRPC has let go of its request and response, after
+    the method returned: the jobs' worker, idle at the end of the job, is too early. Calls to the
+    `ignore` methods (name prefixes: health checks, server info) allocate little and neither count nor
+    delay the trim; a run of Live previews, one every few hundred ms, keeps what it reuses.
+    """
+
+    def __init__(self, pool, ignore: tuple[str, ...] = (), quiet_seconds: float = 0.5):
+        self._pool, self._ignore, self._quiet = pool, ignore, quiet_seconds
+        self._in_flight = 0
+        self._last_end = 0  # counts calls ended: a trim scheduled before a later end is stale
+
+    def _enter(self) -> None:
+        self._in_flight += 1
+
+    def _leave(self) -> None:
+        self._in_flight -= 1
+        self._last_end += 1
+        if self._in_flight == 0:
+            asyncio.get_running_loop().call_later(self._quiet, self._trim_if_quiet, self._last_end)
+
+    def _trim_if_quiet(self, end: int) -> None:
+        if self._in_flight == 0 and end == self._last_end:
+            asyncio.get_running_loop().run_in_executor(self._pool, return_freed_memory)
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None or handler_call_details.method.startswith(self._ignore):
+            return handler
+        return replace_behaviour(handler, lambda behaviour, streaming: bracketed(
+            behaviour, streaming, self._enter, self._leave))

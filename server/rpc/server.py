@@ -20,7 +20,8 @@ from server.models import DEFAULT_NAME
 
 from . import convert
 from .catalog import Catalog
-from .interceptors import MalformedRequests, RequestLog, RequestTimeout, TokenAuth
+from .interceptors import (PUBLIC_PREFIXES, MalformedRequests, RequestLog, RequestTimeout, ReturnMemoryWhenQuiet,
+                           TokenAuth)
 from .network import DEFAULT_PORT, DEFAULT_READ_TIMEOUT, address, is_loopback
 from .pixel_budget import DEFAULT_MAX_REQUEST_PIXELS, DEFAULT_MAX_RESULT_PIXELS
 from .servicer import GanCollageServicer
@@ -149,7 +150,8 @@ def start_server(catalog: Catalog, options: ServerOptions) -> RunningServer:
 
 async def _serve(catalog: Catalog, options: ServerOptions, jobs: JobQueue, pool: futures.ThreadPoolExecutor):
     """Build, bind and start the server on the running loop: (server, port, health servicer)."""
-    interceptors = [RequestTimeout(options.read_timeout), RequestLog(), MalformedRequests(),
+    interceptors = [RequestTimeout(options.read_timeout), ReturnMemoryWhenQuiet(pool, PUBLIC_PREFIXES + INLINE_METHODS),
+                    RequestLog(), MalformedRequests(),
                     *([TokenAuth(options.token)] if options.token else []), Threaded(pool, INLINE_METHODS)]
     server = grpc.aio.server(interceptors=interceptors, options=[
         ("grpc.max_receive_message_length", options.max_message_bytes),

@@ -185,7 +185,7 @@ def _all_quick(outcome: Outcome, time_slack: float) -> str | None:
 
 def _released(outcome: Outcome, _slack: float) -> str | None:
     kept = outcome.details["rss_after_mb"] - outcome.details["rss_before_mb"]
-    return f"{kept:.0f} MB still held after the call" if kept > 100 else None
+    return f"{kept:.0f} MB still held after the call" if kept > 60 else None
 
 
 def _png_bomb(channel, _server) -> Outcome:
