@@ -2,7 +2,7 @@
 """Set up GAN Collage in one command: the server environment and the GIMP 3 plug-in.
 
     python3 install.py                 # .venv with the server, plus the plug-in in every GIMP 3 profile found
-    python3 install.py --dev           # plus the test tools
+    python3 install.py --dev           # plus the test tools and the studio's Ray Serve
     python3 install.py --plugin-only --gimp-profile ~/.config/GIMP/3.0
     python3 install.py --uninstall     # remove the plug-in and its settings from the profiles
     python3 install.py --package-plugin OUT   # OUT/gan_collage/ and OUT/gan_collage.zip, to copy by hand
@@ -143,7 +143,7 @@ class Installer:
             self.run(cmd + ["--index-url", CPU_TORCH_INDEX], what)
 
     def install_project(self):
-        target = f"{ROOT}[dev]" if self.args.dev else str(ROOT)
+        target = f"{ROOT}[dev,studio]" if self.args.dev else str(ROOT)  # the studio's tests run in CI
         self.run([self.python, "-m", "pip", "install", "-e", target], "GAN Collage server and dependencies")
 
     # ------------------------------------------------------------------------------ plug-in
@@ -330,7 +330,7 @@ def zip_folder(folder: Path, archive: Path):
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--venv", type=Path, default=ROOT / ".venv", help="where the server environment goes")
-    ap.add_argument("--dev", action="store_true", help="also install the test tools")
+    ap.add_argument("--dev", action="store_true", help="also install the test tools and the studio's Ray Serve")
     ap.add_argument("--torch", choices=("auto", "cpu", "cuda"), default="auto",
                     help="which PyTorch build (auto: CUDA when an NVIDIA GPU is present)")
     ap.add_argument("--torch-index-url", help="pip index to take PyTorch from")

@@ -75,32 +75,46 @@ class Catalog:
         """Every model on `device` (`default`, the `named` ones, those in `models_dir`), each given
         `lpips` (the server's LPIPS network, or None) and its direction library (with the files of
         `directions_dir`)."""
-        sources: dict[str, str | Path] = {DEFAULT_NAME: default, **(named or {})}
-        if models_dir is not None:
-            sources.update(find_checkpoints(models_dir, taken=tuple(sources)))
-        entries = []
-        for name, source in sources.items():
-            started = time.perf_counter()
-            try:
-                model = loader(source).to(device)
-                w_spread(model.generator)  # a second of mapping samples now rather than in the first request
-            except Exception as exc:  # any unreadable file: listed with its error, never fatal here
-                log.warning("model %r from %s is unavailable: %s", name, source, exc)
-                error = printable(without_folders(f"{type(exc).__name__}: {exc}", source))
-                entries.append(ModelEntry(name, str(source), None, error))
-                continue
-            model.lpips = lpips
-            model.directions = library_for(model.generator, resolve_path(source), directions_dir)
-            log.info("model %r from %s loaded in %.1f s", name, source, time.perf_counter() - started)
-            entries.append(ModelEntry(name, str(source), model))
-        return cls(entries)
+        return cls([load_entry(name, source, device, loader, lpips, directions_dir)
+                    for name, source in model_sources(default, models_dir, named).items()])
 
-    def get(self, name: str, field: str = "model") -> tuple[str, Model]:
-        """(name, model) for a request's model field ("" = the default); InvalidInput or ModelUnavailable."""
+    def known(self, name: str, field: str = "model") -> ModelEntry:
+        """The entry a request's model field names ("" = the default), loaded or not; InvalidInput if none."""
         name = name or DEFAULT_NAME
         entry = self.entries.get(name)
         if entry is None:
             raise InvalidInput(field, f"unknown model {shown(name)}; this server has {sorted(self.entries)}")
+        return entry
+
+    def get(self, name: str, field: str = "model") -> tuple[str, Model]:
+        """(name, model) for a request's model field ("" = the default); InvalidInput or ModelUnavailable."""
+        entry = self.known(name, field)
         if entry.model is None:
-            raise ModelUnavailable(f"model {name!r} cannot be used: {entry.error}")
-        return name, entry.model
+            raise ModelUnavailable(f"model {entry.name!r} cannot be used: {entry.error}")
+        return entry.name, entry.model
+
+
+def model_sources(default: str | Path, models_dir: Path | None,
+                  named: dict[str, Path] | None = None) -> dict[str, str | Path]:
+    """Where each served model comes from, by name: `default`, the `named` ones, those in `models_dir`."""
+    sources: dict[str, str | Path] = {DEFAULT_NAME: default, **(named or {})}
+    if models_dir is not None:
+        sources.update(find_checkpoints(models_dir, taken=tuple(sources)))
+    return sources
+
+
+def load_entry(name: str, source: str | Path, device, loader: Callable[[str | Path], Model] = load_model,
+               lpips=None, directions_dir: Path | None = None) -> ModelEntry:
+    """One model on `device`, given `lpips` and its direction library; an unreadable one comes back with
+    its error (logged, never raised)."""
+    started = time.perf_counter()
+    try:
+        model = loader(source).to(device)
+        w_spread(model.generator)  # a second of mapping samples now rather than in the first request
+    except Exception as exc:  # any unreadable file: listed with its error, never fatal here
+        log.warning("model %r from %s is unavailable: %s", name, source, exc)
+        return ModelEntry(name, str(source), None, printable(without_folders(f"{type(exc).__name__}: {exc}", source)))
+    model.lpips = lpips
+    model.directions = library_for(model.generator, resolve_path(source), directions_dir)
+    log.info("model %r from %s loaded in %.1f s", name, source, time.perf_counter() - started)
+    return ModelEntry(name, str(source), model)

@@ -196,6 +196,9 @@ class RequestLog(grpc.aio.ServerInterceptor):
         return replace_behaviour(handler, wrap)
 
 
+MALFORMED = "the request is not a valid message for this method"
+
+
 class _Malformed:
     """What a request that failed to deserialise becomes, so the method can refuse it cleanly."""
 
@@ -218,7 +221,7 @@ class MalformedRequests(grpc.aio.ServerInterceptor):
 
         async def refuse(context):
             log.warning("%s: refused a request that is not a valid protobuf message", method)
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "the request is not a valid message for this method")
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, MALFORMED)
 
         async def checked(requests, context):
             async for request in requests:
@@ -237,6 +240,16 @@ class MalformedRequests(grpc.aio.ServerInterceptor):
                                  request_deserializer=deserialize)
 
 
+def token_refusal(metadata, token: str) -> str | None:
+    """Why a call with this metadata may not use a server that wants `token`; None when it may."""
+    given = next((value for key, value in metadata or () if key == "authorization"), None)
+    if given is None:
+        return "this server needs a token: send metadata 'authorization: Bearer <token>'"
+    if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return "wrong token"
+    return None
+
+
 class TokenAuth(grpc.aio.ServerInterceptor):
     """Refuses calls without metadata `authorization: Bearer <token>` (UNAUTHENTICATED).
 
@@ -245,21 +258,13 @@ class TokenAuth(grpc.aio.ServerInterceptor):
     """
 
     def __init__(self, token: str):
-        self._expected = f"Bearer {token}".encode()
-
-    def _refusal(self, metadata) -> str | None:
-        given = next((value for key, value in metadata or () if key == "authorization"), None)
-        if given is None:
-            return "this server needs a token: send metadata 'authorization: Bearer <token>'"
-        if not hmac.compare_digest(given.encode(), self._expected):
-            return "wrong token"
-        return None
+        self._token = token
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
         if handler is None or handler_call_details.method.startswith(PUBLIC_PREFIXES):
             return handler
-        refusal = self._refusal(handler_call_details.invocation_metadata)
+        refusal = token_refusal(handler_call_details.invocation_metadata, self._token)
         if refusal is None:
             return handler
 

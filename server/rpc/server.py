@@ -105,6 +105,16 @@ class RunningServer:
         await self.server.stop(grace)
 
 
+def server_info(options: ServerOptions) -> pb.ServerInfo:
+    """The static part of GetServerInfo's answer (the servicer adds the queue's length)."""
+    return pb.ServerInfo(version=version(), api_version=pb.DESCRIPTOR.package, device=options.device,
+                         default_model=DEFAULT_NAME, max_queue=options.max_queue,
+                         max_message_bytes=options.max_message_bytes, max_layers=MAX_LAYERS,
+                         max_canvas_side=MAX_CANVAS_SIDE, max_frames=convert.MAX_FRAMES,
+                         max_request_pixels=options.max_request_pixels,
+                         max_result_pixels=options.max_result_pixels)
+
+
 def worker_threads(threads: int):
     """What the worker thread runs first: torch's thread count there, when one is given.
 
@@ -158,13 +168,7 @@ async def _serve(catalog: Catalog, options: ServerOptions, jobs: JobQueue, pool:
         ("grpc.max_send_message_length", options.max_message_bytes),
         ("grpc.max_concurrent_streams", STREAMS_PER_CONNECTION)])
 
-    info = pb.ServerInfo(version=version(), api_version=pb.DESCRIPTOR.package, device=options.device,
-                         default_model=DEFAULT_NAME, max_queue=options.max_queue,
-                         max_message_bytes=options.max_message_bytes, max_layers=MAX_LAYERS,
-                         max_canvas_side=MAX_CANVAS_SIDE, max_frames=convert.MAX_FRAMES,
-                         max_request_pixels=options.max_request_pixels,
-                         max_result_pixels=options.max_result_pixels)
-    pb_grpc.add_GanCollageServicer_to_server(GanCollageServicer(catalog, jobs, info), server)
+    pb_grpc.add_GanCollageServicer_to_server(GanCollageServicer(catalog, jobs, server_info(options)), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for service in ("", SERVICE_NAME):

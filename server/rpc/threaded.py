@@ -118,6 +118,13 @@ class Threaded(grpc.aio.ServerInterceptor):
         def wrap(behaviour, response_streaming):
             if inspect.iscoroutinefunction(behaviour) or inspect.isasyncgenfunction(behaviour):
                 return behaviour
-            return _streaming(behaviour, pool) if response_streaming else _unary(behaviour, pool)
+            return asynchronous(behaviour, response_streaming, pool)
 
         return replace_behaviour(handler, wrap)
+
+
+def asynchronous(behaviour, response_streaming: bool, pool: futures.Executor | None):
+    """A synchronous servicer method as an async one taking `(request, call)`: run on `pool` (None: in
+    the caller, unary only), its context a ThreadContext over `call`, which needs only
+    `time_remaining()` and `async abort(code, details)` (the studio's replicas pass their own)."""
+    return _streaming(behaviour, pool) if response_streaming else _unary(behaviour, pool)

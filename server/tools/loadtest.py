@@ -78,12 +78,12 @@ def one_call(client: DirectClient, kind: str, requests: dict) -> str:
 
 
 def run_clients(address: str, clients: int, seconds: float, weights: list[float], requests: dict, seed: int,
-                stats: Stats) -> float:
+                stats: Stats, token: str | None = None) -> float:
     stop_at = time.monotonic() + seconds
 
     def loop(index: int):
         rng = random.Random(seed * 1000 + index)
-        with DirectClient(address) as client:
+        with DirectClient(address, token) as client:
             while time.monotonic() < stop_at:
                 kind = rng.choices(KINDS, weights)[0]
                 started = time.monotonic()

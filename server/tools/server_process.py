@@ -30,16 +30,17 @@ def status_kb(pid: int, field: str) -> int:
 
 
 class ServerProcess:
-    """`python -m server --port 0 [--threads N] FLAGS` run from `checkout` (default: this one).
+    """`python -m MODULE --port 0 [--threads N] FLAGS` run from `checkout` (default: this one).
 
-    `threads`: torch's CPU threads (0: the server's default). Raises RuntimeError when it exits or
-    does not listen in time.
+    `module`: "server", or "server.studio" (give it threads=0); `threads`: torch's CPU threads (0: the
+    server's default); `env`: more environment variables. Raises RuntimeError when it exits or does not
+    listen in time.
     """
 
     def __init__(self, *flags: str, checkout: Path = REPO, threads: int = 1,
-                 startup_seconds: float = STARTUP_SECONDS):
-        env = dict(os.environ, PYTHONPATH=str(checkout), PYTHONUNBUFFERED="1")
-        command = [sys.executable, "-m", "server", "--port", "0", *(["--threads", str(threads)] if threads else []),
+                 startup_seconds: float = STARTUP_SECONDS, module: str = "server", env: dict | None = None):
+        env = dict(os.environ, PYTHONPATH=str(checkout), PYTHONUNBUFFERED="1", **(env or {}))
+        command = [sys.executable, "-m", module, "--port", "0", *(["--threads", str(threads)] if threads else []),
                    *flags]
         self.process = subprocess.Popen(command, cwd=checkout, env=env, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True)
@@ -81,7 +82,12 @@ class ServerProcess:
     def peak_mb(self) -> float:
         return status_kb(self.pid, "VmHWM") / 1024
 
-    def close(self) -> None:
+    def close(self, grace: float = 0.0) -> None:
+        """Kill it; with `grace`, first ask it to stop (SIGTERM) and give it that many seconds."""
+        if grace and self.process.poll() is None:
+            self.process.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(grace)
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait()
@@ -91,10 +97,10 @@ class ServerProcess:
 
 
 @contextlib.contextmanager
-def server(*flags: str, **options):
-    """A ServerProcess (options as its constructor's), killed at the end of the block."""
+def server(*flags: str, grace: float = 0.0, **options):
+    """A ServerProcess (options as its constructor's), stopped at the end of the block (see `close`)."""
     running = ServerProcess(*flags, **options)
     try:
         yield running
     finally:
-        running.close()
+        running.close(grace)
