@@ -425,10 +425,6 @@ def project(model: Model, image: Tensor, mask: Tensor, options: ProjectOptions |
     if not isinstance(options, ProjectOptions):
         raise InvalidInput("options", f"must be ProjectOptions, got {type(options).__name__}")
     options.validate()
-    return _project(model, image, mask, options, progress, cancel, regress)
-
-
-def _project(model, image, mask, options, progress, cancel, regress=None) -> Projection:
     started = time.perf_counter()
     g = _part(model, "generator", "projection needs one")
     device = g.w_avg.device
