@@ -15,9 +15,11 @@ import torch.nn.functional as F
 
 from conftest import conformance_file, make_tiny_model
 from server.api.gancollage.v1 import gancollage_pb2 as pb
-from server.engine.attribute_edits import AttributeEdit, edit_latent_image, edited_latent
+from server.engine.attribute_edits import AttributeEdit, edited_latent
 from server.engine.edits import render
 from server.engine.errors import InvalidInput
+from server.engine.jobs import edit_latent_job
+from server.engine.progress import CancelToken
 from server.models import direction_files, directions, load_model
 from server.models.loading import EMBEDDED_DIR
 from server.models.direction_files import DirectionLibrary, library_for
@@ -37,11 +39,6 @@ def embedded():
     model = load_model("default")
     model.directions = library_for(model.generator, EMBEDDED_DIR)
     return model
-
-
-class Quiet:
-    def check(self):
-        pass
 
 
 def test_ganspace_matches_an_eigendecomposition_of_the_covariance(g):
@@ -123,7 +120,7 @@ def test_zero_strength_leaves_the_image_bit_identical(embedded):
     torch.manual_seed(0)
     latent = embedded.generator.mapping(torch.randn(1, embedded.generator.z_dim))
     edits = [AttributeEdit(0.0, "pc1"), AttributeEdit(0.0, "sefa2", first_layer=3, last_layer=5)]
-    edited, image = edit_latent_image(embedded, latent, edits, None, Quiet())
+    edited, image = edit_latent_job(embedded, latent, edits)(None, CancelToken())
     assert torch.equal(edited, latent)
     assert np.array_equal(image, render(embedded.generator, latent))
 

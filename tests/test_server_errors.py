@@ -5,9 +5,11 @@ import math
 
 import grpc
 import pytest
+import torch
 
 from server.api.gancollage.v1 import gancollage_pb2 as pb
-from test_server_fixtures import image, latent, realize_request, serving
+from server.rpc.servicer import INTERACTIVE_STEPS
+from test_server_fixtures import image, latent, long_request, realize_request, serving, wait_running
 
 pytest_plugins = ("test_server_fixtures",)  # its fixtures: model_paths, catalog, served
 
@@ -18,7 +20,7 @@ def call(served, method: str, request):
     """Run a call to its end; the RpcError it raised (fails when it succeeded)."""
     with pytest.raises(grpc.RpcError) as info:
         answer = getattr(served.stub, method)(request)
-        if not isinstance(answer, pb.ImageResponse):
+        if hasattr(answer, "__next__"):  # a stream
             list(answer)
     return info.value
 
@@ -174,3 +176,60 @@ def test_pixel_budget_names_where_the_request_passes_it(catalog):
         events = server.realize(pb.RealizeRequest(canvas=pb.Canvas(width=30, height=30, layers=[
             pb.Layer(image=image(30, 30))])))  # 900 pixels in, 900 out: within both limits
         assert events[-1].HasField("result")
+
+
+def out_of_host_memory(*args, **kwargs):
+    torch.empty(1 << 50, dtype=torch.uint8)  # 1 PiB: torch's own CPU allocator error, whatever the machine
+
+
+def out_of_device_memory(*args, **kwargs):
+    raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+
+MASK = pb.Mask(width=1, height=1, data=b"\xff")
+NAMED_EDIT = pb.EditLatentRequest(latent=latent(NUM_WS, W_DIM), edits=[pb.Edit(direction="pc1", strength=1.0)])
+EVERY_JOB = [  # (method, request, the part of the model that runs out of memory)
+    ("Realize", realize_request(), "synthesis"),
+    ("Realize", realize_request(pb.METHOD_OPTIMIZE, steps=2), "synthesis"),
+    ("Project", pb.ProjectRequest(image=image(32, 32)), "synthesis"),
+    ("Interpolate", edit_request(pb.InterpolateRequest, frames=3), "synthesis"),
+    ("StyleMix", edit_request(pb.StyleMixRequest, split=2), "synthesis"),
+    ("LocalBlend", edit_request(pb.LocalBlendRequest, start_layer=2, mask=MASK), "synthesis"),
+    ("ListDirections", pb.ListDirectionsRequest(), "directions"),
+    ("EditLatent", NAMED_EDIT, "synthesis"),
+    ("EditLatent", NAMED_EDIT, "directions"),
+]
+
+
+@pytest.mark.parametrize("failure", [out_of_host_memory, out_of_device_memory])
+@pytest.mark.parametrize("method, request_, part", EVERY_JOB, ids=[f"{m}-{p}" for m, _, p in EVERY_JOB])
+def test_every_job_out_of_memory_is_resource_exhausted(served, catalog, monkeypatch, method, request_, part, failure):
+    _, model = catalog.get("default")
+    with monkeypatch.context() as patch:
+        if part == "synthesis":
+            patch.setattr(model.generator.synthesis.blocks[0], "forward", failure)
+        else:
+            patch.setattr(model.directions, "directions", failure)
+        error = call(served, method, request_)
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error.details()
+    assert error.details().startswith("the device ran out of memory"), error.details()
+    assert served.realize(realize_request())[-1].HasField("result")
+
+
+def test_what_the_model_cannot_serve_is_refused_before_the_queue(catalog):
+    """A request refused for what it asks of the model, without running it, is refused at once: even
+    when the queue is full."""
+    refused = [("Realize", realize_with(lambda r: setattr(r, "collage", "layers")), "collage"),
+               ("LocalBlend", edit_request(pb.LocalBlendRequest, mask=MASK, mix_space="w"), "mix_space")]
+    with serving(catalog, max_queue=1) as server:
+        running = server.stub.Realize(long_request())
+        next(running)
+        wait_running(server.jobs)
+        waiting = server.stub.Realize(realize_request(pb.METHOD_OPTIMIZE, steps=INTERACTIVE_STEPS + 1))
+        next(waiting)
+        for method, request, field in refused:
+            error = call(server, method, request)
+            assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+            assert error.details().startswith(f"{field}: "), error.details()
+        running.cancel()
+        waiting.cancel()

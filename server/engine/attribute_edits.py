@@ -14,14 +14,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import Tensor
 
-from .edits import render
 from .errors import InvalidInput, ModelUnavailable, shown
 from .latents import as_rows
-from .progress import CancelToken, ProgressCallback, report
+from .progress import CancelToken
 from .validation import check_int
 
 MAX_EDITS = 64
@@ -81,21 +79,3 @@ def edited_latent(g, latent: Tensor, edits: list[AttributeEdit], known: dict) ->
         move, first, last = _move(edit, f"edits[{index}]", known, num_ws, w_dim)
         total[first:last] += move[first:last] if move.shape[0] == num_ws else move
     return (as_rows(g, latent) + total.to(latent.device, latent.dtype)[None]).view_as(latent)
-
-
-def edit_latent_image(model, latent: Tensor, edits: list[AttributeEdit], progress: ProgressCallback,
-                      cancel: CancelToken) -> tuple[Tensor, np.ndarray]:
-    """The edited latent and its image (as the server runs it, on the worker)."""
-    known = directions_of(model, cancel) if any(edit.direction for edit in edits) else {}
-    cancel.check()
-    edited = edited_latent(model.generator, latent, edits, known)
-    if not bool(torch.isfinite(edited).all()):
-        raise InvalidInput("edits", "move the latent beyond the range of finite numbers")
-    image = render(model.generator, edited)
-    report(progress, "render", 1, 1)
-    return edited.cpu(), image
-
-
-def list_directions(model, progress: ProgressCallback, cancel: CancelToken) -> list:
-    """The model's directions in library order (on the worker: the first call may compute them)."""
-    return list(directions_of(model, cancel).values())

@@ -1,5 +1,5 @@
-"""Latent edits: interpolation, style mixing, spatially local blending; and the edit calls as the
-server runs them (latents in, rendered images out, with progress and cancel).
+"""Latent edits: interpolation, style mixing, spatially local blending, and rendering their results
+(the server's edit jobs are in jobs.py).
 
 Latents have their model's shape (latents.py): W+ [N, num_ws, w_dim] or a stylemap [N, C, L, L].
 Every function validates its inputs and raises InvalidInput naming the argument, whose names are the
@@ -33,10 +33,9 @@ from torch import Tensor
 
 from server.models.stylemapgan import blend_levels, pool_mask
 
-from .errors import InvalidInput, shown, translate_oom
-from .latents import STYLEMAP, W_PLUS, as_rows, check_latent
+from .errors import InvalidInput, shown
+from .latents import W_PLUS, as_rows, check_latent
 from .pixels import to_uint8_hwc
-from .progress import CancelToken, ProgressCallback, report
 from .validation import check_choice, check_int
 
 INTERPOLATION_MODES = ("linear", "slerp")
@@ -123,7 +122,6 @@ def _block_noise(g, n: int, noise_mode: str, seed: int, device) -> list[list[Ten
              for layer in block.layers] for block in g.synthesis.blocks]
 
 
-@translate_oom
 @torch.no_grad()
 def stylemap_blend(g, a: Tensor, b: Tensor, mask: Tensor, start_layer: int = 0,
                    mix_space: str = "w") -> tuple[Tensor | None, Tensor]:
@@ -141,7 +139,6 @@ def stylemap_blend(g, a: Tensor, b: Tensor, mask: Tensor, start_layer: int = 0,
     return None, g.synthesize_levels(blend_levels(g.resize(a), g.resize(b), mask, start_layer))
 
 
-@translate_oom
 @torch.no_grad()
 def local_blend(g, a: Tensor, b: Tensor, mask: Tensor, start_layer: int,
                 noise_mode: str = "const", seed: int = 0) -> Tensor:
@@ -173,62 +170,16 @@ def local_blend(g, a: Tensor, b: Tensor, mask: Tensor, start_layer: int,
     return ia
 
 
-# ----------------------------------------------------------------------------- as the server runs them
+# ----------------------------------------------------------------------------- rendering
 
 
-@translate_oom
 @torch.no_grad()
 def render(g, latent: Tensor) -> np.ndarray:
     """A latent [1, *latent_shape] -> uint8 RGB (R, R, 3), constant noise."""
     return to_uint8_hwc(g.synthesis(latent.to(g.w_avg.device), noise_mode="const"))[0]
 
 
-def interpolate_frames(model, a: Tensor, b: Tensor, frames: int, mode: str, progress: ProgressCallback,
-                       cancel: CancelToken) -> list[tuple[Tensor, np.ndarray]]:
-    """(latent, image) of each frame from `a` to `b`."""
-    g = model.generator
-    latents = interpolate(g, a, b, frames, mode)
-    rendered = []
-    for index, latent in enumerate(latents):
-        cancel.check()
-        rendered.append((latent, render(g, latent)))
-        report(progress, "render", index + 1, len(latents))
-    return rendered
-
-
-@translate_oom
 @torch.no_grad()
-def _render_levels(g, levels: list[Tensor]) -> np.ndarray:
+def render_levels(g, levels: list[Tensor]) -> np.ndarray:
+    """A stylemap model's resizer levels (`style_mix_levels`) -> uint8 RGB (R, R, 3)."""
     return to_uint8_hwc(g.synthesize_levels(levels))[0]
-
-
-def style_mix_image(model, content: Tensor, style: Tensor, split: int, progress: ProgressCallback,
-                    cancel: CancelToken) -> tuple[Tensor | None, np.ndarray]:
-    """The mixed latent (None for a stylemap model: its mix is per level) and its image."""
-    g = model.generator
-    if g.latent_kind == STYLEMAP:
-        levels = style_mix_levels(g, content, style, split)
-        cancel.check()
-        mixed, image = None, _render_levels(g, levels)
-    else:
-        mixed = style_mix(g, content, style, split)
-        cancel.check()
-        image = render(g, mixed)
-    report(progress, "render", 1, 1)
-    return mixed, image
-
-
-def local_blend_image(model, a: Tensor, b: Tensor, mask: Tensor, start_layer: int, progress: ProgressCallback,
-                      cancel: CancelToken, mix_space: str = "") -> tuple[Tensor | None, np.ndarray]:
-    """The blend's image, and its latent when it has one (a stylemap model's "w" blend)."""
-    g = model.generator
-    cancel.check()
-    if g.latent_kind == STYLEMAP:
-        latent, image = stylemap_blend(g, a, b, mask, start_layer, mix_space or "w")
-        latent = None if latent is None else latent.cpu()
-    else:
-        if mix_space:
-            raise InvalidInput("mix_space", "applies to stylemap models only; this model's latent is W+")
-        latent, image = None, local_blend(g, a, b, mask, start_layer)
-    report(progress, "render", 1, 1)
-    return latent, to_uint8_hwc(image)[0]

@@ -59,7 +59,7 @@ from torch import Tensor
 
 from server.models.model import MissingPart, Model
 
-from .errors import InvalidInput, ModelUnavailable, translate_oom
+from .errors import InvalidInput, ModelUnavailable
 from .latents import W_PLUS, mean_latent, truncate
 from .losses import (DiscriminatorLoss, ImageLoss, MSSSIMLoss, PixelLoss, masked_psnr, masked_ssim,
                      noise_regularization, normalize_noise_, wplus_prior)
@@ -418,18 +418,13 @@ def project(model: Model, image: Tensor, mask: Tensor, options: ProjectOptions |
     `model.lpips`. `regress()`, when given, computes the latent [N, *latent_shape] that stands in for
     the regressor's pass on the masked image (the regressor method's result, the other methods'
     'regressor' start), called only when the method needs it: a stylemap collage encoded layer by layer.
-    Raises InvalidInput, ModelUnavailable, Cancelled, OutOfMemory.
+    Raises InvalidInput, ModelUnavailable, Cancelled; as part of a server job (jobs.py) also OutOfMemory.
     """
     if options is None:
         options = ProjectOptions()
     if not isinstance(options, ProjectOptions):
         raise InvalidInput("options", f"must be ProjectOptions, got {type(options).__name__}")
     options.validate()
-    return _project(model, image, mask, options, progress, cancel, regress)
-
-
-@translate_oom
-def _project(model, image, mask, options, progress, cancel, regress=None) -> Projection:
     started = time.perf_counter()
     g = _part(model, "generator", "projection needs one")
     device = g.w_avg.device

@@ -19,7 +19,7 @@ from server.region import Square
 
 from .canvas import MAX_CANVAS_SIDE, Canvas
 from .compose import Composite, compose
-from .errors import InvalidInput, TooLarge, pixel_count, shown, translate_oom
+from .errors import InvalidInput, TooLarge, pixel_count, shown
 from .latents import STYLEMAP
 from .paste import PastedLayer, layer_box, paste_back
 from .pixels import to_uint8_hwc
@@ -101,10 +101,10 @@ def compose_and_project(model: Model, canvas: Canvas, options: ProjectOptions, p
     return comp, project(model, comp.image, comp.mask, options, progress, cancel, regress)
 
 
-@translate_oom
 def realize(model: Model, canvas: Canvas, options: RealizeOptions | None = None,
             progress: ProgressCallback | None = None, cancel: CancelToken | None = None) -> RealizeResult:
-    """Raises InvalidInput, ModelUnavailable, Cancelled, OutOfMemory (see errors.py)."""
+    """Raises InvalidInput, ModelUnavailable, Cancelled (see errors.py); as a server job (jobs.py) also
+    OutOfMemory."""
     options = options or RealizeOptions()
     started = time.perf_counter()
     options.validate()
@@ -123,12 +123,3 @@ def realize(model: Model, canvas: Canvas, options: RealizeOptions | None = None,
     metrics = dict(projection.metrics, seconds=time.perf_counter() - started)
     return RealizeResult(layer=layer, latent=projection.latent, generated=to_uint8_hwc(projection.image)[0],
                          region=comp.region, metrics=metrics)
-
-
-@translate_oom
-def project_image(model: Model, canvas: Canvas, options: ProjectOptions, progress: ProgressCallback | None = None,
-                  cancel: CancelToken | None = None) -> tuple[Projection, np.ndarray]:
-    """Project a one-layer canvas (its whole extent; the padding to a square is unknown, not black):
-    the projection and its image, uint8 RGB (R, R, 3)."""
-    _, projection = compose_and_project(model, canvas, options, progress, cancel, margin=0.0, collage="composite")
-    return projection, to_uint8_hwc(projection.image)[0]

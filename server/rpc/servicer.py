@@ -1,10 +1,10 @@
 """The GanCollage service: check and convert each request, queue its job, stream its events back.
 
-Every call that touches a model runs as a job on the device's worker (see server/jobs.py); the job is
-cancelled when the RPC ends early (client cancel, client gone, deadline), so the worker is free again
-within one engine step. Projections that optimise for more than INTERACTIVE_STEPS steps are long
-jobs; everything else (regressor passes, short hybrid previews, edits) is interactive and runs
-between a long job's steps.
+Every call that touches a model runs as a job (server/engine/jobs.py) on the device's worker
+(server/jobs.py); the job is cancelled when the RPC ends early (client cancel, client gone,
+deadline), so the worker is free again within one engine step. Projections that optimise for more
+than INTERACTIVE_STEPS steps are long jobs; everything else (regressor passes, short hybrid previews,
+edits) is interactive and runs between a long job's steps.
 """
 from __future__ import annotations
 
@@ -12,16 +12,16 @@ import inspect
 import logging
 import time
 import weakref
-from functools import partial, wraps
+from functools import wraps
 
 import grpc
 
 from server.api.gancollage.v1 import gancollage_pb2 as pb
 from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
-from server.engine import attribute_edits, edits
 from server.engine.errors import Cancelled
+from server.engine.jobs import (Work, edit_latent_job, interpolate_job, list_directions_job, local_blend_job,
+                                project_job, realize_job, style_mix_job)
 from server.engine.project_options import ProjectOptions
-from server.engine.realize import project_image, realize
 from server.jobs import DeadlineExceeded, Job, JobQueue
 
 from . import convert, status
@@ -76,11 +76,11 @@ class GanCollageServicer(pb_grpc.GanCollageServicer):
         self._jobs = jobs
         self._info = info  # the static part of GetServerInfo's answer
 
-    def _submit(self, context: grpc.ServicerContext, job_work, long: bool = False) -> Job:
-        """Queue `job_work(progress, cancel)`, tied to the RPC: it ends when the RPC does."""
+    def _submit(self, context: grpc.ServicerContext, work: Work, long: bool = False) -> Job:
+        """Queue an engine job's `work` (server/engine/jobs.py), tied to the RPC: it ends when the RPC does."""
         remaining = context.time_remaining()
         deadline = time.monotonic() + remaining if remaining is not None and remaining < NO_DEADLINE else None
-        job = self._jobs.submit(job_work, deadline, long)
+        job = self._jobs.submit(work, deadline, long)
         ended_job = weakref.ref(job)  # gRPC keeps its callbacks past the call: they must not keep the result
 
         def rpc_ended():
@@ -95,6 +95,13 @@ class GanCollageServicer(pb_grpc.GanCollageServicer):
         if not context.add_callback(rpc_ended):
             rpc_ended()
         return job
+
+    def _image_edit(self, request, context: grpc.ServicerContext, from_proto, entry) -> pb.ImageResponse:
+        """An edit answered with one image, and its latent when it has one: `entry(model, *inputs)`
+        with the inputs `from_proto(request, model, name)` converts."""
+        name, model = self._catalog.get(request.model)
+        latent, image = self._submit(context, entry(model, *from_proto(request, model, name))).result()
+        return convert.image_response(image, latent, name)
 
     def _progress(self, job: Job, event_class):
         for event in job.events():
@@ -120,7 +127,7 @@ class GanCollageServicer(pb_grpc.GanCollageServicer):
         check_request_pixels(request, self._info.max_request_pixels)
         name, model = self._catalog.get(request.model)
         canvas, options = convert.realize_from_proto(request, model, name, self._info.max_result_pixels)
-        job = self._submit(context, partial(realize, model, canvas, options), is_long(options.projection))
+        job = self._submit(context, realize_job(model, canvas, options), is_long(options.projection))
         yield from self._progress(job, pb.RealizeEvent)
         result = convert.realize_result_to_proto(job.result(), name, job.queue_seconds)
         yield pb.RealizeEvent(result=result)
@@ -130,7 +137,7 @@ class GanCollageServicer(pb_grpc.GanCollageServicer):
         check_request_pixels(request, self._info.max_request_pixels)
         name, model = self._catalog.get(request.model)
         canvas, options = convert.project_from_proto(request, model, name)
-        job = self._submit(context, partial(project_image, model, canvas, options), is_long(options))
+        job = self._submit(context, project_job(model, canvas, options), is_long(options))
         yield from self._progress(job, pb.ProjectEvent)
         projection, image = job.result()
         yield pb.ProjectEvent(result=convert.project_result_to_proto(projection, image, name, job.queue_seconds))
@@ -141,39 +148,28 @@ class GanCollageServicer(pb_grpc.GanCollageServicer):
     def Interpolate(self, request, context):
         name, model = self._catalog.get(request.model)
         inputs = convert.interpolate_from_proto(request, model, name, self._info.max_result_pixels)
-        job = self._submit(context, partial(edits.interpolate_frames, model, *inputs))
+        job = self._submit(context, interpolate_job(model, *inputs))
         yield from self._progress(job, pb.InterpolateEvent)
         for index, (latent, image) in enumerate(job.result()):
             yield pb.InterpolateEvent(frame=convert.frame_to_proto(index, latent, image, name))
 
     @maps_errors()
     def StyleMix(self, request, context):
-        name, model = self._catalog.get(request.model)
-        inputs = convert.style_mix_from_proto(request, model, name)
-        latent, image = self._submit(context, partial(edits.style_mix_image, model, *inputs)).result()
-        return convert.image_response(image, latent, name)
+        return self._image_edit(request, context, convert.style_mix_from_proto, style_mix_job)
 
     @maps_errors()
     def LocalBlend(self, request, context):
         check_request_pixels(request, self._info.max_request_pixels)
-        name, model = self._catalog.get(request.model)
-        a, b, mask, start_layer, mix_space = convert.local_blend_from_proto(request, model, name)
-        latent, image = self._submit(context, partial(edits.local_blend_image, model, a, b, mask, start_layer,
-                                                      mix_space=mix_space)).result()
-        return convert.image_response(image, latent, name)
+        return self._image_edit(request, context, convert.local_blend_from_proto, local_blend_job)
 
     # ----------------------------------------------------------------------------- attribute edits
 
     @maps_errors()
     def ListDirections(self, request, context):
         _, model = self._catalog.get(request.model)
-        found = self._submit(context, partial(attribute_edits.list_directions, model)).result()
+        found = self._submit(context, list_directions_job(model)).result()
         return pb.ListDirectionsResponse(directions=[convert.direction_to_proto(d) for d in found])
 
     @maps_errors()
     def EditLatent(self, request, context):
-        name, model = self._catalog.get(request.model)
-        latent, wanted = convert.edit_latent_from_proto(request, model, name)
-        edited, image = self._submit(context, partial(attribute_edits.edit_latent_image, model, latent,
-                                                      wanted)).result()
-        return convert.image_response(image, edited, name)
+        return self._image_edit(request, context, convert.edit_latent_from_proto, edit_latent_job)
