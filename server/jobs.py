@@ -31,10 +31,9 @@ from dataclasses import dataclass
 from typing import Any, Callable, ContextManager, Iterator
 
 from server.engine.errors import Cancelled
-from server.engine.progress import CancelToken
+from server.engine.progress import CancelToken, Work
 
 
-Work = Callable[[Callable[[Any], None], CancelToken], Any]
 EVENT_BUFFER = 16  # undelivered progress events kept per job (with previews, the ones that cost memory)
 
 

@@ -18,7 +18,7 @@ from server.api.gancollage.v1 import gancollage_pb2 as pb
 from server.engine.attribute_edits import AttributeEdit, edited_latent
 from server.engine.edits import render
 from server.engine.errors import InvalidInput
-from server.engine.jobs import edit_latent_job
+from server.engine.calls import edit_latent_job
 from server.engine.progress import CancelToken
 from server.models import direction_files, directions, load_model
 from server.models.loading import EMBEDDED_DIR

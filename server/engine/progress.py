@@ -35,6 +35,9 @@ class CancelToken:
             raise Cancelled("cancelled by the caller")
 
 
+Work = Callable[[ProgressCallback, CancelToken], object]  # a job's body: what server/jobs.py runs
+
+
 def report(callback: ProgressCallback | None, stage: str, step: int, total: int,
            preview: np.ndarray | None = None):
     if callback is not None:

@@ -1,6 +1,6 @@
 """The GanCollage service: check and convert each request, queue its job, stream its events back.
 
-Every call that touches a model runs as a job (server/engine/jobs.py) on the device's worker
+Every call that touches a model runs as a job (server/engine/calls.py) on the device's worker
 (server/jobs.py); the job is cancelled when the RPC ends early (client cancel, client gone,
 deadline), so the worker is free again within one engine step. Projections that optimise for more
 than INTERACTIVE_STEPS steps are long jobs; everything else (regressor passes, short hybrid previews,
@@ -18,9 +18,10 @@ import grpc
 
 from server.api.gancollage.v1 import gancollage_pb2 as pb
 from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
-from server.engine.errors import Cancelled
-from server.engine.jobs import (Work, edit_latent_job, interpolate_job, list_directions_job, local_blend_job,
+from server.engine.calls import (edit_latent_job, interpolate_job, list_directions_job, local_blend_job,
                                 project_job, realize_job, style_mix_job)
+from server.engine.errors import Cancelled
+from server.engine.progress import Work
 from server.engine.project_options import ProjectOptions
 from server.jobs import DeadlineExceeded, Job, JobQueue
 
@@ -77,7 +78,7 @@ class GanCollageServicer(pb_grpc.GanCollageServicer):
         self._info = info  # the static part of GetServerInfo's answer
 
     def _submit(self, context: grpc.ServicerContext, work: Work, long: bool = False) -> Job:
-        """Queue an engine job's `work` (server/engine/jobs.py), tied to the RPC: it ends when the RPC does."""
+        """Queue an engine job's `work` (server/engine/calls.py), tied to the RPC: it ends when the RPC does."""
         remaining = context.time_remaining()
         deadline = time.monotonic() + remaining if remaining is not None and remaining < NO_DEADLINE else None
         job = self._jobs.submit(work, deadline, long)

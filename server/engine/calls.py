@@ -16,7 +16,7 @@ the same handling:
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 import torch
@@ -31,11 +31,10 @@ from .edits import (interpolate, local_blend, render, render_levels, style_mix, 
 from .errors import InvalidInput, OutOfMemory
 from .latents import STYLEMAP
 from .pixels import to_uint8_hwc
-from .progress import CancelToken, ProgressCallback, report
+from .progress import CancelToken, ProgressCallback, Work, report
 from .project import Projection, ProjectOptions
 from .realize import RealizeOptions, RealizeResult, collage_mode, compose_and_project, realize
 
-Work = Callable[[ProgressCallback, CancelToken], Any]
 # RuntimeError messages of a failed allocation: CUDA's, torch's CPU allocator's ("can't allocate memory")
 OUT_OF_MEMORY_WORDS = ("out of memory", "allocate memory", "not enough memory")
 

@@ -1,4 +1,4 @@
-"""server.engine.jobs: every job entry point handles validation, cancel and running out of memory the
+"""server.engine.calls: every job entry point handles validation, cancel and running out of memory the
 same way (the same over gRPC: test_server_errors.py)."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import conformance_file, make_tiny_model
-from server.engine import jobs
+from server.engine import calls
 from server.engine.attribute_edits import AttributeEdit
 from server.engine.canvas import Canvas, Layer
 from server.engine.errors import Cancelled, InvalidInput, OutOfMemory
@@ -51,13 +51,13 @@ def work_of(name: str, model):
     """The work of entry point `name` with arguments valid for `model`."""
     a, b, mask = latent(model, 1), latent(model, 2), torch.ones(1, 1, 4, 4)
     made = {
-        "realize": lambda: jobs.realize_job(model, canvas(), RealizeOptions(ProjectOptions(method="regressor"))),
-        "project": lambda: jobs.project_job(model, canvas(), ProjectOptions(method="optimize", steps=2)),
-        "interpolate": lambda: jobs.interpolate_job(model, a, b, 3, "linear"),
-        "style_mix": lambda: jobs.style_mix_job(model, a, b, 1),
-        "local_blend": lambda: jobs.local_blend_job(model, a, b, mask, 0, ""),
-        "list_directions": lambda: jobs.list_directions_job(model),
-        "edit_latent": lambda: jobs.edit_latent_job(model, a, [AttributeEdit(1.0, "pc1")]),
+        "realize": lambda: calls.realize_job(model, canvas(), RealizeOptions(ProjectOptions(method="regressor"))),
+        "project": lambda: calls.project_job(model, canvas(), ProjectOptions(method="optimize", steps=2)),
+        "interpolate": lambda: calls.interpolate_job(model, a, b, 3, "linear"),
+        "style_mix": lambda: calls.style_mix_job(model, a, b, 1),
+        "local_blend": lambda: calls.local_blend_job(model, a, b, mask, 0, ""),
+        "list_directions": lambda: calls.list_directions_job(model),
+        "edit_latent": lambda: calls.edit_latent_job(model, a, [AttributeEdit(1.0, "pc1")]),
     }
     return made[name]()
 
@@ -121,7 +121,7 @@ def test_running_out_of_memory_ends_every_job_with_out_of_memory(wplus, monkeypa
 def test_what_the_model_cannot_serve_is_refused_when_the_job_is_made(wplus):
     """Before it queues: checking needs no model run."""
     with pytest.raises(InvalidInput, match="^collage: "):
-        jobs.realize_job(wplus, canvas(), RealizeOptions(collage="layers"))
+        calls.realize_job(wplus, canvas(), RealizeOptions(collage="layers"))
     a, b = latent(wplus, 1), latent(wplus, 2)
     with pytest.raises(InvalidInput, match="^mix_space: "):
-        jobs.local_blend_job(wplus, a, b, torch.ones(1, 1, 4, 4), 0, "w")
+        calls.local_blend_job(wplus, a, b, torch.ones(1, 1, 4, 4), 0, "w")
