@@ -16,13 +16,14 @@ from conftest import REPO
 
 sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "gimp"))
-import actions  # noqa: E402
-import attributes  # noqa: E402
+from core import actions  # noqa: E402
+from core import attributes  # noqa: E402
 import fake_gi  # noqa: E402
-import latent_parasite  # noqa: E402
-from actions import LayerData, NewLayer, Options, UserError  # noqa: E402
+from core import latent_parasite  # noqa: E402
+from core.errors import UserError  # noqa: E402
+from core.layer_data import LayerData, NewLayer, Options  # noqa: E402
 from fake_gi import Image, Layer  # noqa: E402
-from server.region import Bounds  # noqa: E402
+from server.shared.region import Bounds  # noqa: E402
 from test_plugin_actions import FakeClient, image, latent, listing, projected, session  # noqa: E402
 
 
@@ -375,8 +376,8 @@ def test_stylemap_results_keep_their_latent_and_a_mix_without_one_gets_no_parasi
 def test_the_preview_skips_to_the_newest_values_and_shows_the_unedited_image_first():
     import threading
 
-    from previews import Previews
-    from transport import CallError
+    from core.newest_wins import Previews
+    from core.connection import CallError
 
     release, busy = threading.Event(), threading.Event()
 

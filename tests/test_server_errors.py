@@ -6,7 +6,7 @@ import math
 import grpc
 import pytest
 
-from server.api.gancollage.v1 import gancollage_pb2 as pb
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from test_server_fixtures import image, latent, realize_request, serving
 
 pytest_plugins = ("test_server_fixtures",)  # its fixtures: model_paths, catalog, served

@@ -16,8 +16,8 @@ from functools import partial, wraps
 
 import grpc
 
-from server.api.gancollage.v1 import gancollage_pb2 as pb
-from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
+from server.shared.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
 from server.engine import attribute_edits, edits
 from server.engine.errors import Cancelled
 from server.engine.project_options import ProjectOptions
