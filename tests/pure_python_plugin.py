@@ -11,8 +11,8 @@ plugin, server, closed, *guarded = sys.argv[1:]
 sys.path.insert(0, plugin)
 from core import actions, layer_data, requests  # noqa: E402
 from core import attributes  # noqa: E402
-from core import latent_parasite  # noqa: E402
-from core.connection import CallError, TransportError, connect  # noqa: E402
+from core import connection, latent_parasite  # noqa: E402
+from core.connection import TransportError, connect  # noqa: E402
 from core.layer_data import CanvasData, LayerData, Options  # noqa: E402
 from core.session import Session  # noqa: E402
 from core.settings import Config  # noqa: E402
@@ -27,8 +27,8 @@ try:
 except ImportError:
     report["grpc_importable"] = False
 
-with connect(Config(server=server)) as connection:
-    session = Session(connection.client, model="", timeout=60, report=lambda text, fraction: None)
+with connect(Config(server=server)) as opened:
+    session = Session(opened.client, model="", timeout=60, report=lambda text, fraction: None)
     plan = layer_data.ReadPlan.of(Bounds(4, 5, 12, 6), 20, 16, session.resolution())
     canvas = CanvasData(20, 16, [OTHER, LAYER], region=plan.region, has_selection=True)
     projected = actions.project(session, LAYER, Options())
@@ -45,7 +45,7 @@ with connect(Config(server=server)) as connection:
     claiming = LayerData(**{**vars(LAYER), "latent": stored, "latent_unusable": stored is None})
     frames = actions.interpolate(session, claiming, OTHER, Options(), 2, "linear", 100)
     report["crafted"] = {"notes": session.notes, "boxes": [list(frame.box) for frame in frames]}
-    report["description"] = connection.description
+    report["description"] = opened.description
     report["layers"] = [(layer.name, layer.image["width"], len(layer.image["rgba"])) for layer in results]
 
 from google.protobuf.internal import api_implementation  # noqa: E402
@@ -55,9 +55,9 @@ report["protobuf"] = api_implementation.Type()
 
 def code_of(config, name, request, timeout=60):
     try:
-        with connect(config) as connection:
-            list(connection.client.call(name, request, timeout))
-    except CallError as exc:
+        with connection.connect(config) as opened:
+            list(opened.client.call(name, request, timeout))
+    except connection.CallError as exc:
         return exc.code
     return "OK"
 
