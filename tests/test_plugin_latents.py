@@ -455,10 +455,14 @@ def test_a_crafted_latent_is_treated_as_none_and_marked_unusable(gimp_io, data):
 
 
 def test_the_plugin_refuses_what_the_server_would():
-    """The plug-in cannot import the server's limits (torch): its copies must stay the same."""
-    from server.rpc.convert import MAX_LATENT_SIDE, MAX_LATENT_VALUE
+    """One definition of the latent limits (server/shared/defaults.py) for the server's checks and the plug-in's."""
+    from server.rpc import convert
+    from server.shared import defaults
 
-    assert (latent_parasite.MAX_VALUE, latent_parasite.MAX_SIDE) == (MAX_LATENT_VALUE, MAX_LATENT_SIDE)
+    assert (convert.MAX_LATENT_SIDE, convert.MAX_LATENT_VALUE) == (defaults.MAX_LATENT_SIDE, defaults.MAX_LATENT_VALUE)
+    limit = defaults.MAX_LATENT_VALUE
+    assert latent_parasite.decode(crafted(values=(0, 0, 0, limit))) is not None
+    assert latent_parasite.decode(crafted(values=(0, 0, 0, limit * 1.01))) is None
 
 
 def test_a_plausible_latent_is_read_and_a_layer_without_one_is_not_marked(gimp_io):

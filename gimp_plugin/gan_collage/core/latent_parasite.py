@@ -35,6 +35,7 @@ import struct
 from dataclasses import dataclass
 from typing import Optional
 
+from server.shared.defaults import MAX_LATENT_SIDE, MAX_LATENT_VALUE  # the server's own
 from server.shared.region import Bounds
 
 NAME = "gan-collage-latent"
@@ -44,8 +45,6 @@ W_PLUS, STYLEMAP = "w_plus", "stylemap"
 DIMENSIONS = {W_PLUS: 2, STYLEMAP: 3}  # sides of each kind's shape
 MAX_VALUES = 1 << 20  # 4 MiB of floats: far past any StyleGAN2 W+ (18 x 512) or stylemap (64 x 8 x 8)
 MAX_BYTES = 8 + 64 * 1024 + 4 * MAX_VALUES  # the largest parasite worth reading (a header of up to 64 KiB)
-MAX_SIDE = 1 << 16   # the server's own limit on a latent's side
-MAX_VALUE = 1e4      # the server refuses latents holding larger numbers (server/rpc/convert.py MAX_LATENT_VALUE)
 
 
 @dataclass(frozen=True)
@@ -73,7 +72,7 @@ def latent_dict(values: list, model: str, kind: str, shape) -> dict:
 def _sides(shape, kind) -> Optional[tuple]:
     """The shape as a tuple of ints when it is one of `kind`'s shapes; else None."""
     if (kind not in DIMENSIONS or not isinstance(shape, (list, tuple)) or len(shape) != DIMENSIONS[kind]
-            or not all(type(side) is int and 0 < side <= MAX_SIDE for side in shape)):
+            or not all(type(side) is int and 0 < side <= MAX_LATENT_SIDE for side in shape)):
         return None
     return tuple(shape)
 
@@ -125,7 +124,7 @@ def decode(data: bytes) -> Optional[Stored]:
     if not 0 < count <= MAX_VALUES or len(data) != 8 + length + 4 * count:
         return None
     values = list(struct.unpack_from(f"<{count}f", data, 8 + length))
-    if not all(abs(value) <= MAX_VALUE for value in values):  # NaN fails this too
+    if not all(abs(value) <= MAX_LATENT_VALUE for value in values):  # NaN fails this too
         return None
     return Stored(latent_dict(values, model, kind, shape), square)
 
