@@ -12,8 +12,8 @@ build; `--torch cpu|cuda` overrides the detection and `--torch-index-url` picks 
 (for example PyTorch's CPU-only index).
 
 The plug-in goes to `<profile>/plug-ins/gan_collage/` of each GIMP 3 profile found (Linux, Flatpak,
-Snap, Windows, macOS locations) or named with --gimp-profile, self-contained: the few client modules
-and gRPC stubs it needs (no torch) in its `vendor/`, and in `vendor/pure-grpc/` a pinned pure-Python
+Snap, Windows, macOS locations) or named with --gimp-profile, self-contained: the code both sides run
+(`server/shared/`: client, gRPC stubs, region rule, defaults; no torch) in its `vendor/`, and in `vendor/pure-grpc/` a pinned pure-Python
 gRPC stack (grpclib, h2, hpack, hyperframe, multidict, protobuf; wheels from PyPI, checked against
 their SHA-256) for GIMPs whose Python has no grpcio. Its settings, `<profile>/gan-collage.json`, get
 this environment's Python (for the "start the server" hint); the address, token, model and transport the
@@ -38,12 +38,9 @@ CPU_TORCH_INDEX = "https://download.pytorch.org/whl/cpu"
 MIN_PYTHON = (3, 11)
 PLUGIN = ROOT / "gimp_plugin" / "gan_collage"
 PLUGIN_NAME = PLUGIN.name
-# What the plug-in needs from the server package (none imports torch), copied under vendor/.
-VENDORED = ("server/__init__.py", "server/defaults.py", "server/region.py", "server/client/__init__.py",
-            "server/client/address.py", "server/client/errors.py", "server/client/direct.py",
-            "server/client/grpclib_client.py", "server/client/messages.py", "server/client/progress.py",
-            "server/api/__init__.py", "server/api/gancollage/__init__.py", "server/api/gancollage/v1/__init__.py",
-            "server/api/gancollage/v1/gancollage_pb2.py", "server/api/gancollage/v1/gancollage_pb2_grpc.py")
+# The code both sides run (server/shared/, see its __init__.py), copied whole under the plug-in's vendor/;
+# server/__init__.py (empty) makes it importable there by the same name, server.shared.
+SHARED = ROOT / "server" / "shared"
 # The pure-Python gRPC stack unpacked into vendor/pure-grpc/ (protobuf: the stubs' runtime, see gancollage_pb2.py).
 # Only pure-Python wheels (py3-none-any), so one folder serves GIMP on every platform.
 PURE_GRPC_WHEELS = {
@@ -92,7 +89,7 @@ def find_gimp_profiles(home: Path, env, platform: str) -> list[Path]:
 
 def plugin_config():
     """The plug-in's own settings module, so the installer writes the file exactly as the plug-in reads it."""
-    spec = importlib.util.spec_from_file_location("gan_collage_config", PLUGIN / "config.py")
+    spec = importlib.util.spec_from_file_location("gan_collage_settings", PLUGIN / "core" / "settings.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up
     spec.loader.exec_module(module)
@@ -308,10 +305,10 @@ def build_plugin(target: Path, wheels: list[Path]):
     shutil.copytree(PLUGIN, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "vendor"),
                     copy_function=shutil.copy)
     (target / f"{PLUGIN_NAME}.py").chmod(0o755)  # GIMP only runs executable plug-ins
-    for relative in VENDORED:
-        destination = target / "vendor" / relative
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(ROOT / relative, destination)
+    vendored_server = target / "vendor" / "server"
+    shutil.copytree(SHARED, vendored_server / "shared", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+                    copy_function=shutil.copy)
+    shutil.copy(ROOT / "server" / "__init__.py", vendored_server / "__init__.py")
     for wheel in wheels:
         with zipfile.ZipFile(wheel) as archive:
             archive.extractall(target / "vendor" / "pure-grpc")

@@ -25,7 +25,7 @@ log = logging.getLogger("server")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from server.client.address import token_problem
+    from server.shared.address import token_problem
     from server.rpc.network import DEFAULT_PORT, DEFAULT_READ_TIMEOUT, is_loopback  # light: torch comes later
     from server.rpc.pixel_budget import DEFAULT_MAX_REQUEST_PIXELS, DEFAULT_MAX_RESULT_PIXELS
 

@@ -185,8 +185,8 @@ def measure(models_dir: Path, checkout: Path, startup_seconds: float) -> dict:
     """Seconds to `listening`, peak RSS then, and what ListModels answers (or why there is none)."""
     import grpc
 
-    from server.api.gancollage.v1 import gancollage_pb2 as pb
-    from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
+    from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
+    from server.shared.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
     from server.tools.server_process import ServerProcess
 
     started = time.monotonic()

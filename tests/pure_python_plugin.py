@@ -9,14 +9,15 @@ import sys
 
 plugin, server, closed, *guarded = sys.argv[1:]
 sys.path.insert(0, plugin)
-import actions  # noqa: E402
-import attributes  # noqa: E402
-import latent_parasite  # noqa: E402
-import transport  # noqa: E402
-from actions import CanvasData, LayerData, Options, Session  # noqa: E402
-from config import Config  # noqa: E402
-from latent_parasite import Stored  # noqa: E402
-from server.region import Bounds  # noqa: E402
+from core import actions, layer_data, requests  # noqa: E402
+from core import attributes  # noqa: E402
+from core import connection, latent_parasite  # noqa: E402
+from core.connection import TransportError, connect  # noqa: E402
+from core.layer_data import CanvasData, LayerData, Options  # noqa: E402
+from core.session import Session  # noqa: E402
+from core.settings import Config  # noqa: E402
+from core.latent_parasite import Stored  # noqa: E402
+from server.shared.region import Bounds  # noqa: E402
 
 LAYER = LayerData("patch", 12, 8, bytes(range(192)) * 2, x=3, y=2)
 OTHER = LayerData("other", 8, 8, b"\x80\x40\x20\xff" * 64, x=10, y=10)
@@ -26,9 +27,9 @@ try:
 except ImportError:
     report["grpc_importable"] = False
 
-with transport.connect(Config(server=server)) as connection:
-    session = Session(connection.client, model="", timeout=60, report=lambda text, fraction: None)
-    plan = actions.ReadPlan.of(Bounds(4, 5, 12, 6), 20, 16, session.resolution())
+with connect(Config(server=server)) as opened:
+    session = Session(opened.client, model="", timeout=60, report=lambda text, fraction: None)
+    plan = layer_data.ReadPlan.of(Bounds(4, 5, 12, 6), 20, 16, session.resolution())
     canvas = CanvasData(20, 16, [OTHER, LAYER], region=plan.region, has_selection=True)
     projected = actions.project(session, LAYER, Options())
     carrying = LayerData(**{**vars(LAYER), "latent": Stored(projected[0].latent, projected[0].box)})
@@ -44,7 +45,7 @@ with transport.connect(Config(server=server)) as connection:
     claiming = LayerData(**{**vars(LAYER), "latent": stored, "latent_unusable": stored is None})
     frames = actions.interpolate(session, claiming, OTHER, Options(), 2, "linear", 100)
     report["crafted"] = {"notes": session.notes, "boxes": [list(frame.box) for frame in frames]}
-    report["description"] = connection.description
+    report["description"] = opened.description
     report["layers"] = [(layer.name, layer.image["width"], len(layer.image["rgba"])) for layer in results]
 
 from google.protobuf.internal import api_implementation  # noqa: E402
@@ -54,18 +55,18 @@ report["protobuf"] = api_implementation.Type()
 
 def code_of(config, name, request, timeout=60):
     try:
-        with transport.connect(config) as connection:
-            list(connection.client.call(name, request, timeout))
-    except transport.CallError as exc:
+        with connection.connect(config) as opened:
+            list(opened.client.call(name, request, timeout))
+    except connection.CallError as exc:
         return exc.code
     return "OK"
 
 
 try:
-    transport.connect(Config(server=server, token="clé"))
-except transport.TransportError as exc:
+    connect(Config(server=server, token="clé"))
+except TransportError as exc:
     report["token refused"] = str(exc)
-from server.client.grpclib_client import GrpclibClient  # noqa: E402  (vendor/pure-grpc is on the path now)
+from server.shared.grpclib_client import GrpclibClient  # noqa: E402  (vendor/pure-grpc is on the path now)
 
 try:
     GrpclibClient(server, "clé")
@@ -73,9 +74,9 @@ except ValueError as exc:
     report["token refused by grpclib"] = str(exc)
 
 report["codes"] = {
-    "unknown model": code_of(Config(server=server), "Project", {"model": "nope", "image": actions.image_dict(LAYER)}),
+    "unknown model": code_of(Config(server=server), "Project", {"model": "nope", "image": requests.image_dict(LAYER)}),
     "closed port": code_of(Config(server=closed), "GetServerInfo", {}),
-    "deadline": code_of(Config(server=server), "Project", {"image": actions.image_dict(LAYER),
+    "deadline": code_of(Config(server=server), "Project", {"image": requests.image_dict(LAYER),
                                                            "options": {"method": "optimize", "steps": 10000}}, 0.3),
 }
 if guarded:

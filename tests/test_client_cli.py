@@ -238,7 +238,7 @@ def test_latent_files_of_other_shapes_are_refused(tmp_path, shape):
 
 
 def test_client_imports_no_torch():
-    code = ("import sys, server.client.cli, server.client.direct; "
+    code = ("import sys, server.client.cli, server.shared.grpcio_client; "
             "assert 'torch' not in sys.modules, 'torch imported'")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=python_env(), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr

@@ -11,7 +11,7 @@ from conftest import CancelAfter, peak_rss_growth
 from server.engine.canvas import Canvas, Layer, validate_canvas
 from server.engine.compose import compose, region_of_interest
 from server.engine.errors import Cancelled, InvalidInput
-from server.region import Square
+from server.shared.region import Square
 
 
 def solid(h: int, w: int, rgba) -> np.ndarray:

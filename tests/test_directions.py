@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from conftest import conformance_file, make_tiny_model
-from server.api.gancollage.v1 import gancollage_pb2 as pb
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.engine.attribute_edits import AttributeEdit, edited_latent
 from server.engine.edits import render
 from server.engine.errors import InvalidInput

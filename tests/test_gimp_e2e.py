@@ -120,9 +120,9 @@ def calls_logged(lines: list[str]) -> list[str]:
 
 
 def queue_length(address: str) -> int:
-    from server.client.direct import DirectClient
+    from server.shared.grpcio_client import GrpcioClient
 
-    with DirectClient(address) as client:
+    with GrpcioClient(address) as client:
         (event,) = client.call("GetServerInfo", {}, 10)
     return event["result"]["queue_length"]
 
@@ -704,8 +704,8 @@ def test_live_preview_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
     selected layer, masked by the selection, with its latent; the selected layer stays selected) and
     leaves the artist's layers byte-identical, Apply right after a change waits for that change's preview,
     Refine optimizes from the preview and adds that."""
-    from server.defaults import DEFAULT_MARGIN
-    from server.region import Bounds, region_square
+    from server.shared.defaults import DEFAULT_MARGIN
+    from server.shared.region import Bounds, region_square
 
     selection = [16, 16, 56, 48]
     params = {"server": server, "mode": "test", "side": 96, "selection": selection, "values": {"refine-steps": 3}}

@@ -16,9 +16,17 @@ from plugin_fixtures import packaged_plugin  # noqa: F401  (a fixture)
 sys.path.insert(0, str(REPO))
 import install  # noqa: E402
 
-PLUGIN_FILES = {"gan_collage.py", "actions.py", "attributes.py", "config.py", "dialogs.py", "edit_dialog.py",
-                "explain.py", "gimp_io.py", "gtk_parts.py", "latent_parasite.py", "live_controller.py", "live_window.py",
-                "paths.py", "previews.py", "transport.py"}
+PLUGIN_SOURCE = REPO / "gimp_plugin" / "gan_collage"
+# every file of the plug-in's source folder, by its path inside the folder
+PLUGIN_FILES = {p.relative_to(PLUGIN_SOURCE).as_posix() for p in PLUGIN_SOURCE.rglob("*.py")}
+SHARED_FILES = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "server" / "shared").rglob("*")
+                      if p.is_file() and "__pycache__" not in p.parts)
+
+
+def plugin_files(folder: Path) -> set:
+    """The installed plug-in's own files (vendor/ left out), by their path inside the folder."""
+    return {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and p.parts[len(folder.parts)]
+            != "vendor"}
 
 
 def run_install(*args: str, home: Path | None = None) -> subprocess.CompletedProcess:
@@ -64,9 +72,9 @@ def test_plugin_install_is_complete_and_idempotent(tmp_path):
     assert f"the GIMP plug-in is in {first / 'plug-ins' / 'gan_collage'}, {second / 'plug-ins' / 'gan_collage'}" in out
     for folder in (first, second):
         plugin = folder / "plug-ins" / "gan_collage"
-        assert {p.name for p in plugin.iterdir() if p.is_file()} == PLUGIN_FILES
+        assert plugin_files(plugin) == PLUGIN_FILES
         assert os.access(plugin / "gan_collage.py", os.X_OK)
-        for relative in install.VENDORED:
+        for relative in ["server/__init__.py", *SHARED_FILES]:  # the shared package whole
             assert (plugin / "vendor" / relative).read_bytes() == (REPO / relative).read_bytes()
         for package in ("grpclib", "h2", "hpack", "hyperframe", "multidict", "google/protobuf"):
             assert (plugin / "vendor" / "pure-grpc" / package / "__init__.py").is_file()
@@ -92,7 +100,7 @@ def test_plugin_install_is_complete_and_idempotent(tmp_path):
 def test_the_package_is_self_contained(packaged_plugin):
     """install.py --package-plugin: a folder and a zip of it, executable, nothing pointing into this checkout."""
     folder = packaged_plugin
-    assert {p.name for p in folder.iterdir() if p.is_file()} == PLUGIN_FILES
+    assert plugin_files(folder) == PLUGIN_FILES
     assert os.access(folder / "gan_collage.py", os.X_OK)
     checkout = str(REPO).encode()
     assert [p for p in folder.rglob("*") if p.is_file() and checkout in p.read_bytes()] == []
@@ -101,7 +109,8 @@ def test_the_package_is_self_contained(packaged_plugin):
         files = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
         assert set(names) == {f"gan_collage/{name}" for name in files}
         assert names["gan_collage/gan_collage.py"].external_attr >> 16 & 0o111 == 0o111
-        assert archive.read("gan_collage/vendor/server/region.py") == (REPO / "server/region.py").read_bytes()
+        assert archive.read("gan_collage/vendor/server/shared/region.py") == \
+            (REPO / "server/shared/region.py").read_bytes()
 
 
 def test_the_committed_plugin_is_executable():
@@ -116,8 +125,8 @@ def test_installed_plugin_imports_without_the_project_or_site_packages(tmp_path)
     """In a Python without grpcio or protobuf the plug-in picks its vendored pure-Python stack; with them, grpcio."""
     run_install("--plugin-only", "--gimp-profile", str(profile(tmp_path / "p")))
     plugin = tmp_path / "p" / "plug-ins" / "gan_collage"
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); import transport, config\n"
-            "c = transport.connect(config.Config()); print(c.description)\n"
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from core import connection, settings\n"
+            "c = connection.connect(settings.Config()); print(c.description)\n"
             "print(sys.modules['google.protobuf'].__file__)\n")
     bare = subprocess.run([sys.executable, "-I", "-S", "-c", code, str(plugin)], capture_output=True, text=True,
                           cwd=tmp_path, timeout=30)

@@ -15,11 +15,12 @@ from conftest import REPO
 from plugin_fixtures import closed_port
 
 sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
-import actions  # noqa: E402
-from actions import CanvasData, LayerData, Options, UserError  # noqa: E402
-from live_controller import Job, LiveController, Outcome, signature  # noqa: E402
-from server.client.direct import DirectClient  # noqa: E402
-from server.region import Bounds  # noqa: E402
+from core import actions, layer_data, requests  # noqa: E402
+from core.errors import UserError  # noqa: E402
+from core.layer_data import CanvasData, LayerData, Options  # noqa: E402
+from core.live_controller import Job, LiveController, Outcome, signature  # noqa: E402
+from server.shared.grpcio_client import GrpcioClient  # noqa: E402
+from server.shared.region import Bounds  # noqa: E402
 from test_server_fixtures import wait_until  # noqa: E402
 
 pytest_plugins = ("test_server_fixtures",)  # served, catalog
@@ -30,8 +31,8 @@ RETRY = (0.2, 0.4, 0.8)
 
 
 def request_for(layers, options: Options = Options()) -> dict:
-    plan = actions.ReadPlan.of(Bounds(2, 2, 18, 14), 20, 16, 32)
-    return actions.realize_request(CanvasData(20, 16, layers, plan.region, True), options, "")
+    plan = layer_data.ReadPlan.of(Bounds(2, 2, 18, 14), 20, 16, 32)
+    return requests.realize_request(CanvasData(20, 16, layers, plan.region, True), options, "")
 
 
 class View:
@@ -75,8 +76,8 @@ class Live:
                                          lambda handle, outcome: self.outcomes.put((handle, outcome)), retry=retry,
                                          **options)
 
-    def _client(self, address: str) -> DirectClient:
-        self.clients.append(DirectClient(address))
+    def _client(self, address: str) -> GrpcioClient:
+        self.clients.append(GrpcioClient(address))
         return self.clients[-1]
 
     def read(self) -> dict:

@@ -11,7 +11,7 @@ from server.engine.canvas import Canvas, Layer
 from server.engine.compose import region_of_interest
 from server.engine.errors import Cancelled, InvalidInput
 from server.engine.paste import FINE_REACH, coarse_edge_distance, edge_distance, paste_back
-from server.region import Square
+from server.shared.region import Square
 
 
 def random_canvas(width: int, height: int, selection=None, seed: int = 0) -> Canvas:

@@ -9,9 +9,13 @@ import pytest
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
-import actions  # noqa: E402
-from actions import CanvasData, LayerData, Options, Session, Stored, UserError  # noqa: E402
-from server.region import Bounds, Square  # noqa: E402
+from core import actions, layer_data, models, requests  # noqa: E402
+from core.limits import Limits  # noqa: E402
+from core.errors import UserError  # noqa: E402
+from core.latent_parasite import Stored  # noqa: E402
+from core.layer_data import CanvasData, LayerData, Options  # noqa: E402
+from core.session import Session, describe  # noqa: E402
+from server.shared.region import Bounds, Square  # noqa: E402
 
 
 def server_info(**limits):
@@ -80,7 +84,7 @@ SCALED = LayerData("scaled", 2, 2, b"\x07" * 12, x=4, y=0, channels=3, canvas_wi
 
 def test_canvas_request_keeps_order_opacity_masks_and_scale():
     canvas = CanvasData(8, 6, [LOWER, UPPER, SCALED], region=Square(0, -1, 8))
-    request = actions.canvas_request(canvas)
+    request = requests.canvas_request(canvas)
     assert (request["width"], request["height"]) == (8, 6) and "selection" not in request
     assert [layer["name"] for layer in request["layers"]] == ["lower", "upper", "scaled"]
     first, second, third = request["layers"]
@@ -138,7 +142,7 @@ def test_the_plugins_read_plan_matches_the_servers_region(seed):
 
     from server.engine.canvas import Canvas, Layer
     from server.engine.compose import region_of_interest
-    from server.region import Bounds
+    from server.shared.region import Bounds
 
     rng = np.random.default_rng(seed)
     width, height = (int(v) for v in rng.integers(1, 300, 2))
@@ -154,7 +158,7 @@ def test_the_plugins_read_plan_matches_the_servers_region(seed):
     if selection is not None:
         ys, xs = np.nonzero(selection)
         bounds = Bounds(int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1)  # Gimp.Selection.bounds
-    plan = actions.ReadPlan.of(bounds, width, height, resolution=16)
+    plan = layer_data.ReadPlan.of(bounds, width, height, resolution=16)
     assert plan.region == server
     assert plan.area == Bounds(max(server.x, 0), max(server.y, 0), min(server.x + server.size, width),
                                min(server.y + server.size, height))
@@ -244,10 +248,10 @@ def test_the_servers_limits_refuse_a_request_before_it_is_sent():
             actions.realize(session(client), canvas, Options())
         assert client.calls == []
     # 6x4 + 6x4 mask + 3x5 + 2x2 pixels, counted at their declared sizes
-    assert actions.request_pixels(actions.canvas_request(canvas)) == 24 + 24 + 15 + 4
+    assert requests.request_pixels(requests.canvas_request(canvas)) == 24 + 24 + 15 + 4
     with pytest.raises(UserError, match="20000 x 300 pixels; the GAN Collage server takes images up to 16384"):
-        actions.Limits.of({"max_canvas_side": 16384}).check_canvas(20000, 300)
-    actions.Limits.of({}).check_canvas(10 ** 6, 10 ** 6)  # an older server: unknown limits, nothing refused
+        Limits.of({"max_canvas_side": 16384}).check_canvas(20000, 300)
+    Limits.of({}).check_canvas(10 ** 6, 10 ** 6)  # an older server: unknown limits, nothing refused
     with pytest.raises(UserError, match="at most 4 frames"):
         actions.interpolate(session(FakeClient(GetServerInfo=server_info(max_frames=4))), LOWER, UPPER, Options(), 5,
                             "linear", 100)
@@ -261,22 +265,25 @@ def test_local_blend_without_a_selection_asks_for_one_before_any_call():
 
 
 def test_progress_text():
-    assert actions.describe("Realizing", progress("queued", 0, 0, 2)["progress"]) == \
+    assert describe("Realizing", progress("queued", 0, 0, 2)["progress"]) == \
         ("Realizing: waiting for the server (2 jobs ahead)", 0.0)
-    assert actions.describe("Realizing", progress("optimize", 3, 12)["progress"]) == ("Realizing: optimize 3/12", 0.25)
-    assert actions.describe("Realizing", progress("compose", 0, 0)["progress"]) == ("Realizing: compose 0/0", 0.0)
+    assert describe("Realizing", progress("optimize", 3, 12)["progress"]) == ("Realizing: optimize 3/12", 0.25)
+    assert describe("Realizing", progress("compose", 0, 0)["progress"]) == ("Realizing: compose 0/0", 0.0)
 
 
 def test_the_shared_region_rule_needs_only_the_standard_library():
-    """install.py copies server/region.py and defaults.py into the plug-in, whose Python may have neither numpy nor torch."""
+    """The plug-in imports these shared modules before it knows whether its Python has grpcio or protobuf, and
+    its Python may have neither numpy nor torch."""
     import ast
 
-    for name in ("region.py", "defaults.py", "client/progress.py"):
-        tree = ast.parse((REPO / "server" / name).read_text())
+    standard_only = {"region", "defaults", "progress", "address", "errors"}
+    for name in standard_only:
+        tree = ast.parse((REPO / "server" / "shared" / f"{name}.py").read_text())
         modules = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-        modules |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-        assert {m.split(".")[0] for m in modules} - {"server"} <= set(sys.stdlib_module_names) | {"__future__"}
-        assert {m for m in modules if m.startswith("server")} <= {"server.defaults"}  # itself vendored
+        modules |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and not node.level}
+        assert {m.split(".")[0] for m in modules} <= set(sys.stdlib_module_names) | {"__future__"}
+        siblings = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level}
+        assert siblings <= standard_only
 
 
 # ------------------------------------------------------------------------------------ stylemap models
@@ -401,7 +408,7 @@ def test_a_w_plus_local_blend_sends_no_mix_space_whatever_is_chosen():
 
 
 def test_model_lists_say_what_each_models_latent_is():
-    assert actions.latent_words({"latent_kind": "stylemap", "latent_shape": [64, 8, 8]}) == "8x8x64 stylemap"
-    assert actions.latent_words({"latent_kind": "w_plus", "latent_shape": [12, 512], "num_ws": 12}) == \
+    assert models.latent_words({"latent_kind": "stylemap", "latent_shape": [64, 8, 8]}) == "8x8x64 stylemap"
+    assert models.latent_words({"latent_kind": "w_plus", "latent_shape": [12, 512], "num_ws": 12}) == \
         "12 latent rows"
-    assert actions.latent_words({"num_ws": 12, "w_dim": 512}) == "12 latent rows"  # an older server
+    assert models.latent_words({"num_ws": 12, "w_dim": 512}) == "12 latent rows"  # an older server

@@ -10,22 +10,22 @@ import pytest
 from conftest import REPO
 
 sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
-import config  # noqa: E402
-from config import Config, ConfigError  # noqa: E402
+from core import settings  # noqa: E402
+from core.settings import Config, ConfigError  # noqa: E402
 
 
 def test_no_file_means_direct_grpc_to_the_default_address(tmp_path):
-    loaded = config.load(config.path_in(tmp_path))
+    loaded = settings.load(settings.path_in(tmp_path))
     assert loaded == Config() and loaded.server == "127.0.0.1:50051" and loaded.transport == "auto"
-    assert config.path_in(tmp_path) == tmp_path / "gan-collage.json"
+    assert settings.path_in(tmp_path) == tmp_path / "gan-collage.json"
 
 
 def test_round_trip_is_private_to_the_user(tmp_path):
     path = tmp_path / "profile" / "gan-collage.json"
     wanted = Config(server="[::1]:6000", token="secret", model="faces", transport="pure-python",
                     server_python="/x/.venv/bin/python", timeout=90)
-    config.save(path, wanted)
-    assert config.load(path) == wanted
+    settings.save(path, wanted)
+    assert settings.load(path) == wanted
     assert json.loads(path.read_text())["token"] == "secret"
     if os.name != "nt":
         assert path.stat().st_mode & 0o777 == 0o600
@@ -35,7 +35,7 @@ def test_round_trip_is_private_to_the_user(tmp_path):
 def test_unknown_keys_are_ignored_missing_ones_default(tmp_path):
     path = tmp_path / "gan-collage.json"
     path.write_text(json.dumps({"server": "host:1", "from_a_newer_version": 1}))
-    assert config.load(path) == Config(server="host:1")
+    assert settings.load(path) == Config(server="host:1")
 
 
 @pytest.mark.parametrize("text,message", [
@@ -51,13 +51,13 @@ def test_a_damaged_file_names_itself_and_the_problem(tmp_path, text, message):
     path = tmp_path / "gan-collage.json"
     path.write_text(text)
     with pytest.raises(ConfigError) as error:
-        config.load(path)
+        settings.load(path)
     assert str(path) in str(error.value) and message in str(error.value)
 
 
 def test_save_refuses_bad_values(tmp_path):
     with pytest.raises(ConfigError, match="transport"):
-        config.save(tmp_path / "gan-collage.json", Config(transport="carrier"))
+        settings.save(tmp_path / "gan-collage.json", Config(transport="carrier"))
     assert not (tmp_path / "gan-collage.json").exists()
 
 
@@ -72,7 +72,7 @@ def test_files_of_earlier_versions_still_load(tmp_path):
     path = tmp_path / "gan-collage.json"
     for old, new in (("bridge", "auto"), ("direct", "grpcio")):
         path.write_text(json.dumps({"transport": old, "bridge_python": "/x/python", "project_root": "/x"}))
-        assert config.load(path) == Config(transport=new)
+        assert settings.load(path) == Config(transport=new)
 
 
 @pytest.mark.parametrize("token,reason", [
@@ -80,6 +80,6 @@ def test_files_of_earlier_versions_still_load(tmp_path):
     ("line\nbreak", r"it holds '\n'"), ("tab\t", r"it holds '\t'"), ("secret ", "it starts or ends with a space"),
 ])
 def test_a_token_that_could_never_reach_the_server_is_refused_with_the_reason(token, reason):
-    refusal = config.token_refusal(token)
+    refusal = settings.token_refusal(token)
     assert refusal.startswith(f"The token cannot be used: {reason}") and "--token" in refusal
-    assert config.token_refusal("s3cret token-with_punctuation!~") == config.token_refusal("") == ""
+    assert settings.token_refusal("s3cret token-with_punctuation!~") == settings.token_refusal("") == ""

@@ -12,8 +12,9 @@ from conftest import REPO
 sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "gimp"))
 import fake_gi  # noqa: E402
-from actions import NewLayer, UserError  # noqa: E402
-from server.region import Bounds, Square  # noqa: E402
+from core.errors import UserError  # noqa: E402
+from core.layer_data import NewLayer  # noqa: E402
+from server.shared.region import Bounds, Square  # noqa: E402
 from fake_gi import Channel, Image, Layer  # noqa: E402
 
 

@@ -16,13 +16,14 @@ from conftest import REPO
 
 sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
 sys.path.insert(0, str(Path(__file__).resolve().parent / "gimp"))
-import actions  # noqa: E402
-import attributes  # noqa: E402
+from core import actions  # noqa: E402
+from core import attributes  # noqa: E402
 import fake_gi  # noqa: E402
-import latent_parasite  # noqa: E402
-from actions import LayerData, NewLayer, Options, UserError  # noqa: E402
+from core import latent_parasite  # noqa: E402
+from core.errors import UserError  # noqa: E402
+from core.layer_data import LayerData, NewLayer, Options  # noqa: E402
 from fake_gi import Image, Layer  # noqa: E402
-from server.region import Bounds  # noqa: E402
+from server.shared.region import Bounds  # noqa: E402
 from test_plugin_actions import FakeClient, image, latent, listing, projected, session  # noqa: E402
 
 
@@ -375,8 +376,8 @@ def test_stylemap_results_keep_their_latent_and_a_mix_without_one_gets_no_parasi
 def test_the_preview_skips_to_the_newest_values_and_shows_the_unedited_image_first():
     import threading
 
-    from previews import Previews
-    from transport import CallError
+    from core.newest_wins import Previews
+    from core.connection import CallError
 
     release, busy = threading.Event(), threading.Event()
 
@@ -454,10 +455,14 @@ def test_a_crafted_latent_is_treated_as_none_and_marked_unusable(gimp_io, data):
 
 
 def test_the_plugin_refuses_what_the_server_would():
-    """The plug-in cannot import the server's limits (torch): its copies must stay the same."""
-    from server.rpc.convert import MAX_LATENT_SIDE, MAX_LATENT_VALUE
+    """One definition of the latent limits (server/shared/defaults.py) for the server's checks and the plug-in's."""
+    from server.rpc import convert
+    from server.shared import defaults
 
-    assert (latent_parasite.MAX_VALUE, latent_parasite.MAX_SIDE) == (MAX_LATENT_VALUE, MAX_LATENT_SIDE)
+    assert (convert.MAX_LATENT_SIDE, convert.MAX_LATENT_VALUE) == (defaults.MAX_LATENT_SIDE, defaults.MAX_LATENT_VALUE)
+    limit = defaults.MAX_LATENT_VALUE
+    assert latent_parasite.decode(crafted(values=(0, 0, 0, limit))) is not None
+    assert latent_parasite.decode(crafted(values=(0, 0, 0, limit * 1.01))) is None
 
 
 def test_a_plausible_latent_is_read_and_a_layer_without_one_is_not_marked(gimp_io):

@@ -14,11 +14,11 @@ from plugin_fixtures import closed_port
 from test_server_fixtures import serving
 
 sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
-import transport  # noqa: E402
-from config import Config  # noqa: E402
-from explain import explain, plain_reason  # noqa: E402
-from server.client import messages  # noqa: E402
-from transport import CallError  # noqa: E402
+from core import layer_data  # noqa: E402
+from core.settings import Config  # noqa: E402
+from core.messages import explain, plain_reason  # noqa: E402
+from server.shared import messages  # noqa: E402
+from core.connection import CallError, connect  # noqa: E402
 
 pytest_plugins = ("test_server_fixtures",)  # catalog, served
 
@@ -40,7 +40,7 @@ def assert_plain(text: str, code: str) -> None:
 
 
 def failure(config: Config, name: str, request: dict, timeout: float = 60) -> CallError:
-    with pytest.raises(CallError) as error, transport.connect(config) as connection:
+    with pytest.raises(CallError) as error, connect(config) as connection:
         list(connection.client.call(name, request, timeout))
     return error.value
 
@@ -139,7 +139,7 @@ def test_a_refusal_of_another_field_is_not_taken_for_a_familys():
 def test_a_server_that_stops_while_working_is_told_apart_from_one_never_reached():
     """UNAVAILABLE after the server answered (both gRPC stacks say so when it dies mid-job: see
     test_plugin_transport) means it stopped while working; before any answer, that nothing listens."""
-    import actions
+    from core import actions
     from test_plugin_actions import FakeClient, session
 
     def dies(request):
@@ -154,7 +154,7 @@ def test_a_server_that_stops_while_working_is_told_apart_from_one_never_reached(
     texts = []
     for client in (FakeClient(Project=dies), FakeClient(GetServerInfo=unreachable)):
         with pytest.raises(CallError) as error:
-            actions.project(session(client), actions.LayerData("photo", 2, 2, bytes(16)), actions.Options())
+            actions.project(session(client), layer_data.LayerData("photo", 2, 2, bytes(16)), layer_data.Options())
         assert error.value.code == "UNAVAILABLE"
         texts.append(explain(error.value, here))
         assert_plain(texts[-1], "UNAVAILABLE")
@@ -165,7 +165,7 @@ def test_a_server_that_stops_while_working_is_told_apart_from_one_never_reached(
 
 
 def test_no_message_is_ever_empty():
-    from explain import one_line, unforeseen
+    from core.messages import one_line, unforeseen
 
     for error in (KeyError(), OverflowError("Python int too large to convert to C int"), ValueError("  ")):
         first, detail = unforeseen(error).splitlines()

@@ -14,15 +14,16 @@ from conftest import REPO
 from plugin_fixtures import closed_port, other_python, packaged_plugin, plain_python  # noqa: F401  (a fixture)
 
 sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
-import actions  # noqa: E402
-import attributes  # noqa: E402
-import transport  # noqa: E402
-from actions import CanvasData, LayerData, Options, Session  # noqa: E402
-from config import Config  # noqa: E402
-from latent_parasite import Stored  # noqa: E402
-from server.region import Bounds, Square  # noqa: E402
+from core import actions, layer_data, requests  # noqa: E402
+from core import attributes  # noqa: E402
+from core import connection  # noqa: E402
+from core.layer_data import CanvasData, LayerData, Options  # noqa: E402
+from core.session import Session  # noqa: E402
+from core.settings import Config  # noqa: E402
+from core.latent_parasite import Stored  # noqa: E402
+from server.shared.region import Bounds, Square  # noqa: E402
 from test_server_fixtures import serving  # noqa: E402
-from transport import CallError, TransportError  # noqa: E402
+from core.connection import CallError, TransportError, connect  # noqa: E402
 
 pytest_plugins = ("test_server_fixtures",)  # served, catalog, model_paths
 
@@ -30,7 +31,7 @@ pytest_plugins = ("test_server_fixtures",)  # served, catalog, model_paths
 def code(config: Config, name: str, request: dict, timeout: float = 60) -> str:
     """The status code of a call over grpcio ("OK" when it succeeds)."""
     try:
-        with transport.connect(config) as connection:
+        with connect(config) as connection:
             list(connection.client.call(name, request, timeout))
     except CallError as exc:
         return exc.code
@@ -41,7 +42,7 @@ OTHER = LayerData("other", 8, 8, b"\x80\x40\x20\xff" * 64, x=10, y=10)
 
 
 def test_auto_prefers_grpcio():
-    with transport.connect(Config(transport="auto")) as connection:
+    with connect(Config(transport="auto")) as connection:
         assert connection.description.startswith("grpcio ")
 
 
@@ -50,25 +51,25 @@ def test_without_grpcio_a_source_folder_says_what_to_do(monkeypatch):
     def no_grpcio():
         raise ModuleNotFoundError("No module named 'grpc'")
 
-    monkeypatch.setattr(transport, "grpcio_stack", no_grpcio)
-    monkeypatch.setattr(transport.paths, "use_pure_grpc", lambda: None)  # keep this process's protobuf
+    monkeypatch.setattr(connection, "grpcio_stack", no_grpcio)
+    monkeypatch.setattr(connection.vendored, "use_pure_grpc", lambda: None)  # keep this process's protobuf
     monkeypatch.setitem(sys.modules, "grpclib", None)  # as if vendor/pure-grpc were missing
     with pytest.raises(TransportError, match=r"(?s)plug-in folder is incomplete: its pure-Python gRPC files are "
                                              r"missing .*install.py --package-plugin OUT.*restart GIMP"):
-        transport.connect(Config())
+        connect(Config())
     with pytest.raises(TransportError, match=r"(?s)cannot use grpcio. In Server settings, set the transport to "
                                              r"Automatic.*No module named 'grpc'"):
-        transport.connect(Config(transport="grpcio"))
+        connect(Config(transport="grpcio"))
 
 
 @pytest.fixture
 def session(served):
-    with transport.connect(Config(server=served.address, transport="grpcio")) as connection:
+    with connect(Config(server=served.address, transport="grpcio")) as connection:
         yield Session(connection.client, model="", timeout=60, report=lambda text, fraction: None)
 
 
 def test_every_action_over_grpcio(session):
-    plan = actions.ReadPlan.of(Bounds(4, 5, 12, 6), 20, 16, session.resolution())  # an 8 x 1 selection
+    plan = layer_data.ReadPlan.of(Bounds(4, 5, 12, 6), 20, 16, session.resolution())  # an 8 x 1 selection
     canvas = CanvasData(20, 16, [OTHER, LAYER], region=plan.region, has_selection=True)
     (realized,) = actions.realize(session, canvas, Options("optimize", 2, 1))
     assert realized.name == "Realized (optimize, default, seed 1, 2 steps)" and realized.masked
@@ -123,10 +124,10 @@ def test_the_packaged_plugin_without_grpcio_or_protobuf(served, catalog, package
 
     over_grpcio.update({
         "unknown model": code(Config(server=served.address), "Project", {"model": "nope",
-                                                                         "image": actions.image_dict(LAYER)}),
+                                                                         "image": requests.image_dict(LAYER)}),
         "closed port": code(Config(server=closed), "GetServerInfo", {}),
         "deadline": code(Config(server=served.address), "Project",
-                         {"image": actions.image_dict(LAYER), "options": {"method": "optimize", "steps": 10000}}, 0.3),
+                         {"image": requests.image_dict(LAYER), "options": {"method": "optimize", "steps": 10000}}, 0.3),
     })
     assert report["codes"] == over_grpcio == {"unknown model": "INVALID_ARGUMENT", "closed port": "UNAVAILABLE",
                                               "deadline": "DEADLINE_EXCEEDED", "no token": "UNAUTHENTICATED",
@@ -162,13 +163,13 @@ def grpclib_importable(packaged_plugin):
 
 
 def opener_of(stack: str, request):
-    """The plug-in's client class for "grpcio" (DirectClient) or "grpclib" (GrpclibClient, from the packaged
+    """The plug-in's client class for "grpcio" (GrpcioClient) or "grpclib" (GrpclibClient, from the packaged
     plug-in's vendored stack)."""
     if stack == "grpcio":
-        from server.client.direct import DirectClient
-        return DirectClient
+        from server.shared.grpcio_client import GrpcioClient
+        return GrpcioClient
     request.getfixturevalue("grpclib_importable")
-    from server.client.grpclib_client import GrpclibClient
+    from server.shared.grpclib_client import GrpclibClient
     return GrpclibClient
 
 
@@ -179,8 +180,8 @@ def client(request, served):
         yield connected
 
 
-LONG_PROJECT = {"image": actions.image_dict(LAYER), "options": {"method": "optimize", "steps": 10_000}}
-SHORT_PROJECT = {"image": actions.image_dict(LAYER), "options": {"method": "regressor"}}
+LONG_PROJECT = {"image": requests.image_dict(LAYER), "options": {"method": "optimize", "steps": 10_000}}
+SHORT_PROJECT = {"image": requests.image_dict(LAYER), "options": {"method": "regressor"}}
 
 
 def queue_length(client) -> int:
@@ -257,13 +258,13 @@ def test_a_token_that_cannot_travel_in_metadata_is_refused_before_anything_is_se
                                          "hold only ASCII letters, digits, punctuation and spaces"):
         opener(f"127.0.0.1:{closed_port()}", "clé")
     with pytest.raises(TransportError, match=r"^The token cannot be used: it holds 'é'.*Server settings"):
-        transport.connect(Config(token="clé"))
+        connect(Config(token="clé"))
 
 
 @pytest.mark.parametrize("stack", ["grpcio", "grpclib"])
 def test_a_server_that_dies_mid_job_is_not_called_unreachable(stack, request, model_paths):
     """The server process killed while it optimizes: "stopped while working"; asked again, "Cannot reach"."""
-    from explain import explain
+    from core.messages import explain
     from server.tools.server_process import server as server_process
 
     opener = opener_of(stack, request)

@@ -9,7 +9,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 from PIL import Image as PILImage
 
-from server.api.gancollage.v1 import gancollage_pb2 as pb
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from test_server_fixtures import RESOLUTION, image, realize_request
 
 pytest_plugins = ("test_server_fixtures",)  # its fixtures: model_paths, catalog, served

@@ -8,9 +8,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from server.api.gancollage.v1 import gancollage_pb2 as pb
-from server.client.errors import CallError
-from server.client.direct import DirectClient
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
+from server.shared.errors import CallError
+from server.shared.grpcio_client import GrpcioClient
 from server.rpc.server import ServerOptions, start_server
 from test_server_fixtures import realize_request, serving
 
@@ -73,10 +73,10 @@ def certificate(tmp_path_factory):
 def test_tls_with_token(catalog, certificate):
     cert, key = certificate
     with serving(catalog, token=TOKEN, tls_cert=cert, tls_key=key) as server:
-        with DirectClient(server.address, TOKEN, tls_ca=cert) as client:
+        with GrpcioClient(server.address, TOKEN, tls_ca=cert) as client:
             (event,) = client.call("GetServerInfo", {}, timeout=10)
             assert event["result"]["api_version"] == "gancollage.v1"
-        with DirectClient(server.address, TOKEN) as plaintext:  # no TLS: the handshake fails
+        with GrpcioClient(server.address, TOKEN) as plaintext:  # no TLS: the handshake fails
             with pytest.raises(CallError) as error:
                 list(plaintext.call("GetServerInfo", {}, timeout=10))
             assert error.value.code == "UNAVAILABLE"

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from server.api.gancollage.v1 import gancollage_pb2 as pb
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.rpc.servicer import INTERACTIVE_STEPS
 from test_server_fixtures import long_request, realize_request, serving, spawn_client, wait_running
 

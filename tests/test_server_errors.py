@@ -7,7 +7,7 @@ import grpc
 import pytest
 import torch
 
-from server.api.gancollage.v1 import gancollage_pb2 as pb
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.rpc.servicer import INTERACTIVE_STEPS
 from test_server_fixtures import image, latent, long_request, realize_request, serving, wait_running
 

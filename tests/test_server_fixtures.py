@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 from conftest import REPO, make_tiny_model
-from server.api.gancollage.v1 import gancollage_pb2 as pb
-from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
+from server.shared.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
 
 RESOLUTION = 32
 

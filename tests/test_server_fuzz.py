@@ -35,7 +35,7 @@ def test_structured_fuzz_of_a_stylemap_model():
 def test_mutations_are_seeded():
     import random
 
-    from server.api.gancollage.v1 import gancollage_pb2 as pb
+    from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 
     info = pb.ModelInfo(num_ws=4, w_dim=8)
 

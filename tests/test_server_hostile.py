@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from conftest import REPO
-from server.api.gancollage.v1 import gancollage_pb2 as pb
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.tools import hostile
 from server.tools.server_process import ServerProcess, server
 from test_server_fixtures import long_request, python_env, wait_until

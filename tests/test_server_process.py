@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from conftest import REPO
-from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
+from server.shared.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
 from server.tools.server_process import server
 from test_server_fixtures import long_request, python_env, wait_until
 
@@ -71,7 +71,7 @@ def test_sigterm_mid_job_stops_gracefully(model_paths):
 def test_with_no_flags_it_serves_every_shipped_model(tmp_path):
     """The embedded StyleGAN2 is the default; the embedded StyleMapGAN is offered next to it, by name,
     and a --models-dir model of the same name does not replace it."""
-    from server.api.gancollage.v1 import gancollage_pb2 as pb
+    from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
     from server.models.loading import EMBEDDED_MODELS
 
     (tmp_path / "portraits-stylemap-64.pt").write_bytes(b"not a checkpoint")

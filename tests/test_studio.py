@@ -18,17 +18,18 @@ pytest.importorskip("ray.serve", reason="the studio needs the `studio` extra (ra
 
 from conftest import REPO  # noqa: E402
 from plugin_fixtures import packaged_plugin  # noqa: E402,F401  (a fixture)
-from server.api.gancollage.v1 import gancollage_pb2 as pb  # noqa: E402
-from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc  # noqa: E402
-from server.client.errors import CallError  # noqa: E402
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb  # noqa: E402
+from server.shared.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc  # noqa: E402
+from server.shared.errors import CallError  # noqa: E402
 from server.tools.server_process import server  # noqa: E402
 from test_server_fixtures import canvas, realize_request, run_client, wait_until  # noqa: E402
 
 pytest_plugins = ("test_server_fixtures",)  # model_paths
 
 sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
-import actions  # noqa: E402
-from actions import LayerData, Options, Session  # noqa: E402
+from core import actions  # noqa: E402
+from core.layer_data import LayerData, Options  # noqa: E402
+from core.session import Session  # noqa: E402
 
 TOKEN = "studio-s3cret"
 METADATA = (("authorization", f"Bearer {TOKEN}"),)
@@ -186,10 +187,10 @@ def grpclib_importable(packaged_plugin):  # noqa: F811 (the fixture)
 @pytest.mark.parametrize("stack", ["grpcio", "grpclib"])
 def test_the_plugin_transports(studio, stack, request):
     if stack == "grpcio":
-        from server.client.direct import DirectClient as Client
+        from server.shared.grpcio_client import GrpcioClient as Client
     else:
         request.getfixturevalue("grpclib_importable")
-        from server.client.grpclib_client import GrpclibClient as Client
+        from server.shared.grpclib_client import GrpclibClient as Client
     layer = LayerData("patch", 12, 8, bytes(range(192)) * 2, x=3, y=2)
     with Client(studio.address, TOKEN) as client:
         session = Session(client, model="", timeout=60, report=lambda text, fraction: None)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from conftest import conformance_file
-from server.api.gancollage.v1 import gancollage_pb2 as pb
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from test_server_fixtures import canvas, serving
 
 SHAPE = [64, 8, 8]

@@ -16,7 +16,7 @@ import torch
 
 import fixtures_nvidia as fx
 from conftest import conformance_file, make_tiny_model
-from server.api.gancollage.v1 import gancollage_pb2 as pb
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.models import load_model
 from server.models.own_format import save_model
 from server.training import train_regressor

@@ -1,4 +1,4 @@
-"""GIMP image <-> plain data (actions.LayerData, CanvasData, NewLayer). Only GEGL reads and writes here:
+"""GIMP image <-> plain data (core.layer_data: LayerData, CanvasData, NewLayer). Only GEGL reads and writes here:
 GIMP converts every layer to RGBA u8 (RGB u8 for layers without alpha) and masks to Y u8; no pixel is
 computed in Python.
 
@@ -16,7 +16,7 @@ read scaled directly; where a mask edge falls inside one scaled pixel the two av
 
 The user's layers and selection are only read. Results become new layers above the active layer,
 all in one undo group; GIMP itself scales and crops them and makes their mask from the selection
-(see actions.NewLayer). Each result carries the persistent parasite RESULT_MARK, so "Visible layers"
+(see core.layer_data.NewLayer). Each result carries the persistent parasite RESULT_MARK, so "Visible layers"
 can leave earlier results out of the next collage, and the latent it was made from
 (latent_parasite.NAME), which one_layer and two_layers read back so that later actions need not
 project it again.
@@ -32,10 +32,11 @@ gi.require_version("Gimp", "3.0")
 gi.require_version("Gegl", "0.4")
 from gi.repository import Gegl, Gimp  # noqa: E402
 
-import latent_parasite  # noqa: E402
-from actions import CanvasData, LayerData, NewLayer, ReadPlan, UserError  # noqa: E402
-from server.defaults import DEFAULT_MARGIN  # noqa: E402
-from server.region import Bounds, scaled_read  # noqa: E402
+from core import latent_parasite  # noqa: E402
+from core.errors import UserError  # noqa: E402
+from core.layer_data import CanvasData, LayerData, NewLayer, ReadPlan  # noqa: E402
+from server.shared.defaults import DEFAULT_MARGIN  # noqa: E402
+from server.shared.region import Bounds, scaled_read  # noqa: E402
 
 RGBA = "R'G'B'A u8"
 RGB = "R'G'B' u8"
@@ -330,7 +331,7 @@ def insert_layers(image, drawables, layers: list) -> list:
 
 
 class Progress:
-    """GIMP's progress bar as an actions.Report."""
+    """GIMP's progress bar as a core.session.Report."""
 
     def __init__(self, title: str):
         Gimp.progress_init(title)

@@ -38,9 +38,9 @@ import sys
 from pathlib import Path
 
 from . import images
-from .address import DEFAULT_SERVER
-from .direct import DirectClient
-from .errors import CallError
+from server.shared.address import DEFAULT_SERVER
+from server.shared.errors import CallError
+from server.shared.grpcio_client import GrpcioClient
 from .progress import ProgressBar
 
 EXIT_USAGE, EXIT_SERVER, EXIT_CANCELLED = 2, 5, 130
@@ -63,7 +63,7 @@ class UsageError(Exception):
 # ------------------------------------------------------------------------------------- calls
 
 
-def run(client: DirectClient, args, name: str, request: dict) -> list[dict]:
+def run(client: GrpcioClient, args, name: str, request: dict) -> list[dict]:
     """Run a call with a progress bar; the payloads of its result/frame events, in order."""
     bar = ProgressBar(sys.stderr, enabled=not args.quiet)
     payloads = []
@@ -347,7 +347,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         tls_ca = args.tls_ca.read_bytes() if args.tls_ca else None
-        with DirectClient(args.server, args.token, tls_ca) as client:
+        with GrpcioClient(args.server, args.token, tls_ca) as client:
             return args.handler(client, args)
     except CallError as exc:
         print(f"error: {exc.code}: {exc.message}", file=sys.stderr)

@@ -1,16 +1,11 @@
-"""A one-line progress bar on stderr (a line per stage when stderr is not a terminal), and the words for a
-queue position that the CLI and the GIMP plug-in share (standard library only: the plug-in gets a copy)."""
+"""The command-line client's one-line progress bar on stderr (a line per stage when stderr is not a terminal)."""
 from __future__ import annotations
 
 from typing import TextIO
 
+from server.shared.progress import jobs_ahead
+
 WIDTH = 24
-
-
-def jobs_ahead(progress: dict) -> str:
-    """"1 job ahead", "3 jobs ahead": a queued Progress event's position."""
-    ahead = progress.get("queue_position", 0)
-    return f"{ahead} job{'s' if ahead != 1 else ''} ahead"
 
 
 def describe(progress: dict) -> str:

@@ -13,7 +13,7 @@ from typing import Optional
 
 import numpy as np
 
-from server.region import Bounds
+from server.shared.region import Bounds
 
 from .errors import InvalidInput
 from .validation import check_int, check_number

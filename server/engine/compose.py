@@ -3,7 +3,7 @@
 Nothing here is canvas-sized: each visible layer is read only where it overlaps the region and the
 canvas, so a request costs what its region costs at model resolution, whatever the canvas size.
 
-Region (`region_of_interest`): `server.region.region_square` applied to the selection's bounding box
+Region (`region_of_interest`): `server.shared.region.region_square` applied to the selection's bounding box
 (pixels > 0), the rule the GIMP plug-in uses too. An all-zero selection is an error (`InvalidInput` on
 `selection`): the plug-in sends None when nothing is selected. A caller may give the region instead.
 
@@ -33,8 +33,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from server.defaults import DEFAULT_MARGIN
-from server.region import Square, region_square
+from server.shared.defaults import DEFAULT_MARGIN
+from server.shared.region import Square, region_square
 
 from .canvas import Canvas, Layer, selection_bbox, validate_canvas
 from .errors import InvalidInput
@@ -55,7 +55,7 @@ class Composite:
 
 
 def region_of_interest(canvas: Canvas, margin: float = DEFAULT_MARGIN, margin_px: float = 0.0) -> Square:
-    """The square of the canvas the model sees (rule in server/region.py)."""
+    """The square of the canvas the model sees (rule in server/shared/region.py)."""
     margin = check_number("margin", margin)
     margin_px = check_number("margin_px", margin_px)
     return region_square(selection_bbox(canvas), canvas.width, canvas.height, margin, margin_px)

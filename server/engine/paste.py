@@ -32,8 +32,8 @@ import numpy as np
 from PIL import Image
 from scipy.ndimage import distance_transform_edt
 
-from server.defaults import DEFAULT_FEATHER
-from server.region import Bounds, Square
+from server.shared.defaults import DEFAULT_FEATHER
+from server.shared.region import Bounds, Square
 
 from .canvas import Canvas, selection_bbox
 from .errors import InvalidInput

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from server.defaults import DEFAULT_STEPS, MAX_STEPS
+from server.shared.defaults import DEFAULT_STEPS, MAX_STEPS
 
 from .errors import InvalidInput
 from .validation import check_choice, check_int, check_number

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from PIL import Image as PILImage
 
-from server.api.gancollage.v1 import gancollage_pb2 as pb
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.engine.attribute_edits import MAX_EDITS, AttributeEdit
 from server.engine.canvas import MAX_CANVAS_SIDE, MAX_LAYERS, Canvas, Layer
 from server.engine.edits import INTERPOLATION_MODES, MIX_SPACES
@@ -23,13 +23,13 @@ from server.engine.realize import RealizeOptions, RealizeResult
 from server.engine.validation import check_choice, check_int, check_number
 from server.jobs import Queued
 from server.models import Model
-from server.region import Square
+from server.shared.defaults import MAX_LATENT_SIDE, MAX_LATENT_VALUE
+from server.shared.region import Square
 
 from .catalog import ModelEntry
 from .pixel_budget import pixel_kind, png_size
 
 MAX_FRAMES = 256
-MAX_LATENT_VALUE = 1e4  # |w| of real latents stays in the tens; beyond this the generator's output overflows
 METHODS = {pb.METHOD_REGRESSOR: "regressor", pb.METHOD_OPTIMIZE: "optimize",
            pb.METHOD_HYBRID: "hybrid", pb.METHOD_SCRIBBLE: "scribble"}
 _STRING_OPTIONS = ("space", "init", "optimizer", "pixel_loss", "perceptual")
@@ -125,7 +125,6 @@ def canvas_from_proto(message: pb.Canvas, path: str = "canvas") -> Canvas:
 # ------------------------------------------------------------------------------------- latents
 
 
-MAX_LATENT_SIDE = 1 << 16
 LATENT_KINDS = (W_PLUS, STYLEMAP)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from typing import Iterator
 
-from server.api.gancollage.v1 import gancollage_pb2 as pb
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.engine.errors import InvalidInput, TooLarge, pixel_count
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -12,8 +12,8 @@ import torch
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from server.api.gancollage.v1 import gancollage_pb2 as pb
-from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
+from server.shared.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
 from server.engine.canvas import MAX_CANVAS_SIDE, MAX_LAYERS
 from server.jobs import JobQueue
 from server.models import DEFAULT_NAME

@@ -16,8 +16,8 @@ from functools import wraps
 
 import grpc
 
-from server.api.gancollage.v1 import gancollage_pb2 as pb
-from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
+from server.shared.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
 from server.engine.calls import (edit_latent_job, interpolate_job, list_directions_job, local_blend_job,
                                 project_job, realize_job, style_mix_job)
 from server.engine.errors import Cancelled

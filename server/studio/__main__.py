@@ -24,7 +24,7 @@ log = logging.getLogger("server.studio")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from server.client.address import token_problem
+    from server.shared.address import token_problem
 
     parser = argparse.ArgumentParser(prog="python -m server.studio", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -72,7 +72,7 @@ def free_port() -> int:
 def settings_for(args):
     """StudioSettings, with the model list read here once: each model is loaded on this machine's CPU
     for its description and then let go. None when the --model checkpoint cannot be read."""
-    from server.api.gancollage.v1 import gancollage_pb2 as pb
+    from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
     from server.models import DEFAULT_NAME
     from server.models.loading import embedded_beside
     from server.rpc.catalog import Catalog

@@ -17,7 +17,7 @@ import statistics
 import tempfile
 import time
 
-from server.client.direct import DirectClient
+from server.shared.grpcio_client import GrpcioClient
 from server.tools.loadtest import Stats, canvas_request, run_clients
 from server.tools.server_process import server
 
@@ -29,7 +29,7 @@ def round_trips(address: str, calls: int, token: str | None) -> float:
     """Median seconds of a fast Realize, after a warm-up."""
     request = canvas_request("regressor", 0, seed=1)
     seconds = []
-    with DirectClient(address, token) as client:
+    with GrpcioClient(address, token) as client:
         for index in range(WARM_UP + calls):
             started = time.perf_counter()
             list(client.call("Realize", request, timeout=60))

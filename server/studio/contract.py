@@ -12,7 +12,7 @@ from __future__ import annotations
 import grpc
 from grpc_health.v1 import health_pb2
 
-from server.api.gancollage.v1 import gancollage_pb2 as pb
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 
 SERVICE = pb.DESCRIPTOR.services_by_name["GanCollage"]
 HEALTH = health_pb2.DESCRIPTOR.services_by_name["Health"]

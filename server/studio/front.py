@@ -23,7 +23,7 @@ from ray.exceptions import RayActorError, RayTaskError
 from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 
-from server.api.gancollage.v1 import gancollage_pb2 as pb
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.jobs import QueueFull
 from server.rpc import status
 from server.rpc.catalog import Catalog, ModelEntry

@@ -17,7 +17,7 @@ import torch
 from ray import serve
 
 from server.__main__ import resolve_device
-from server.api.gancollage.v1 import gancollage_pb2 as pb
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.jobs import JobQueue
 from server.rpc import status
 from server.rpc.catalog import Catalog, load_entry

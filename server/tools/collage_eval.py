@@ -46,7 +46,7 @@ from server.engine.pixels import to_uint8_hwc
 from server.engine.project import ProjectOptions
 from server.engine.realize import RealizeOptions, realize
 from server.models import load_model
-from server.region import Square
+from server.shared.region import Square
 from server.training.collages import collage_canvas, collage_seed_sets, heldout_seeds
 from server.training.grids import make_grid
 from server.training.portraits import render_portrait

@@ -28,7 +28,7 @@ import grpc
 import numpy as np
 from google.protobuf.descriptor import FieldDescriptor
 
-from server.api.gancollage.v1 import gancollage_pb2 as pb
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.tools import hostile
 from server.tools.server_process import server
 

@@ -27,8 +27,8 @@ from typing import Callable
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from server.api.gancollage.v1 import gancollage_pb2 as pb
-from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
+from server.shared.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
 from server.jobs import EVENT_BUFFER
 from server.tools.server_process import REPO, ServerProcess, server
 from server.tools.stalled_calls import StalledCalls

@@ -25,9 +25,9 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from server.client import messages
-from server.client.errors import CallError
-from server.client.direct import DirectClient
+from server.shared import messages
+from server.shared.errors import CallError
+from server.shared.grpcio_client import GrpcioClient
 from server.tools import preview_load
 from server.tools.preview_load import percentile
 from server.tools.server_process import REPO, server, status_kb
@@ -66,7 +66,7 @@ class Stats:
                 self.latencies[kind].append(seconds)
 
 
-def one_call(client: DirectClient, kind: str, requests: dict) -> str:
+def one_call(client: GrpcioClient, kind: str, requests: dict) -> str:
     """Run one call of `kind`; its status code name (a cancel that cancelled counts as OK)."""
     try:
         for event in client.call("Realize", requests[kind], timeout=CALL_DEADLINE):
@@ -83,7 +83,7 @@ def run_clients(address: str, clients: int, seconds: float, weights: list[float]
 
     def loop(index: int):
         rng = random.Random(seed * 1000 + index)
-        with DirectClient(address, token) as client:
+        with GrpcioClient(address, token) as client:
             while time.monotonic() < stop_at:
                 kind = rng.choices(KINDS, weights)[0]
                 started = time.monotonic()
@@ -100,7 +100,7 @@ def run_clients(address: str, clients: int, seconds: float, weights: list[float]
 
 
 def wait_idle(address: str, timeout: float = 30.0) -> None:
-    with DirectClient(address) as client:
+    with GrpcioClient(address) as client:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             (event,) = client.call("GetServerInfo", {}, timeout=10)

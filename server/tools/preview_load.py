@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from server.api.gancollage.v1 import gancollage_pb2 as pb
-from server.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
+from server.shared.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
 
 CALL_DEADLINE = 600.0
 

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from server.api.gancollage.v1 import gancollage_pb2 as pb
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.engine.compose import compose
 from server.engine.realize import realize
 from server.models import load_model
@@ -93,8 +93,8 @@ def request(side: int, resolution: int, plugin: bool) -> pb.RealizeRequest:
     message = pb.RealizeRequest(canvas=pb.Canvas(width=side, height=side),
                                 options=pb.ProjectionOptions(method=pb.METHOD_REGRESSOR))
     step = 1
-    if plugin and "canvas_width" in LAYER_FIELDS:  # a contract with reduced-scale layers has server.region
-        from server.region import read_step
+    if plugin and "canvas_width" in LAYER_FIELDS:  # a contract with reduced-scale layers has server.shared.region
+        from server.shared.region import read_step
 
         step = read_step(side, resolution)
     for pixels, x, y in layers(side):

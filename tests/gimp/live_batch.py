@@ -27,14 +27,31 @@ sys.path.insert(0, IN)
 from batch_tools import RGBA, by_name, described, digest, painted  # noqa: E402
 
 sys.path.insert(0, os.path.join(Gimp.directory(), "plug-ins", "gan_collage"))
-import paths  # noqa: E402,F401  (the plug-in's vendor/ first)
-import explain  # noqa: E402
-import live_window  # noqa: E402
-from config import Config  # noqa: E402
+from core import messages, observer  # noqa: E402  (core first: the plug-in's vendor/ on sys.path)
+from core.settings import Config  # noqa: E402
+from ui import live_window  # noqa: E402
 
 USER = ("background", "photo", "patch")
 setup = Config(server=PARAMS["server"], model=PARAMS.get("model", ""))
 report = {"mode": PARAMS["mode"]}
+
+
+class Seen:
+    """The observer hook for this batch: every preview's timings and every status text, in order (the window
+    itself keeps neither)."""
+
+    def __init__(self):
+        self.history, self.statuses = [], []
+
+    def watching(self, kind):
+        return kind in ("live-preview", "live-status")
+
+    def record(self, kind, entry):
+        (self.history if kind == "live-preview" else self.statuses).append(entry)
+
+
+seen = Seen()
+observer.current = seen
 
 
 def build(side):
@@ -56,16 +73,16 @@ def photograph(window, path):
 
 
 def test_script(window, image):
-    yield (lambda: window.history), "the first preview"
+    yield (lambda: seen.history), "the first preview"
     report["first_status"] = window.status.get_text()
     first = digest(window.controller.shown_result["generated"]["rgba"])
     patch = by_name(image, "patch")
     _, x, y = patch.get_offsets()
     moved = time.monotonic()
     patch.set_offsets(x + 6, y + 3)
-    yield (lambda: window.history[-1]["detected"] >= moved), "the preview of the moved layer"
+    yield (lambda: seen.history[-1]["detected"] >= moved), "the preview of the moved layer"
     report["moved_preview"] = {"differs": digest(window.controller.shown_result["generated"]["rgba"]) != first,
-                               "latency": window.history[-1]["shown"] - moved, "status": window.status.get_text()}
+                               "latency": seen.history[-1]["shown"] - moved, "status": window.status.get_text()}
     yield from pause(0.3)
     rechecks = window.controller.rechecks
     painted_at = time.monotonic()  # paint on the patch: no layer moves, only pixels change
@@ -74,8 +91,8 @@ def test_script(window, image):
     buffer.set(Gegl.Rectangle.new(0, 0, width, height), RGBA, b"\xf0\x20\x20\xff" * (width * height))
     buffer.flush()
     patch.update(0, 0, width, height)
-    yield (lambda: window.history[-1]["detected"] >= painted_at), "the preview of the painted layer"
-    report["painted_preview"] = {"latency": window.history[-1]["shown"] - painted_at,
+    yield (lambda: seen.history[-1]["detected"] >= painted_at), "the preview of the painted layer"
+    report["painted_preview"] = {"latency": seen.history[-1]["shown"] - painted_at,
                                  "by_recheck": window.controller.rechecks > rechecks}
     yield from pause(0.3)
     photograph(window, os.path.join(OUT, "live-window.png"))
@@ -95,12 +112,12 @@ def test_script(window, image):
     report["pending"] = {"waited": window.apply_pending, "before": originals(image)}
     yield (lambda: len(window.added) == 2), "Apply after a change"
     report["pending"].update(after=originals(image), new=described(window.added[1]),
-                             for_the_change=window.history[-1]["detected"] >= changed)
+                             for_the_change=seen.history[-1]["detected"] >= changed)
 
     report["refine"] = {"before": originals(image)}
     window.refine_button.clicked()
     report["refine"]["label_while"] = window.refine_button.get_label()
-    yield (lambda: len(window.added) == 3 or window.controller.refining is None and window.statuses[-1].startswith(
+    yield (lambda: len(window.added) == 3 or window.controller.refining is None and seen.statuses[-1].startswith(
         "Refin")), "Refine"
     report["refine"].update(after=originals(image), applied=[layer.get_name() for layer in window.added],
                             status=window.status.get_text(), new=described(window.added[-1]),
@@ -108,13 +125,13 @@ def test_script(window, image):
     report["layers"] = [layer.get_name() for layer in image.get_layers()]
 
     image.delete()  # the artist closes the image under the window
-    yield (lambda: window.statuses[-1].startswith("The image was closed")), "the window to notice the image closed"
-    report["closed"] = {"status": window.statuses[-1], "apply": window.apply_button.get_sensitive(),
+    yield (lambda: seen.statuses[-1].startswith("The image was closed")), "the window to notice the image closed"
+    report["closed"] = {"status": seen.statuses[-1], "apply": window.apply_button.get_sensitive(),
                         "refine": window.refine_button.get_sensitive()}
 
 
 def bench_script(window, image):
-    yield (lambda: window.history), "the first preview"
+    yield (lambda: seen.history), "the first preview"
     patch = by_name(image, "patch")
     _, x, y = patch.get_offsets()
     rng = random.Random(0)
@@ -123,8 +140,8 @@ def bench_script(window, image):
         yield from pause(rng.uniform(0.0, 0.3))  # anywhere in the poll's cycle
         changed = time.monotonic()
         patch.set_offsets(x + (change + 1) % 2 * 4, y)  # moved there and back: a new state every time
-        yield (lambda: window.history[-1]["detected"] >= changed), f"the preview of change {change}"
-        entry = window.history[-1]
+        yield (lambda: seen.history[-1]["detected"] >= changed), f"the preview of change {change}"
+        entry = seen.history[-1]
         runs.append({"total": entry["shown"] - changed, "wait": entry["detected"] - changed, "read": entry["read"],
                      "dispatch": entry["dispatch"], "call": entry["call"], "server": entry["server"],
                      "queue": entry["queue"], "show": entry["shown"] - entry["answered"]})
@@ -153,7 +170,7 @@ class Driver:
                 self.waiting = (condition, what, time.monotonic() + self.LIMIT)
             if time.monotonic() > self.waiting[2]:
                 raise TimeoutError(f"waited {self.LIMIT} s for {self.waiting[1]}; the window said "
-                                   f"{self.window.statuses[-3:]}")
+                                   f"{seen.statuses[-3:]}")
             return True
         except StopIteration:
             pass
@@ -172,12 +189,12 @@ image = build(PARAMS["side"])
 if PARAMS.get("selection"):
     image.select_rectangle(Gimp.ChannelOps.REPLACE, *PARAMS["selection"])
 image.set_selected_layers([by_name(image, "photo")])
-window = live_window.open_window(image, setup, PARAMS.get("values", {}), lambda error: explain.one_line(error, setup),
+window = live_window.open_window(image, setup, PARAMS.get("values", {}), lambda error: messages.one_line(error, setup),
                                  Gtk.main_quit)
 Driver(window, (test_script if PARAMS["mode"] == "test" else bench_script)(window, image))
 Gtk.main()
-report["statuses"] = window.statuses
-report["history"] = window.history
+report["statuses"] = seen.statuses
+report["history"] = seen.history
 with open(os.path.join(OUT, "live.json"), "w") as out:
     json.dump(report, out, indent=1)
 if image.is_valid():

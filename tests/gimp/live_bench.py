@@ -78,8 +78,8 @@ def quiet_calls(address: str, model_name: str, calls: int = 40) -> dict:
     model's scale) over grpcio from this process, each call followed by the bare pass here, so that both
     see the same machine; medians in ms (the server's own seconds, the round trip, the bare pass)."""
     sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
-    import actions
-    from server.client.direct import DirectClient
+    from core import layer_data, requests
+    from server.shared.grpcio_client import GrpcioClient
 
     model = load_model(EMBEDDED_MODELS[model_name] if model_name else EMBEDDED.parent)
     side = model.generator.resolution
@@ -88,15 +88,15 @@ def quiet_calls(address: str, model_name: str, calls: int = 40) -> dict:
     def pattern(width: int, height: int) -> bytes:
         return (bytes(range(256)) * (width * height // 64 + 1))[:width * height * 4]
 
-    layers = [actions.LayerData(name, width // step, height // step, pattern(width // step, height // step), x=x, y=y,
+    layers = [layer_data.LayerData(name, width // step, height // step, pattern(width // step, height // step), x=x, y=y,
                                 canvas_width=width, canvas_height=height)
               for name, width, height, x, y in (("background", SIDE, SIDE, 0, 0), ("photo", 512, 336, 128, 256),
                                                 ("patch", 256, 256, 512, 512))]
-    plan = actions.ReadPlan.of(None, SIDE, SIDE, side)
-    request = actions.realize_request(actions.CanvasData(SIDE, SIDE, layers, plan.region), actions.Options(), model_name)
+    plan = layer_data.ReadPlan.of(None, SIDE, SIDE, side)
+    request = requests.realize_request(layer_data.CanvasData(SIDE, SIDE, layers, plan.region), layer_data.Options(), model_name)
     bare = bare_pass(model)
     times: dict = {"server": [], "call": [], "bare": []}
-    with DirectClient(address) as client:
+    with GrpcioClient(address) as client:
         for index in range(calls + 1):
             started = time.perf_counter()
             *_, answer = client.call("Realize", request, 60)  # progress events, then the result

@@ -1,5 +1,0 @@
-"""Generated gRPC stubs of `proto/gancollage/v1/gancollage.proto` (regenerate: `python -m server.api.generate`).
-
-Import them as `from server.api.gancollage.v1 import gancollage_pb2, gancollage_pb2_grpc`. This
-package imports nothing itself, so the generator runs even when the committed stubs are stale.
-"""
