@@ -110,6 +110,12 @@ def test_never_silent_answers_an_unforeseen_exception(gimp):
     answered = returns.never_silent(broken)(Procedure())
     assert answered.items[0] == "EXECUTION_ERROR" and "ZeroDivisionError: boom" in answered.items[1][1]
 
+    def leaving(procedure, *args):
+        raise SystemExit(3)  # not an Exception: it used to leave GIMP with no return values
+
+    left = returns.never_silent(leaving)(Procedure())
+    assert left.items[0] == "EXECUTION_ERROR" and "SystemExit" in left.items[1][1]
+
 
 def test_the_entry_imports_without_gimp_running(gimp):
     entry = importlib.import_module("gan_collage")
