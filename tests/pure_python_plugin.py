@@ -28,7 +28,7 @@ except ImportError:
     report["grpc_importable"] = False
 
 with connect(Config(server=server)) as opened:
-    session = Session(opened.client, model="", timeout=60, report=lambda text, fraction: None)
+    session = Session(opened, model="", timeout=60, report=lambda text, fraction: None)
     plan = layer_data.ReadPlan.of(Bounds(4, 5, 12, 6), 20, 16, session.resolution())
     canvas = CanvasData(20, 16, [OTHER, LAYER], region=plan.region, has_selection=True)
     projected = actions.project(session, LAYER, Options())

@@ -1,7 +1,7 @@
 """Live preview's controller (gimp_plugin/gan_collage/live_controller.py) without GIMP or GTK, against a real
 loopback server: the signature, one call at a time with the newest state winning (the superseded call
 cancelled on the server), stale answers dropped, reconnecting without flooding, Refine with progress and
-cancel. The test thread plays GTK's main loop: the worker's outcomes queue up and `pump` handles them."""
+cancel. The test thread plays GTK's main loop: the worker's deliveries queue up and `pump` handles them."""
 from __future__ import annotations
 
 import queue
@@ -18,7 +18,10 @@ sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
 from core import actions, layer_data, requests  # noqa: E402
 from core.errors import UserError  # noqa: E402
 from core.layer_data import CanvasData, LayerData, Options  # noqa: E402
-from core.live_controller import Job, LiveController, Outcome, signature  # noqa: E402
+from core.connection import Connection  # noqa: E402
+from core.live_controller import Job, JobKind, LiveController, signature  # noqa: E402
+from core.newest_wins import Delivery  # noqa: E402
+from server.shared.calls import Result  # noqa: E402
 from server.shared.grpcio_client import GrpcioClient  # noqa: E402
 from server.shared.region import Bounds  # noqa: E402
 from test_server_fixtures import wait_until  # noqa: E402
@@ -73,12 +76,12 @@ class Live:
         self.outcomes: queue.Queue = queue.Queue()
         self.clients: list = []
         self.controller = LiveController(self.read, self.view, lambda: self._client(address),
-                                         lambda handle, outcome: self.outcomes.put((handle, outcome)), retry=retry,
+                                         lambda handle, delivery: self.outcomes.put((handle, delivery)), retry=retry,
                                          **options)
 
-    def _client(self, address: str) -> GrpcioClient:
+    def _client(self, address: str) -> Connection:
         self.clients.append(GrpcioClient(address))
-        return self.clients[-1]
+        return Connection(self.clients[-1])
 
     def read(self) -> dict:
         self.reads += 1
@@ -92,8 +95,8 @@ class Live:
         while not until(self.view):
             assert time.monotonic() < deadline, f"waited {seconds} s; the view saw {self.view.kinds()}"
             try:
-                handle, outcome = self.outcomes.get(timeout=0.02)
-                handle(outcome)
+                handle, delivery = self.outcomes.get(timeout=0.02)
+                handle(delivery)
             except queue.Empty:
                 self.controller.poll()
 
@@ -175,8 +178,8 @@ def test_an_answer_for_a_state_that_changed_meanwhile_is_dropped(live):
     shown = live.controller.shown_result
     live.request = request_for([OTHER])
     live.controller.poll()  # asks for the new state
-    stale = Job("preview", 1, signature=signature(request_for([LAYER])))  # an older generation's answer
-    live.controller.handle(Outcome(stale, result={"generated": {}, "metrics": {}}))
+    stale = Job(JobKind.PREVIEW, 1, signature=signature(request_for([LAYER])))  # an older generation's answer
+    live.controller.handle(Delivery(stale, Result({"generated": {}, "metrics": {}})))
     assert live.controller.dropped == 1 and live.controller.shown_result is shown
     live.pump(lambda view: view.kinds().count("preview") == 2)
     assert live.controller.shown_result is not shown
@@ -201,7 +204,7 @@ def test_refine_starts_from_the_preview_reports_progress_and_can_be_stopped(live
     assert live.controller.poll() == 0.0  # no polls while refining
     live.pump(lambda view: "refined" in view.kinds())
     progress = [event[1] for event in live.view.events if event[0] == "progress"]
-    assert progress[-1]["stage"] == "optimize" and progress[-1]["step"] == 3
+    assert progress[-1].stage == "optimize" and progress[-1].step == 3
     result = live.view.events[-1][1]
     assert result["metrics"]["steps"] == 3 and live.controller.refining is None
 

@@ -14,7 +14,9 @@ from core.limits import Limits  # noqa: E402
 from core.errors import UserError  # noqa: E402
 from core.latent_parasite import Stored  # noqa: E402
 from core.layer_data import CanvasData, LayerData, Options  # noqa: E402
+from core.connection import Connection  # noqa: E402
 from core.session import Session, describe  # noqa: E402
+from server.shared.calls import Progress  # noqa: E402
 from server.shared.region import Bounds, Square  # noqa: E402
 
 
@@ -70,7 +72,7 @@ def projected(request):
 
 
 def session(client, reports=None):
-    return Session(client, model="", timeout=60.0,
+    return Session(Connection(client), model="", timeout=60.0,
                    report=(lambda text, fraction: reports.append((text, fraction))) if reports is not None
                    else (lambda text, fraction: None))
 
@@ -125,10 +127,10 @@ def test_realize_asks_for_the_region_only_and_places_the_square_over_it():
 def test_the_session_asks_the_server_for_its_models_resolution():
     client = FakeClient(ListModels=listing(("faces", 256, False, ""), ("default", 64, True, "")))
     assert session(client).resolution() == 64
-    chosen = Session(client, model="faces", timeout=60.0, report=lambda text, fraction: None)
+    chosen = Session(Connection(client), model="faces", timeout=60.0, report=lambda text, fraction: None)
     assert chosen.resolution() == 256
     with pytest.raises(UserError, match="'cars' is not on this server; pick one of faces, default"):
-        Session(client, model="cars", timeout=60.0, report=lambda text, fraction: None).resolution()
+        Session(Connection(client), model="cars", timeout=60.0, report=lambda text, fraction: None).resolution()
     broken = FakeClient(ListModels=listing(("default", 0, True, "weights.safetensors: truncated")))
     with pytest.raises(UserError, match="cannot use the model 'default': weights.safetensors: truncated"):
         session(broken).resolution()
@@ -265,10 +267,11 @@ def test_local_blend_without_a_selection_asks_for_one_before_any_call():
 
 
 def test_progress_text():
-    assert describe("Realizing", progress("queued", 0, 0, 2)["progress"]) == \
+    assert describe("Realizing", Progress.of(progress("queued", 0, 0, 2)["progress"])) == \
         ("Realizing: waiting for the server (2 jobs ahead)", 0.0)
-    assert describe("Realizing", progress("optimize", 3, 12)["progress"]) == ("Realizing: optimize 3/12", 0.25)
-    assert describe("Realizing", progress("compose", 0, 0)["progress"]) == ("Realizing: compose 0/0", 0.0)
+    assert describe("Realizing", Progress.of(progress("optimize", 3, 12)["progress"])) == \
+        ("Realizing: optimize 3/12", 0.25)
+    assert describe("Realizing", Progress.of(progress("compose", 0, 0)["progress"])) == ("Realizing: compose 0/0", 0.0)
 
 
 def test_the_shared_region_rule_needs_only_the_standard_library():
@@ -276,7 +279,7 @@ def test_the_shared_region_rule_needs_only_the_standard_library():
     its Python may have neither numpy nor torch."""
     import ast
 
-    standard_only = {"region", "defaults", "progress", "address", "errors"}
+    standard_only = {"region", "defaults", "calls", "address", "errors"}
     for name in standard_only:
         tree = ast.parse((REPO / "server" / "shared" / f"{name}.py").read_text())
         modules = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
@@ -336,7 +339,7 @@ def with_latent(layer: LayerData, latent: dict) -> LayerData:
 def test_a_latent_is_reused_only_for_a_model_of_its_kind_and_shape(model, stored, reused):
     client = FakeClient(ListModels=stylemap_listing(), Interpolate=stylemap_frames,
                         Project=stylemap_projected if not model else projected)
-    run = Session(client, model=model, timeout=60.0, report=lambda text, fraction: None)
+    run = Session(Connection(client), model=model, timeout=60.0, report=lambda text, fraction: None)
     actions.interpolate(run, with_latent(LOWER, stored), UPPER, Options(), 2, "linear", 100)
     assert [name for name, *_ in client.calls] == ["Project"] * (1 if reused else 2) + ["Interpolate"]
     assert (client.calls[-1][1]["a"] == stored) == reused
@@ -401,7 +404,7 @@ def test_a_w_plus_local_blend_sends_no_mix_space_whatever_is_chosen():
         yield {"event": "result", "result": {"image": image(8, 8)}}
 
     client = FakeClient(ListModels=stylemap_listing(), Project=projected, LocalBlend=blended)
-    faces = Session(client, model="faces", timeout=60.0, report=lambda text, fraction: None)
+    faces = Session(Connection(client), model="faces", timeout=60.0, report=lambda text, fraction: None)
     (layer,) = actions.local_blend(faces, LOWER, UPPER, lambda square: b"\xff" * 36, Options(), 1, "w_plus")
     assert "mix_space" not in client.calls[-1][1] and client.calls[-1][1]["start_layer"] == 1
     assert layer.name == "Local blend of lower + upper (from layer 1, default)" and layer.latent is None

@@ -376,8 +376,9 @@ def test_stylemap_results_keep_their_latent_and_a_mix_without_one_gets_no_parasi
 def test_the_preview_skips_to_the_newest_values_and_shows_the_unedited_image_first():
     import threading
 
-    from core.newest_wins import Previews
+    from core import attributes
     from core.connection import CallError
+    from server.shared.calls import Result, Status
 
     release, busy = threading.Event(), threading.Event()
 
@@ -391,28 +392,30 @@ def test_the_preview_skips_to_the_newest_values_and_shows_the_unedited_image_fir
     client = FakeClient(EditLatent=editing)
     delivered, done = [], threading.Event()
 
-    def deliver(shown, key, answer, error):  # GLib.idle_add in the dialog
-        delivered.append((shown, key, answer is not None, error and error.code))
+    def deliver(delivery):  # GLib.idle_add in the dialog
+        event = delivery.event
+        delivered.append((delivery.job, isinstance(event, Result), None if event.status is Status.DONE
+                          else event.error.code))
         done.set()
 
-    previews = Previews(session(client), latent_parasite.Stored(OWN, SQUARE), "pc1", "shown", deliver)
-    previews.ask(((), "default"))
+    previews = attributes.previews(session(client), latent_parasite.Stored(OWN, SQUARE), "pc1", deliver)
+    previews.submit(((), "default"))
     assert busy.wait(10)
     for strength in (1.0, 2.0, 3.0):  # while the first call runs: only the last one is sent next
-        previews.ask(((("smile", strength),), "fine"))
+        previews.submit(((("smile", strength),), "fine"))
     release.set()
     while len(delivered) < 2:
         assert done.wait(10)
         done.clear()
-    previews.ask(((("smile", 9.0),), "all"))
+    previews.submit(((("smile", 9.0),), "all"))
     while len(delivered) < 3:
         assert done.wait(10)
         done.clear()
     previews.close()
     sent = [[(edit["direction"], edit["strength"]) for edit in request["edits"]] for _, request, _ in client.calls]
     assert sent == [[("pc1", 0.0)], [("smile", 3.0)], [("smile", 9.0)]]  # nothing moved: strength 0, unedited
-    assert delivered == [("shown", ((), "default"), True, None), ("shown", ((("smile", 3.0),), "fine"), True, None),
-                         ("shown", ((("smile", 9.0),), "all"), False, "INVALID_ARGUMENT")]
+    assert delivered == [(((), "default"), True, None), (((("smile", 3.0),), "fine"), True, None),
+                         (((("smile", 9.0),), "all"), False, "INVALID_ARGUMENT")]
 
 
 # ------------------------------------------------------------------------------------ crafted parasites

@@ -110,6 +110,12 @@ def test_never_silent_answers_an_unforeseen_exception(gimp):
     answered = returns.never_silent(broken)(Procedure())
     assert answered.items[0] == "EXECUTION_ERROR" and "ZeroDivisionError: boom" in answered.items[1][1]
 
+    def leaving(procedure, *args):
+        raise SystemExit(3)  # not an Exception: it used to leave GIMP with no return values
+
+    left = returns.never_silent(leaving)(Procedure())
+    assert left.items[0] == "EXECUTION_ERROR" and "SystemExit" in left.items[1][1]
+
 
 def test_the_entry_imports_without_gimp_running(gimp):
     entry = importlib.import_module("gan_collage")
@@ -137,14 +143,23 @@ def test_the_report_files_observer_writes_only_the_files_named(tmp_path):
     silent = observer.ReportFiles(environ={})
     silent.record("dialog", {"procedure": "x"})
     silent.record("live-status", "Updating the preview...")
-    assert not silent.watching("dialog") and silent._statuses == []  # nothing kept without a report file
+    silent.record("edit-preview", [["pc1", 2.0]])
+    assert not silent.watching("dialog") and silent._collected == {}  # nothing kept without a report file
     files = observer.ReportFiles(environ={observer.REPORT_ENV: str(report), observer.TIMINGS_ENV: str(timings)})
     files.process_started = 12.5
     files.record("dialog", {"procedure": "a"})
     files.record("live-status", "Connecting...")
     files.record("live-preview", {"read": 0.1})  # a test's own observer takes these
+    files.record("edit-preview", [["pc1", 2.0]])
     files.record("live-closed", {"procedure": "python-fu-gan-collage-live", "previews": 1})
+    files.record("edit-preview", [["pc1", 2.0], ["sefa8", -1.0]])
+    files.record("edit-closed", {"procedure": "python-fu-gan-collage-edit", "rows": "default"})
+    files.record("edit-closed", {"procedure": "python-fu-gan-collage-edit", "rows": "all"})  # a second dialog
     files.record("timings", {"procedure": "b", "seconds": {}})
     assert [json.loads(line) for line in report.read_text().splitlines()] == [
-        {"procedure": "a"}, {"procedure": "python-fu-gan-collage-live", "previews": 1, "statuses": ["Connecting..."]}]
+        {"procedure": "a"}, {"procedure": "python-fu-gan-collage-live", "previews": 1, "statuses": ["Connecting..."]},
+        {"procedure": "python-fu-gan-collage-edit", "rows": "default",
+         "previews": [[["pc1", 2.0]], [["pc1", 2.0], ["sefa8", -1.0]]]},
+        {"procedure": "python-fu-gan-collage-edit", "rows": "all", "previews": []}]
+    assert files._collected == {}  # each window's entries go with its closing line
     assert json.loads(timings.read_text()) == {"procedure": "b", "seconds": {}, "process_started": 12.5}

@@ -65,7 +65,7 @@ def test_without_grpcio_a_source_folder_says_what_to_do(monkeypatch):
 @pytest.fixture
 def session(served):
     with connect(Config(server=served.address, transport="grpcio")) as connection:
-        yield Session(connection.client, model="", timeout=60, report=lambda text, fraction: None)
+        yield Session(connection, model="", timeout=60, report=lambda text, fraction: None)
 
 
 def test_every_action_over_grpcio(session):
@@ -277,7 +277,8 @@ def test_a_server_that_dies_mid_job_is_not_called_unreachable(stack, request, mo
         messages = []
         for report in (kill_when_working, lambda text, fraction: None):
             with opener(running.address) as connected, pytest.raises(CallError) as error:
-                actions.project(Session(connected, "", 60, report), LAYER, Options("optimize", 10_000))
+                actions.project(Session(connection.Connection(connected), "", 60, report), LAYER,
+                                Options("optimize", 10_000))
             messages.append(explain(error.value, Config(server=running.address)).splitlines()[0])
     assert messages[0].startswith(f"The GAN Collage server at {running.address} stopped while working on this")
     assert messages[1].startswith(f"Cannot reach the GAN Collage server at {running.address}.")

@@ -38,6 +38,7 @@ import sys
 from pathlib import Path
 
 from . import images
+from server.shared import calls
 from server.shared.address import DEFAULT_SERVER
 from server.shared.errors import CallError
 from server.shared.grpcio_client import GrpcioClient
@@ -66,16 +67,10 @@ class UsageError(Exception):
 def run(client: GrpcioClient, args, name: str, request: dict) -> list[dict]:
     """Run a call with a progress bar; the payloads of its result/frame events, in order."""
     bar = ProgressBar(sys.stderr, enabled=not args.quiet)
-    payloads = []
     try:
-        for event in client.call(name, request, args.timeout):
-            if event["event"] == "progress":
-                bar.update(event["progress"])
-            else:
-                payloads.append(event[event["event"]])
+        return calls.payloads(calls.events(client, name, request, args.timeout), bar.update)
     finally:
         bar.close()
-    return payloads
 
 
 def projection_options(args) -> dict:

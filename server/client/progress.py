@@ -3,17 +3,17 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from server.shared.progress import jobs_ahead
+from server.shared.calls import Progress, Status
 
 WIDTH = 24
 
 
-def describe(progress: dict) -> str:
-    if progress["stage"] == "queued":
-        return f"queued: {jobs_ahead(progress)}"
-    step, total = progress["step"], progress["total"]
+def describe(progress: Progress) -> str:
+    if progress.status is Status.QUEUED:
+        return f"queued: {progress.jobs_ahead()}"
+    step, total = progress.step, progress.total
     filled = WIDTH * step // total if total else 0
-    return f"{progress['stage']:<10} [{'#' * filled}{'.' * (WIDTH - filled)}] {step}/{total}"
+    return f"{progress.stage:<10} [{'#' * filled}{'.' * (WIDTH - filled)}] {step}/{total}"
 
 
 class ProgressBar:
@@ -24,16 +24,16 @@ class ProgressBar:
         self._last_stage = None
         self._width = 0
 
-    def update(self, progress: dict) -> None:
+    def update(self, progress: Progress) -> None:
         if not self.enabled:
             return
         text = describe(progress)
         if self.tty:
             self.stream.write("\r" + text.ljust(self._width))
             self._width = len(text)
-        elif progress["stage"] != self._last_stage or progress["step"] == progress["total"]:
+        elif progress.stage != self._last_stage or progress.step == progress.total:
             self.stream.write(text + "\n")
-        self._last_stage = progress["stage"]
+        self._last_stage = progress.stage
         self.stream.flush()
 
     def close(self) -> None:

@@ -4,7 +4,9 @@
 - `messages`: plain dicts <-> protobuf messages; `errors.CallError`: a failed call, by gRPC status name.
 - `grpcio_client.GrpcioClient`, `grpclib_client.GrpclibClient`: the same `call` over grpcio, or over the
   pure-Python grpclib stack (GIMPs whose Python has no grpcio).
-- `address`: the default address, HOST:PORT, the token's form; `progress`: a queued job's words.
+- `calls`: a call's events as types (progress, result, failure) with the call's status, read the same way
+  by the CLI and the plug-in.
+- `address`: the default address, HOST:PORT, the token's form.
 - `region`: the region-of-interest rule and rectangles; `defaults`: defaults and limits of requests.
 
 Why here: the server owns the contract and must never import the plug-in, while the plug-in can take a

@@ -11,15 +11,19 @@ the most variance; the others are reachable by name from scripts).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
-from typing import Optional
+from typing import Callable, Optional
+
+from server.shared.calls import Result
 
 from .errors import UserError
 from .latent_parasite import STYLEMAP, Stored, kind_of
 from .latents import latent_of
 from .layer_data import LayerData, NewLayer, Options
 from .models import model_name
+from .newest_wins import Delivery, NewestWins
 from .session import Session
 
 ROWS = (("default", "Each direction's own rows"), ("coarse", "Coarse (pose, layout)"),
@@ -112,6 +116,19 @@ def apply(session: Session, stored: Stored, edits: list, rows: str) -> dict:
     (answer,) = session.call("EditLatent", edit_request(session.model, stored.latent, edits, rows),
                              "Editing attributes")
     return answer
+
+
+def previews(session: Session, stored: Stored, first: str, deliver: Callable[[Delivery], None]) -> NewestWins:
+    """The dialog's preview: EditLatent for the newest (edits, rows) submitted, on the action's own
+    connection (borrowed). A call in progress finishes (they are short, and the first is worth showing);
+    newer values wait for it. No edits: one of strength 0 along `first`, the unedited image bit for bit."""
+    quiet = dataclasses.replace(session, report=lambda text, fraction: None)
+
+    def perform(connection, key: tuple, emit) -> None:
+        edits, rows = key
+        emit(Result(apply(quiet, stored, list(edits) or [(first, 0.0)], rows)))
+
+    return NewestWins(perform, deliver, connection=session.connection, interrupt=False, name="gan-collage-preview")
 
 
 def result_layer(layer: LayerData, stored: Stored, edits: list, rows: str, answer: dict) -> NewLayer:

@@ -9,10 +9,11 @@ drops and the server stops the job, whichever stack made it.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
-from typing import Callable, Iterator, Protocol
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Optional, Protocol
 
 import vendored
+from server.shared import calls
 from server.shared.errors import CallError
 
 from .settings import Config, token_refusal
@@ -89,8 +90,40 @@ def choose_stack(transport: str) -> tuple[Opener, str]:
 
 @dataclass
 class Connection:
+    """A client and what its server said about itself: GetServerInfo and ListModels are asked once per
+    connection (a new connection asks again: a restarted server may serve other models)."""
     client: Client
-    description: str   # "grpcio 1.85.3" or "pure-Python gRPC (grpclib 0.4.9)", for the connection test
+    description: str = ""  # "grpcio 1.85.3" or "pure-Python gRPC (grpclib 0.4.9)", for the connection test
+    answered: bool = False  # the server has answered a call on this connection (see session.ServerStopped)
+    _info: Optional[dict] = field(default=None, init=False, repr=False)
+    _models: Optional[list] = field(default=None, init=False, repr=False)
+
+    def events(self, name: str, request: dict, timeout: float | None) -> Iterator[calls.Progress | calls.Result]:
+        """The call's typed events (server.shared.calls); CallError when it fails."""
+        for event in calls.events(self.client, name, request, timeout):
+            self.answered = True
+            yield event
+
+    def info(self, timeout: float | None) -> dict:
+        """GetServerInfo: the server's version, device and limits."""
+        if self._info is None:
+            self._info = self._answer("GetServerInfo", timeout)
+        return self._info
+
+    def models(self, timeout: float | None) -> list:
+        """ListModels' models."""
+        if self._models is None:
+            self._models = self._answer("ListModels", timeout)["models"]
+        return self._models
+
+    @property
+    def introduced(self) -> bool:
+        """Whether the server's info and models are known on this connection."""
+        return self._info is not None and self._models is not None
+
+    def _answer(self, name: str, timeout: float | None) -> dict:
+        (event,) = self.events(name, {}, timeout)
+        return event.payload
 
     def close(self) -> None:
         self.client.close()

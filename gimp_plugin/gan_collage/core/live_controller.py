@@ -6,35 +6,33 @@ thumbnails of them inside the region: gimp_io.probe_canvas); when it changed, or
 it reads the image as Realize would send it. That read decides: its signature is a hash of the whole
 request, so the layer list, offsets, visibility, opacity, masks, the selection's region, the pixels
 inside it at the model's scale and the window's settings all count, and nothing else does. A new
-signature starts a request; one worker thread owns the connection and makes one call at a
-time. A change while a call runs makes the next call use the newest state: the running call is
-cancelled (the server drops the job within one step) and its answer, if it still comes, is dropped.
-Waiting states never queue up: there is one slot, and the newest state takes it.
+signature starts a request on the newest-wins worker (newest_wins.py), which owns the connection
+here: a change while a call runs cancels it (the server drops the job within one step) and its
+answer, if it still comes, is dropped. When the server cannot be reached the worker waits before
+trying again (RETRY_SECONDS, growing), with the newest state then, and says so. Each new connection
+asks the server's info and models before anything else (a restarted server may serve other models):
+the window hears `Connected` again.
 
-When the server cannot be reached the worker waits before trying again (RETRY_SECONDS, growing), with
-the newest state then, and says so; changes meanwhile do not shorten the wait, so a server that is
-down is not flooded. Each new connection asks the server's info and models again before anything else
-(a restarted server may serve other models).
-
-Answers come back through `deliver` (GLib.idle_add in the window: they are handled on the main loop,
+Deliveries come back through `deliver` (GLib.idle_add in the window: they are handled on the main loop,
 where the controller's state lives) to the `View`.
 """
 from __future__ import annotations
 
+import enum
 import hashlib
 import math
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Protocol
 
-from .connection import CallError, Client, TransportError
+from server.shared.calls import Failure, Progress, Result
+
+from .connection import Connection
 from .errors import UserError
+from .newest_wins import Delivery, NewestWins
 
 RETRY_SECONDS = (0.5, 1.0, 2.0, 4.0, 5.0)  # waits before reconnecting, then 5 s each time
 RECHECK_SECONDS = 1.0       # a full read at least this often, whatever the probe says
-RETRIED = ("UNAVAILABLE",)  # the server is down or restarting: try again later
-BUSY = "queue is full"      # RESOURCE_EXHAUSTED with this: busy, also worth a later try
 PREVIEW_TIMEOUT = 120.0     # seconds a preview call may take (the first one may load the model)
 
 
@@ -64,10 +62,16 @@ def signature(value) -> str:
     return digest.hexdigest()
 
 
+class JobKind(enum.Enum):
+    HELLO = "hello"      # the first questions: the server's info and models
+    PREVIEW = "preview"  # Realize of one state of the image
+    REFINE = "refine"    # optimization from the shown preview's latent
+
+
 @dataclass
 class Job:
-    """One call: a preview of one state of the image, a refinement, or the first questions (hello)."""
-    kind: str                      # "hello" | "preview" | "refine"
+    """One job for the worker."""
+    kind: JobKind
     generation: int
     request: dict = field(default_factory=dict)
     signature: str = ""
@@ -76,136 +80,26 @@ class Job:
     timeout: float = PREVIEW_TIMEOUT
 
 
-@dataclass
-class Outcome:
-    """What the worker reports: a result, a progress step, or an error (with `retry_in` when it tries
-    again by itself)."""
-    job: Job
-    result: Optional[dict] = None
-    progress: Optional[dict] = None
-    error: Optional[Exception] = None
-    retry_in: float = 0.0
-    sent: float = 0.0              # clock seconds when the call began
-    answered: float = 0.0          # and when its answer (or error) came
+@dataclass(frozen=True)
+class Connected:
+    """The server's info and models, asked on a new connection before its first call."""
+    info: dict
+    models: list
 
 
-def _only(client: Client, name: str, request: dict, timeout: float) -> dict:
-    (event,) = client.call(name, request, timeout)
-    return event[event["event"]]
-
-
-class CallWorker:
-    """One thread with one connection; `submit` puts a job in the single waiting slot (replacing one
-    waiting there) and cancels the running call unless told not to."""
-
-    def __init__(self, connect: Callable[[], Client], deliver: Callable[[Outcome], None],
-                 clock: Callable[[], float] = time.monotonic, retry: tuple = RETRY_SECONDS):
-        self._connect, self._deliver, self._clock, self._retry = connect, deliver, clock, retry
-        self._client: Optional[Client] = None
-        self._waiting: Optional[Job] = None
-        self._running: Optional[Job] = None
-        self._closing = False
-        self._failures = 0
-        self._wake = threading.Condition()
-        self._thread = threading.Thread(target=self._work, name="gan-collage-live", daemon=True)
-        self._thread.start()
-
-    def submit(self, job: Job, supersede: bool = True) -> None:
-        with self._wake:
-            self._waiting = job
-            running = self._running
-            self._wake.notify()
-        if supersede and running is not None and running.kind != "hello":
-            self.cancel()
-
-    def cancel(self) -> None:
-        """Stop the running call (from any thread): the server drops its job at once."""
-        client = self._client
-        if client is not None:
-            client.cancel()
-
-    def close(self, wait: float = 10.0) -> None:
-        """Stop: the running call is cancelled, waiting work dropped, the connection closed."""
-        with self._wake:
-            self._closing = True
-            self._waiting = None
-            self._wake.notify()
-        self.cancel()
-        self._thread.join(wait)
-
-    def _next(self) -> Optional[Job]:
-        with self._wake:
-            while self._waiting is None and not self._closing:
-                self._wake.wait()
-            if self._closing:
-                return None
-            job, self._waiting = self._waiting, None
-            self._running = job
-            return job
-
-    def _pause(self, seconds: float) -> None:
-        """Wait before trying again; only closing cuts it short (new states wait in the slot)."""
-        with self._wake:
-            self._wake.wait_for(lambda: self._closing, timeout=seconds)
-
-    def _work(self) -> None:
-        try:
-            while (job := self._next()) is not None:
-                self._run(job)
-                with self._wake:
-                    self._running = None
-        finally:
-            if self._client is not None:
-                self._client.close()
-
-    def _run(self, job: Job) -> None:
-        sent = self._clock()
-        try:
-            if self._client is None:
-                self._client = self._connect()
-                if job.kind != "hello":  # a new connection after a lost one: the server may have other models now
-                    hello = Job("hello", 0)
-                    self._deliver(Outcome(hello, result=self._perform(hello, sent), sent=sent, answered=self._clock()))
-            result = self._perform(job, sent)
-            self._failures = 0
-            self._deliver(Outcome(job, result=result, sent=sent, answered=self._clock()))
-        except CallError as error:
-            self._failed(job, error, sent)
-        except TransportError as error:  # no usable gRPC stack: trying again cannot help
-            self._deliver(Outcome(job, error=error, sent=sent, answered=self._clock()))
-
-    def _perform(self, job: Job, sent: float) -> dict:
-        client = self._client
-        if job.kind == "hello":
-            return {"info": _only(client, "GetServerInfo", {}, job.timeout),
-                    "models": _only(client, "ListModels", {}, job.timeout)["models"]}
-        result = None
-        for event in client.call("Realize", job.request, job.timeout):
-            if event["event"] == "progress":
-                self._deliver(Outcome(job, progress=event["progress"], sent=sent, answered=self._clock()))
-            else:
-                result = event["result"]
-        return result
-
-    def _failed(self, job: Job, error: CallError, sent: float) -> None:
-        with self._wake:
-            superseded = self._waiting is not None or self._closing
-        if error.code == "CANCELLED" and superseded:
-            return  # a newer state (or closing) took its place
-        retried = error.code in RETRIED or (error.code == "RESOURCE_EXHAUSTED" and BUSY in error.message)
-        if not retried:
-            self._deliver(Outcome(job, error=error, sent=sent, answered=self._clock()))
-            return
-        if error.code in RETRIED and self._client is not None:
-            self._client.close()
-            self._client = None
-        wait = self._retry[min(self._failures, len(self._retry) - 1)]
-        self._failures += 1
-        self._deliver(Outcome(job, error=error, retry_in=wait, sent=sent, answered=self._clock()))
-        self._pause(wait)
-        with self._wake:
-            if self._waiting is None and not self._closing:
-                self._waiting = job  # nothing newer came: the same state again
+def perform(connection: Connection, job: Job, emit) -> None:
+    """A job's calls on the worker's thread: the server's info and models first on a new connection."""
+    if not connection.introduced:
+        emit(Connected(connection.info(job.timeout), connection.models(job.timeout)))
+    if job.kind is JobKind.HELLO:
+        return
+    result = None
+    for event in connection.events("Realize", job.request, job.timeout):
+        if isinstance(event, Progress):
+            emit(event)
+        else:
+            result = event  # delivered once the call has ended: the next job never meets its tail
+    emit(result)
 
 
 class View(Protocol):
@@ -214,22 +108,22 @@ class View(Protocol):
     def connected(self, info: dict, models: list) -> None: ...
     def updating(self) -> None: ...
     def preview(self, result: dict, timings: dict) -> None: ...
-    def progress(self, progress: dict) -> None: ...
+    def progress(self, progress: Progress) -> None: ...
     def failed(self, error: Exception, retry_in: float) -> None: ...
     def refined(self, result: dict) -> None: ...
 
 
 class LiveController:
-    """The main loop's side: `poll` finds changes, `handle` takes the worker's outcomes.
+    """The main loop's side: `poll` finds changes, `handle` takes the worker's deliveries.
 
     `read()` gives the Realize request for the image as it is now (UserError: nothing to realize);
     `probe()`, when given, a cheap value that changes with it (gimp_io.probe_canvas): while it stays the
     same a poll reads nothing, except once every `recheck` seconds (the probe is a stand-in, the read is
-    the truth). `deliver(handle, outcome)` runs `handle(outcome)` on the main loop (GLib.idle_add).
+    the truth). `deliver(handle, delivery)` runs `handle(delivery)` on the main loop (GLib.idle_add).
     """
 
-    def __init__(self, read: Callable[[], dict], view: View, connect: Callable[[], Client],
-                 deliver: Callable[[Callable, Outcome], object], clock: Callable[[], float] = time.monotonic,
+    def __init__(self, read: Callable[[], dict], view: View, connect: Callable[[], Connection],
+                 deliver: Callable[[Callable, Delivery], object], clock: Callable[[], float] = time.monotonic,
                  retry: tuple = RETRY_SECONDS, probe: Optional[Callable[[], object]] = None,
                  recheck: float = RECHECK_SECONDS):
         self._read, self._view, self._clock = read, view, clock
@@ -246,10 +140,11 @@ class LiveController:
         self.shown_result: Optional[dict] = None
         self.shown_request: Optional[dict] = None
         self.dropped = 0              # answers for states that had changed meanwhile
-        self.worker = CallWorker(connect, lambda outcome: deliver(self.handle, outcome), clock, retry)
-        self.worker.submit(self._job("hello"))
+        self.worker = NewestWins(perform, lambda delivery: deliver(self.handle, delivery), connect=connect,
+                                 retry=retry, clock=clock, name="gan-collage-live")
+        self.worker.submit(self._job(JobKind.HELLO))
 
-    def _job(self, kind: str, **values) -> Job:
+    def _job(self, kind: JobKind, **values) -> Job:
         self._generation += 1
         return Job(kind, self._generation, **values)
 
@@ -289,61 +184,57 @@ class LiveController:
         if key != self._asked:
             self._asked = key
             self._view.updating()
-            self.worker.submit(self._job("preview", request=request, signature=key, detected=started,
+            self.worker.submit(self._job(JobKind.PREVIEW, request=request, signature=key, detected=started,
                                          read_seconds=seconds))
         return seconds
 
     def refine(self, request: dict, timeout: float) -> None:
         """Optimize (as `request` says, from the shown preview's latent); polls stop until it ends."""
-        self.refining = self._job("refine", request=request, timeout=timeout)
+        self.refining = self._job(JobKind.REFINE, request=request, timeout=timeout)
         self.worker.submit(self.refining)
 
     def cancel_refine(self) -> None:
         if self.refining is not None:
             self.worker.cancel()
 
-    def handle(self, outcome: Outcome) -> bool:
-        """An outcome from the worker, on the main loop (False: GLib.idle_add runs it once)."""
-        job = outcome.job
-        if job.kind == "hello":
-            self._hello(outcome)
-        elif job.kind == "refine":
-            self._refine_outcome(outcome)
+    def handle(self, delivery: Delivery) -> bool:
+        """A delivery from the worker, on the main loop (False: GLib.idle_add runs it once)."""
+        job, event = delivery.job, delivery.event
+        if isinstance(event, Connected):
+            self.ready = True
+            self._view.connected(event.info, event.models)
+        elif job.kind is JobKind.HELLO:
+            if isinstance(event, Failure):
+                self._view.failed(event.error, event.retry_in)
+        elif job.kind is JobKind.REFINE:
+            self._refine_delivery(job, event)
         elif job.generation != self._generation or job.signature != self._asked:
-            if outcome.result is not None:
+            if isinstance(event, Result):
                 self.dropped += 1  # the image changed meanwhile: a newer preview is on its way
-        elif outcome.result is not None:
-            self._shown, self.shown_result, self.shown_request = job, outcome.result, job.request
-            metrics = outcome.result.get("metrics", {})
-            self._view.preview(outcome.result, {
-                "read": job.read_seconds, "dispatch": outcome.sent - job.detected - job.read_seconds,
-                "call": outcome.answered - outcome.sent, "server": metrics.get("seconds", 0.0),
+        elif isinstance(event, Result):
+            self._shown, self.shown_result, self.shown_request = job, event.payload, job.request
+            metrics = event.payload.get("metrics", {})
+            self._view.preview(event.payload, {
+                "read": job.read_seconds, "dispatch": delivery.sent - job.detected - job.read_seconds,
+                "call": delivery.answered - delivery.sent, "server": metrics.get("seconds", 0.0),
                 "queue": metrics.get("queue_seconds", 0.0), "detected": job.detected,
-                "answered": outcome.answered})
-        elif outcome.error is not None:
-            self._view.failed(outcome.error, outcome.retry_in)
+                "answered": delivery.answered})
+        elif isinstance(event, Failure):
+            self._view.failed(event.error, event.retry_in)
         return False
 
-    def _hello(self, outcome: Outcome) -> None:
-        if outcome.result is None:
-            if outcome.error is not None:
-                self._view.failed(outcome.error, outcome.retry_in)
+    def _refine_delivery(self, job: Job, event) -> None:
+        if job is not self.refining:
             return
-        self.ready = True
-        self._view.connected(outcome.result["info"], outcome.result["models"])
-
-    def _refine_outcome(self, outcome: Outcome) -> None:
-        if outcome.job is not self.refining:
-            return
-        if outcome.progress is not None:
-            self._view.progress(outcome.progress)
+        if isinstance(event, Progress):
+            self._view.progress(event)
             return
         self.refining = None
         self._asked = ""  # the next poll asks for a preview of the image as it is then
-        if outcome.result is not None:
-            self._view.refined(outcome.result)
-        elif outcome.error is not None:
-            self._view.failed(outcome.error, 0.0)
+        if isinstance(event, Result):
+            self._view.refined(event.payload)
+        elif isinstance(event, Failure):
+            self._view.failed(event.error, 0.0)
 
     def close(self) -> None:
         self.worker.close()

@@ -1,13 +1,16 @@
-"""One action's way to the server: its calls, their progress, and the server's info and models, asked once."""
+"""One action's way to the server: its calls and their progress, over a connection that knows the server's
+info and models (asked once per connection)."""
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import Callable
 
+from server.shared import calls
+from server.shared.calls import Progress, Status
 from server.shared.errors import CallError
-from server.shared.progress import jobs_ahead
 
+from .connection import Connection
 from .errors import UserError
 from .latent_parasite import STYLEMAP
 from .layer_data import LayerData, Options
@@ -16,85 +19,70 @@ from .models import model_kind, model_levels
 from .requests import payload_bytes, project_request
 from .timings import Timings
 
-if TYPE_CHECKING:  # only a type: the session never picks a transport
-    from .connection import Client
-
 
 class ServerStopped(CallError):
     """The server went away while working on the action: a call failed UNAVAILABLE after the server had
-    answered this session, so it was reachable a moment before (it crashed, or was closed: both gRPC
+    answered on this connection, so it was reachable a moment before (it crashed, or was closed: both gRPC
     stacks say UNAVAILABLE then, as when nothing listens)."""
 
 
 Report = Callable[[str, float], None]  # (text, fraction done)
 
 
-def describe(label: str, progress: dict) -> tuple[str, float]:
+def describe(label: str, progress: Progress) -> tuple[str, float]:
     """Progress text and the fraction of the current stage done."""
-    if progress.get("stage") == "queued":
-        return f"{label}: waiting for the server ({jobs_ahead(progress)})", 0.0
-    step, total = progress.get("step", 0), progress.get("total", 0)
-    return f"{label}: {progress.get('stage', '')} {step}/{total}", (step / total if total else 0.0)
-
+    if progress.status is Status.QUEUED:
+        return f"{label}: waiting for the server ({progress.jobs_ahead()})", 0.0
+    return f"{label}: {progress.stage} {progress.step}/{progress.total}", progress.fraction
 
 
 @dataclass
 class Session:
-    """One action's way to the server: a client (GrpcioClient or GrpclibClient), settings, progress; `notes`
-    collects what the artist should hear about a finished action (a stored latent that could not be used)."""
-    client: Client
+    """One action's way to the server: a connection (its client GrpcioClient or GrpclibClient), settings,
+    progress; `notes` collects what the artist should hear about a finished action (a stored latent that
+    could not be used)."""
+    connection: Connection
     model: str
     timeout: float
     report: Report
     timings: Timings = field(default_factory=Timings)
     notes: list = field(default_factory=list)
-    answered: bool = False  # the server has answered a call of this session (see ServerStopped)
-
-    _info: Optional[dict] = field(default=None, init=False, repr=False)      # GetServerInfo, asked once
-    _listing: Optional[dict] = field(default=None, init=False, repr=False)   # ListModels, asked once
 
     def call(self, name: str, request: dict, label: str, part: int = 0, parts: int = 1) -> list:
-        """The payloads of the call's result/frame events; progress maps to [part, part + 1] / parts. A
-        request past the server's limits is refused before it is sent."""
-        if request:
-            self.limits().check_request(request)
-        payloads = []
+        """The payloads of the call's results (Interpolate's frames); progress maps to [part, part + 1] / parts.
+        A request past the server's limits is refused before it is sent."""
+        self.limits().check_request(request)
         self.report(label, part / parts)
         started = time.perf_counter()
         self.timings.counts["request_bytes"] = self.timings.counts.get("request_bytes", 0) + payload_bytes(request)
+
+        def progressed(progress: Progress) -> None:
+            text, fraction = describe(label, progress)
+            self.report(text, (part + fraction) / parts)
+
         try:
-            for event in self.client.call(name, request, self.timeout):
-                self.answered = True
-                kind = event["event"]
-                if kind == "progress":
-                    text, fraction = describe(label, event["progress"])
-                    self.report(text, (part + fraction) / parts)
-                else:
-                    payloads.append(event[kind])
+            answers = calls.payloads(self.connection.events(name, request, self.timeout), progressed)
         except CallError as error:
-            if error.code == "UNAVAILABLE" and self.answered:
+            if error.code == "UNAVAILABLE" and self.connection.answered:
                 raise ServerStopped(error.code, error.message) from None
             raise
         self.timings.add("call", time.perf_counter() - started)
-        return payloads
+        return answers
 
     def limits(self) -> Limits:
-        """The server's limits (asked once per session)."""
-        if self._info is None:
-            (self._info,) = self.call("GetServerInfo", {}, "Asking the server for its limits")
-        return Limits.of(self._info)
+        """The server's limits."""
+        return Limits.of(self.connection.info(self.timeout))
 
     def model_info(self) -> dict:
         """The session's model as ListModels lists it (resolution, num_ws, has_regressor, ...)."""
-        if self._listing is None:
-            (self._listing,) = self.call("ListModels", {}, "Asking the server for its models")
-        for model in self._listing["models"]:
+        models = self.connection.models(self.timeout)
+        for model in models:
             if (model["name"] == self.model) if self.model else model["is_default"]:
                 if not model["available"]:
                     raise UserError(f"The server cannot use the model {model['name']!r}: {model['error']}")
                 return model
         raise UserError(f"The model {self.model!r} is not on this server; pick one of "
-                        f"{', '.join(m['name'] for m in self._listing['models'])} in Server settings.")
+                        f"{', '.join(m['name'] for m in models)} in Server settings.")
 
     def resolution(self) -> int:
         """The side of the images the session's model makes."""

@@ -124,7 +124,7 @@ def chosen_model(config):
     try:
         setup = dataclasses.replace(settings_file.load(settings_path()), timeout=10)
         with connect(setup) as connection:
-            return Session(connection.client, setup.model, setup.timeout, lambda text, fraction: None).model_info()
+            return Session(connection, setup.model, setup.timeout, lambda text, fraction: None).model_info()
     except (CallError, TransportError, settings_file.ConfigError, UserError):
         return None  # the run itself will say what is wrong
 
@@ -153,7 +153,7 @@ def run_action(procedure, run_mode, image, drawables, config, data):
         setup = settings_file.load(settings_path())
         progress = gimp_io.Progress(procedure.get_menu_label().replace("_", "").rstrip("."))
         with connect(setup) as connection:
-            session = Session(connection.client, setup.model, setup.timeout, progress)
+            session = Session(connection, setup.model, setup.timeout, progress)
             extra = {"interactive": run_mode == Gimp.RunMode.INTERACTIVE, "setup": setup} if name in OWN_DIALOG else {}
             layers = BODIES[name](session, image, drawables, config, **extra)
         added = session.timings.timed("write", lambda: gimp_io.insert_layers(image, drawables, layers))

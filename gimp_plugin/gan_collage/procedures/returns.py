@@ -33,13 +33,14 @@ def answer(procedure, outcome: Outcome, message: str = "", value: GObject.Value 
 
 def never_silent(run):
     """`run` (a procedure's run function) answering with a message whatever happens: GIMP shows an empty
-    error for an exception that leaves the plug-in, so one no handler expected is told as unforeseen
-    (and its traceback goes to the terminal GIMP runs in)."""
+    error for an exception that leaves the plug-in, and "returned no return values" when nothing comes
+    back, so one no handler expected is told as unforeseen (its traceback goes to the terminal GIMP runs
+    in). BaseException too: a SystemExit or KeyboardInterrupt would leave GIMP without an answer."""
     @functools.wraps(run)
     def guarded(procedure, *args):
         try:
             return run(procedure, *args)
-        except Exception as exc:
+        except BaseException as exc:
             traceback.print_exc()
             return answer(procedure, Outcome.FAILED, unforeseen(exc))
 

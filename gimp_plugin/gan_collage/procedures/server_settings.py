@@ -1,8 +1,6 @@
 """Server settings' run function: show and save the settings file's values, then test the connection."""
 from __future__ import annotations
 
-import dataclasses
-
 import gi
 
 gi.require_version("Gimp", "3.0")
@@ -19,15 +17,13 @@ from procedures.returns import answer  # noqa: E402
 from ui import dialogs  # noqa: E402
 
 FIELDS = {"server": "server", "token": "token", "model": "model", "transport": "transport"}  # property: field
+ASK_SECONDS = 30  # for each of the server's info and models
 
 
 def server_models(setup) -> tuple[dict, list]:
     """(GetServerInfo, ListModels' models); CallError/TransportError when the server cannot be reached."""
     with connect(setup) as connection:
-        (info,) = [e["result"] for e in connection.client.call("GetServerInfo", {}, 30)]
-        (listing,) = [e["result"] for e in connection.client.call("ListModels", {}, 30)]
-        info["via"] = connection.description
-    return info, listing["models"]
+        return {**connection.info(ASK_SECONDS), "via": connection.description}, connection.models(ASK_SECONDS)
 
 
 def check_connection(setup) -> str:
@@ -43,8 +39,7 @@ def check_connection(setup) -> str:
 def dialog_models(setup) -> list:
     """The server's models for the settings dialog's list; empty when it cannot be reached now."""
     try:
-        quick = dataclasses.replace(setup, timeout=5)
-        return [{"name": m["name"], "label": model_label(m)} for m in server_models(quick)[1]]
+        return [{"name": m["name"], "label": model_label(m)} for m in server_models(setup)[1]]
     except (CallError, TransportError, settings_file.ConfigError):
         return []
 

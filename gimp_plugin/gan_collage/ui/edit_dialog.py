@@ -1,12 +1,13 @@
 """Edit attributes' dialog: one slider per offered direction (attributes.offered), the rows choice and a
 preview that follows them.
 
-A change of the sliders waits DEBOUNCE_MS for the next one, then asks previews.Previews (EditLatent in
-a worker thread, the newest values only); its answers come back to GTK's main loop, and one for values
-that have changed since is not shown. OK reuses the preview's answer when it is for the values chosen.
+A change of the sliders waits DEBOUNCE_MS for the next one, then submits the values to
+attributes.previews (EditLatent on the newest-wins worker, the newest values only); its answers come
+back to GTK's main loop, and one for values that have changed since is not shown. OK reuses the
+preview's answer when it is for the values chosen.
 
-As it closes the dialog reports to the observer hook (core/observer.py) its sliders, the rows chosen and
-the edits of each preview it showed.
+The edits of each preview shown go to the observer hook (core/observer.py) as it shows them, and its
+sliders and the rows chosen as it closes: the dialog keeps no list that grows while it is open.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ gi.require_version("Gtk", "3.0")
 from gi.repository import GLib, GimpUi, Gtk  # noqa: E402
 
 from core import attributes, observer  # noqa: E402
-from core.newest_wins import Previews  # noqa: E402
+from server.shared.calls import Failure, Result  # noqa: E402
 from ui.gtk_parts import label as _label, pixbuf, preview_column  # noqa: E402
 
 DEBOUNCE_MS = 150
@@ -37,8 +38,7 @@ class EditDialog:
         self.ok = self.dialog.add_button("_OK", Gtk.ResponseType.OK)
         self.dialog.set_default_response(Gtk.ResponseType.OK)
         self.explain = explain
-        self.answers: dict = {}
-        self.shown: list = []  # the edits of each preview shown
+        self.answers: dict = {}  # the newest answer, by its (edits, rows)
         self.pending = None
         self.sliders = {}
         start = dict(edits)
@@ -82,9 +82,10 @@ class EditDialog:
         scrolled.set_overlay_scrolling(False)  # a scrollbar always shown: there are more sliders below
         scrolled.add(grid)
         body.pack_start(scrolled, True, True, 0)
-        self.previews = Previews(session, stored, directions[0]["name"], self._shown, GLib.idle_add)
+        self.previews = attributes.previews(session, stored, directions[0]["name"],
+                                            lambda delivery: GLib.idle_add(self._shown, delivery))
         self._update_ok()
-        self.previews.ask(self.key())
+        self.previews.submit(self.key())
         body.show_all()
         self.ok.grab_focus()  # Return = OK, as in GIMP's own dialogs
 
@@ -126,19 +127,20 @@ class EditDialog:
     def _ask(self) -> bool:
         self.pending = None
         self.status.set_text("Updating the preview...")
-        self.previews.ask(self.key())
+        self.previews.submit(self.key())
         return False  # once
 
-    def _shown(self, key: tuple, answer, error) -> bool:
-        if answer is not None:
-            self.answers = {key: answer}
+    def _shown(self, delivery) -> bool:
+        key, event = delivery.job, delivery.event
+        if isinstance(event, Result):
+            self.answers = {key: event.payload}
         if key == self.key():
-            if answer is not None:
-                self.picture.set_from_pixbuf(pixbuf(answer["image"], PREVIEW_SIDE))
+            if isinstance(event, Result):
+                self.picture.set_from_pixbuf(pixbuf(event.payload["image"], PREVIEW_SIDE))
                 self.status.set_text(f"Preview of {self.layer_name}{'' if key[0] else ' (unchanged)'}")
-                self.shown.append([list(edit) for edit in key[0]])
-            else:
-                self.status.set_text(f"No preview: {self.explain(error)}")
+                observer.current.record("edit-preview", [list(edit) for edit in key[0]])
+            elif isinstance(event, Failure):
+                self.status.set_text(f"No preview: {self.explain(event.error)}")
         return False  # once
 
     def run(self):
@@ -154,8 +156,8 @@ class EditDialog:
                 Gtk.main_iteration()
             key = self.key()
             self.dialog.destroy()
-        observer.current.record("dialog", {"procedure": "python-fu-gan-collage-edit", "sliders": list(self.sliders),
-                                           "rows": key[1], "previews": self.shown})
+        observer.current.record("edit-closed", {"procedure": "python-fu-gan-collage-edit",
+                                                "sliders": list(self.sliders), "rows": key[1]})
         return (list(key[0]), key[1], self.answers.get(key)) if confirmed else None
 
 

@@ -32,13 +32,14 @@ from gi.repository import GLib, Gimp, GimpUi, Gtk  # noqa: E402
 import gimp_io  # noqa: E402
 from core import observer  # noqa: E402
 from core.actions import realized_layer  # noqa: E402
-from core.connection import CallError, connect  # noqa: E402
+from core.connection import connect  # noqa: E402
 from core.errors import UserError  # noqa: E402
 from core.layer_data import Options  # noqa: E402
 from core.limits import Limits  # noqa: E402
 from core.live_controller import LiveController  # noqa: E402
 from core.models import model_label  # noqa: E402
 from core.requests import realize_request  # noqa: E402
+from server.shared.calls import Progress, Status, status_of  # noqa: E402
 from server.shared.defaults import DEFAULT_STEPS, MAX_STEPS  # noqa: E402
 from ui.gtk_parts import label, pixbuf, preview_column  # noqa: E402
 
@@ -96,7 +97,7 @@ class LiveWindow:
         self.window.connect("delete-event", lambda *args: self.close() or True)
         self._build()
         # its outcomes arrive through GTK's main loop, so none before this constructor has returned
-        self.controller = LiveController(self.read, self, lambda: connect(setup).client, GLib.idle_add,
+        self.controller = LiveController(self.read, self, lambda: connect(setup), GLib.idle_add,
                                          probe=self.probe)
         self._sensitivity()
         self.window.show_all()
@@ -266,16 +267,15 @@ class LiveWindow:
             self.apply_pending = False
             self._insert(result, options_of(self.controller.shown_request["options"]))
 
-    def progress(self, progress: dict) -> None:
-        step, total = progress.get("step", 0), progress.get("total", 0)
-        if progress.get("stage") == "queued":
+    def progress(self, progress: Progress) -> None:
+        if progress.status is Status.QUEUED:
             self.progress_bar.set_text("Waiting for the server...")
             return
-        self.progress_bar.set_fraction(step / total if total else 0.0)
-        self.progress_bar.set_text(f"Refining: {progress.get('stage', '')} {step}/{total}")
+        self.progress_bar.set_fraction(progress.fraction)
+        self.progress_bar.set_text(f"Refining: {progress.stage} {progress.step}/{progress.total}")
 
     def failed(self, error: Exception, retry_in: float) -> None:
-        if isinstance(error, CallError) and error.code == "CANCELLED":
+        if status_of(error) is Status.CANCELLED:
             text = "Refining stopped; the preview follows the image again."
         else:
             text = self.explain(error) + (f" Trying again in {retry_in:g} s." if retry_in else "")
