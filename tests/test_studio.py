@@ -29,6 +29,7 @@ pytest_plugins = ("test_server_fixtures",)  # model_paths
 sys.path.insert(0, str(REPO / "gimp_plugin" / "gan_collage"))
 from core import actions  # noqa: E402
 from core.layer_data import LayerData, Options  # noqa: E402
+from core.connection import Connection  # noqa: E402
 from core.session import Session  # noqa: E402
 
 TOKEN = "studio-s3cret"
@@ -193,7 +194,7 @@ def test_the_plugin_transports(studio, stack, request):
         from server.shared.grpclib_client import GrpclibClient as Client
     layer = LayerData("patch", 12, 8, bytes(range(192)) * 2, x=3, y=2)
     with Client(studio.address, TOKEN) as client:
-        session = Session(client, model="", timeout=60, report=lambda text, fraction: None)
+        session = Session(Connection(client), model="", timeout=60, report=lambda text, fraction: None)
         (projected,) = actions.project(session, layer, Options())
         assert projected.name == "Projection of patch (regressor, default)" and len(projected.image["rgba"]) == 32 * 32 * 4
         (optimized,) = actions.project(session, layer, Options("optimize", 3, 1))
