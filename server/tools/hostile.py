@@ -6,7 +6,7 @@ server's peak RSS growth.
 Each case runs against a fresh `python -m server --port 0` on 127.0.0.1 with the flags the case
 needs (the embedded model unless --model is given). Before a case the server's peak RSS is reset
 (`/proc/PID/clear_refs`), so its growth is what that case cost: VmHWM after minus VmRSS before.
-The tests in tests/test_server_hostile.py run the same cases against a tiny model and assert on
+The tests in tests/server/tools/test_hostile.py run the same cases against a tiny model and assert on
 the targets (answered within 5 s, peak growth <= 500 MB, the expected status code).
 """
 from __future__ import annotations

@@ -33,9 +33,9 @@ from pathlib import Path
 import torch
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-from click_bench import installed_plugin  # noqa: E402
-from test_gimp_e2e import EMBEDDED, GRPCIO, REPO, prepare_root, run_gimp, xvfb  # noqa: E402
+sys.path.insert(0, str(HERE.parents[1]))  # the repository root: `tests` and `server` import from there
+from tests.gimp.click_bench import installed_plugin  # noqa: E402
+from tests.gimp.test_e2e import EMBEDDED, GRPCIO, REPO, prepare_root, run_gimp, xvfb  # noqa: E402
 
 from server.engine.latents import STYLEMAP  # noqa: E402
 from server.models import load_model  # noqa: E402
