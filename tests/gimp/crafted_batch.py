@@ -16,6 +16,7 @@ IN, OUT = os.environ["IN_DIR"], os.environ["OUT_DIR"]
 PARAMS = json.load(open(os.path.join(IN, "params.json")))
 sys.path.insert(0, IN)
 from batch_tools import LATENT, by_name, described, latent_bytes, painted, recorded  # noqa: E402
+
 report = {"calls": {}}
 call = functools.partial(recorded, report["calls"])
 

@@ -26,8 +26,8 @@ report = {}
 # Edit attributes opens with these sliders moved (a fresh profile has no last values to override them)
 EDITS = {"edits": PARAMS.get("edits", "pc1=2")}
 CALLS = (("settings", None, {}), ("realize", layers[:1], {}), ("refine", layers[:1], {}), ("project", layers[:1], {}),
-         ("interpolate", layers, {}), ("style-mix", layers, {}), ("local-blend", layers, {}), ("edit", layers[1:], EDITS),
-         ("live", layers[:1], {}))
+         ("interpolate", layers, {}), ("style-mix", layers, {}), ("local-blend", layers, {}),
+         ("edit", layers[1:], EDITS), ("live", layers[:1], {}))
 for name, drawables, values in [entry for entry in CALLS if entry[0] in PARAMS.get("procedures", [entry[0]])]:
     procedure = Gimp.get_pdb().lookup_procedure("python-fu-gan-collage-" + name)
     config = procedure.create_config()

@@ -13,6 +13,7 @@ IN, OUT = os.environ["IN_DIR"], os.environ["OUT_DIR"]
 PARAMS = json.load(open(os.path.join(IN, "params.json")))
 sys.path.insert(0, IN)
 from batch_tools import run_procedure  # noqa: E402
+
 W, H = 64, 48
 SELECTION = (8, 8, 32, 24)  # x, y, width, height of the selected ellipse
 RGBA, GREY = "R'G'B'A u8", "Y u8"

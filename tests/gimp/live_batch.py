@@ -19,7 +19,7 @@ import gi
 
 gi.require_version("Gdk", "3.0")
 gi.require_version("Gtk", "3.0")
-from gi.repository import Gdk, Gegl, GLib, Gimp, Gtk  # noqa: E402
+from gi.repository import Gdk, Gegl, Gimp, GLib, Gtk  # noqa: E402
 
 IN, OUT = os.environ["IN_DIR"], os.environ["OUT_DIR"]
 PARAMS = json.load(open(os.path.join(IN, "params.json")))

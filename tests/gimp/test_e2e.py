@@ -29,11 +29,11 @@ from pathlib import Path
 
 import pytest
 
+from server.models.loading import embedded_beside
+from server.tools.server_process import server as server_process
 from tests.support.models import make_tiny_model
 from tests.support.paths import REPO, SHARED, conformance_file
 from tests.support.plugin import closed_port
-from server.models.loading import embedded_beside
-from server.tools.server_process import server as server_process
 
 GIMP3 = SHARED / "gimp3"
 CACHE = Path(os.environ.get("GANCOLLAGE_GIMP3_CACHE", "/var/cache/gancollage-gimp3"))
@@ -597,7 +597,8 @@ def test_dialogs_in_gimp(gimp_root, server, packaged_plugin, tmp_path):
     assert edit["previews"][0] == [["pc1", 2.0]] and edit["previews"][-1] == [["pc1", 2.0], ["sefa8", -2.0]]
     assert edit["rows"] == "default"
     live = dialogs["live"]  # opened from the menu and closed with Return (Close has the focus): nothing added
-    assert live["models"] == ["default", *embedded_beside("default")] and live["applied"] == [] and live["values"]["method"] == "regressor"
+    assert live["models"] == ["default", *embedded_beside("default")] and live["applied"] == []
+    assert live["values"]["method"] == "regressor"
     log(f"the live window showed {live['previews']} previews before it was closed: {live['statuses']}")
     rows = dialogs["style-mix"]["controls"]["split"]["range"]
     assert rows == dialogs["local-blend"]["controls"]["start-layer"]["range"] and rows[0] == 0 and 2 <= rows[1] < 64

@@ -6,15 +6,14 @@ import sys
 
 import pytest
 
-from tests.support.paths import REPO
-
 from core import actions, layer_data, models, requests  # noqa: E402
-from core.limits import Limits  # noqa: E402
 from core.errors import UserError  # noqa: E402
 from core.latent_parasite import Stored  # noqa: E402
 from core.layer_data import CanvasData, LayerData, Options  # noqa: E402
+from core.limits import Limits  # noqa: E402
 from core.session import Session, describe  # noqa: E402
 from server.shared.region import Bounds, Square  # noqa: E402
+from tests.support.paths import REPO
 
 
 def server_info(**limits):

@@ -3,11 +3,8 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 import pytest
-
-from tests.support.paths import REPO
 
 from core import settings  # noqa: E402
 from core.settings import Config, ConfigError  # noqa: E402

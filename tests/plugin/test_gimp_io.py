@@ -3,16 +3,13 @@ from __future__ import annotations
 
 import importlib
 import sys
-from pathlib import Path
 
 import pytest
 
-from tests.support.paths import REPO
-
-from tests.support import fake_gi  # noqa: E402
 from core.errors import UserError  # noqa: E402
 from core.layer_data import NewLayer  # noqa: E402
 from server.shared.region import Bounds, Square  # noqa: E402
+from tests.support import fake_gi  # noqa: E402
 from tests.support.fake_gi import Channel, Image, Layer  # noqa: E402
 
 
@@ -143,8 +140,10 @@ def test_new_layers_go_above_the_active_layer_scaled_and_cropped(gimp_io):
     top_first, named = collage()
     image = Image(8, 6, top_first)
     square = Bounds.sized(1, 0, 2, 2)
-    results = [NewLayer("Frame 1 (100ms)", {"width": 4, "height": 4, "rgba": solid(4, 4, 9)}, square, Bounds.sized(1, 1, 2, 1)),
-               NewLayer("Frame 2 (100ms)", {"width": 4, "height": 4, "rgba": solid(4, 4, 8)}, square, Bounds.sized(1, 1, 2, 1))]
+    results = [NewLayer("Frame 1 (100ms)", {"width": 4, "height": 4, "rgba": solid(4, 4, 9)}, square,
+                        Bounds.sized(1, 1, 2, 1)),
+               NewLayer("Frame 2 (100ms)", {"width": 4, "height": 4, "rgba": solid(4, 4, 8)}, square,
+                        Bounds.sized(1, 1, 2, 1))]
     added = gimp_io.insert_layers(image, [named["child"]], results)
     group = named["group"]
     assert [layer.name for layer in group.children] == ["Frame 2 (100ms)", "Frame 1 (100ms)", "child", "hidden child"]
@@ -185,8 +184,8 @@ def test_progress_bar(gimp_io):
 
 def test_a_realized_layer_is_scaled_cropped_then_masked_by_the_selection(gimp_io):
     image = Image(8, 6, collage()[0], selection=bytes([255]) * 48)
-    new = NewLayer("Realized", {"width": 4, "height": 4, "rgba": solid(4, 4, 9)}, Bounds.sized(0, -1, 8, 8), Bounds.sized(0, 0, 8, 6),
-                   masked=True)
+    new = NewLayer("Realized", {"width": 4, "height": 4, "rgba": solid(4, 4, 9)}, Bounds.sized(0, -1, 8, 8),
+                   Bounds.sized(0, 0, 8, 6), masked=True)
     (layer,) = gimp_io.insert_layers(image, [], [new])
     assert layer.ops == [("update", 0, 0, 4, 4), ("scale", 8, 8), ("resize", 8, 6, 0, -1),
                          ("add mask", ("mask from the selection", 0, 0, 8, 6))]

@@ -8,21 +8,20 @@ import random
 import struct
 import sys
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from tests.support.paths import REPO
-
-from core import actions  # noqa: E402
-from core import attributes  # noqa: E402
-from tests.support import fake_gi  # noqa: E402
-from core import latent_parasite  # noqa: E402
+from core import (
+    actions,  # noqa: E402
+    attributes,  # noqa: E402
+    latent_parasite,  # noqa: E402
+)
 from core.errors import UserError  # noqa: E402
 from core.layer_data import LayerData, NewLayer, Options  # noqa: E402
-from tests.support.fake_gi import Image, Layer  # noqa: E402
 from server.shared.region import Bounds  # noqa: E402
 from tests.plugin.test_actions import FakeClient, image, latent, listing, projected, session  # noqa: E402
+from tests.support import fake_gi  # noqa: E402
+from tests.support.fake_gi import Image, Layer  # noqa: E402
 
 
 def exact_values(count, seed):
@@ -348,7 +347,8 @@ def test_a_stylemap_edit_moves_all_of_it_and_refuses_the_thirds_in_the_artists_w
     (layer,) = attributes.edit(session(client), source, Options(), "pc1=2, pc2=-1", "all")
     assert [(edit["first_layer"], edit["last_layer"]) for edit in client.calls[-1][1]["edits"]] == [(0, 1), (0, 1)]
     assert client.calls[-1][1]["latent"] == stylemap_latent()  # its own: not projected again
-    assert layer.latent == stylemap_latent(value=0.125) and layer.name == "Edited lower (pc1 +2, pc2 -1; all rows, smgan)"
+    assert layer.latent == stylemap_latent(value=0.125)
+    assert layer.name == "Edited lower (pc1 +2, pc2 -1; all rows, smgan)"
     attributes.edit(session(client), source, Options(), "pc1=2", "default")
     assert client.calls[-1][1]["edits"][0]["first_layer"] is None  # each direction's own (0, 1): not sent
     assert "Project" not in [name for name, *_ in client.calls]
@@ -374,8 +374,8 @@ def test_stylemap_results_keep_their_latent_and_a_mix_without_one_gets_no_parasi
 def test_the_preview_skips_to_the_newest_values_and_shows_the_unedited_image_first():
     import threading
 
-    from core.newest_wins import Previews
     from core.connection import CallError
+    from core.newest_wins import Previews
 
     release, busy = threading.Event(), threading.Event()
 

@@ -5,21 +5,18 @@ cancel. The test thread plays GTK's main loop: the worker's outcomes queue up an
 from __future__ import annotations
 
 import queue
-import sys
 import time
 from dataclasses import replace
 
 import pytest
 
-from tests.support.paths import REPO
-from tests.support.plugin import closed_port
-
-from core import actions, layer_data, requests  # noqa: E402
+from core import layer_data, requests  # noqa: E402
 from core.errors import UserError  # noqa: E402
 from core.layer_data import CanvasData, LayerData, Options  # noqa: E402
 from core.live_controller import Job, LiveController, Outcome, signature  # noqa: E402
 from server.shared.grpcio_client import GrpcioClient  # noqa: E402
 from server.shared.region import Bounds  # noqa: E402
+from tests.support.plugin import closed_port
 from tests.support.servers import wait_until  # noqa: E402
 
 LAYER = LayerData("patch", 12, 8, bytes(range(192)) * 2, x=3, y=2)

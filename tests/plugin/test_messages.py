@@ -4,20 +4,17 @@ metadata or status names) and keeps the technical detail below it."""
 from __future__ import annotations
 
 import re
-import sys
 
 import grpc
 import pytest
 
-from tests.support.paths import REPO
+from core import layer_data  # noqa: E402
+from core.connection import CallError, connect  # noqa: E402
+from core.messages import explain, plain_reason  # noqa: E402
+from core.settings import Config  # noqa: E402
+from server.shared import messages  # noqa: E402
 from tests.support.plugin import closed_port
 from tests.support.servers import serving
-
-from core import layer_data  # noqa: E402
-from core.settings import Config  # noqa: E402
-from core.messages import explain, plain_reason  # noqa: E402
-from server.shared import messages  # noqa: E402
-from core.connection import CallError, connect  # noqa: E402
 
 CODES = [code.name for code in grpc.StatusCode if code is not grpc.StatusCode.OK]
 # a request field path: a top-level field of some request, then ".field" or "[index]" (not a file name such

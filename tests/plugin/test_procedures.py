@@ -10,8 +10,6 @@ from unittest import mock
 
 import pytest
 
-from tests.support.paths import PLUGIN
-
 from core import observer  # noqa: E402
 from core.connection import CallError, TransportError  # noqa: E402
 from core.errors import Cancelled, UserError  # noqa: E402

@@ -10,19 +10,22 @@ from dataclasses import replace
 
 import pytest
 
-from tests.support.paths import REPO
-from tests.support.plugin import closed_port, other_python, plain_python
-
-from core import actions, layer_data, requests  # noqa: E402
-from core import attributes  # noqa: E402
-from core import connection  # noqa: E402
+from core import (  # noqa: E402
+    actions,
+    attributes,  # noqa: E402
+    connection,  # noqa: E402
+    layer_data,
+    requests,
+)
+from core.connection import CallError, TransportError, connect  # noqa: E402
+from core.latent_parasite import Stored  # noqa: E402
 from core.layer_data import CanvasData, LayerData, Options  # noqa: E402
 from core.session import Session  # noqa: E402
 from core.settings import Config  # noqa: E402
-from core.latent_parasite import Stored  # noqa: E402
 from server.shared.region import Bounds, Square  # noqa: E402
+from tests.support.paths import REPO
+from tests.support.plugin import closed_port, other_python, plain_python
 from tests.support.servers import serving  # noqa: E402
-from core.connection import CallError, TransportError, connect  # noqa: E402
 
 
 def code(config: Config, name: str, request: dict, timeout: float = 60) -> str:
@@ -96,8 +99,8 @@ def test_the_packaged_plugin_without_grpcio_or_protobuf(served, catalog, package
     """Same actions, same layers, same error codes through the vendored grpclib and pure-Python protobuf."""
     closed = f"127.0.0.1:{closed_port()}"
     with serving(catalog, token="s3cret") as guarded:
-        done = plain_python(str(REPO / "tests" / "support" / "pure_python_plugin.py"), str(packaged_plugin), served.address,
-                            closed, guarded.address, "s3cret")
+        done = plain_python(str(REPO / "tests" / "support" / "pure_python_plugin.py"), str(packaged_plugin),
+                            served.address, closed, guarded.address, "s3cret")
         over_grpcio = {"no token": code(Config(server=guarded.address), "GetServerInfo", {}),
                        "wrong token": code(Config(server=guarded.address, token="guess"), "GetServerInfo", {}),
                        "right token": code(Config(server=guarded.address, token="s3cret"), "GetServerInfo", {})}

@@ -9,9 +9,9 @@ import time
 import grpc
 import pytest
 
-from tests.support.paths import REPO
 from server.shared.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
 from server.tools.server_process import server
+from tests.support.paths import REPO
 from tests.support.servers import long_request, python_env, wait_until
 
 
@@ -69,8 +69,8 @@ def test_sigterm_mid_job_stops_gracefully(model_paths):
 def test_with_no_flags_it_serves_every_shipped_model(tmp_path):
     """The embedded StyleGAN2 is the default; the embedded StyleMapGAN is offered next to it, by name,
     and a --models-dir model of the same name does not replace it."""
-    from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
     from server.models.loading import EMBEDDED_MODELS
+    from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 
     (tmp_path / "portraits-stylemap-64.pt").write_bytes(b"not a checkpoint")
     with server("--models-dir", str(tmp_path)) as running, grpc.insecure_channel(running.address) as channel:

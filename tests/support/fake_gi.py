@@ -133,13 +133,14 @@ class Layer:
     def get_sub_thumbnail_data(self, x, y, width, height, dest_width, dest_height):
         step = width // dest_width
         assert width == dest_width * step and height == dest_height * step and x % step == 0 and y % step == 0
+        channels = 4 if self.alpha else 3
         data = bytearray()
         for row in range(y // step, y // step + dest_height):
             for col in range(x // step, x // step + dest_width):
                 block = [self.buffer.pixel(i, j) for j in range(row * step, row * step + step)
                          for i in range(col * step, col * step + step)]
-                data += bytes(int(sum(p[c] for p in block) / len(block) + 0.5) for c in range(3 if not self.alpha else 4))
-        return types.SimpleNamespace(get_data=lambda: bytes(data)), dest_width, dest_height, 4 if self.alpha else 3
+                data += bytes(int(sum(p[c] for p in block) / len(block) + 0.5) for c in range(channels))
+        return types.SimpleNamespace(get_data=lambda: bytes(data)), dest_width, dest_height, channels
 
     def get_parasite(self, name):
         return self.parasites.get(name)

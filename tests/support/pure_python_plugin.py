@@ -9,14 +9,19 @@ import sys
 
 plugin, server, closed, *guarded = sys.argv[1:]
 sys.path.insert(0, plugin)
-from core import actions, layer_data, requests  # noqa: E402
-from core import attributes  # noqa: E402
-from core import connection, latent_parasite  # noqa: E402
+from core import (  # noqa: E402  # noqa: E402
+    actions,
+    attributes,  # noqa: E402
+    connection,
+    latent_parasite,
+    layer_data,
+    requests,
+)
 from core.connection import TransportError, connect  # noqa: E402
+from core.latent_parasite import Stored  # noqa: E402
 from core.layer_data import CanvasData, LayerData, Options  # noqa: E402
 from core.session import Session  # noqa: E402
 from core.settings import Config  # noqa: E402
-from core.latent_parasite import Stored  # noqa: E402
 from server.shared.region import Bounds  # noqa: E402
 
 LAYER = LayerData("patch", 12, 8, bytes(range(192)) * 2, x=3, y=2)

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.support.paths import REPO, conformance_file
 from server.client.cli import exit_code
 from server.client.images import parse_layer, read_latent, write_latent
 from server.tools.server_process import server as server_process
+from tests.support.paths import REPO, conformance_file
 from tests.support.servers import python_env, run_client
 
 RESOLUTION = 32

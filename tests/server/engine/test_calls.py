@@ -6,8 +6,6 @@ import numpy as np
 import pytest
 import torch
 
-from tests.support.models import make_tiny_model
-from tests.support.paths import conformance_file
 from server.engine import calls
 from server.engine.attribute_edits import AttributeEdit
 from server.engine.canvas import Canvas, Layer
@@ -17,6 +15,8 @@ from server.engine.project import ProjectOptions
 from server.engine.realize import RealizeOptions
 from server.models import load_model
 from server.models.direction_files import DirectionLibrary
+from tests.support.models import make_tiny_model
+from tests.support.paths import conformance_file
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -7,11 +7,11 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from tests.support.engine import CancelAfter, peak_rss_growth
 from server.engine.canvas import Canvas, Layer, validate_canvas
 from server.engine.compose import compose, region_of_interest
 from server.engine.errors import Cancelled, InvalidInput
 from server.shared.region import Square
+from tests.support.engine import CancelAfter, peak_rss_growth
 
 
 def solid(h: int, w: int, rgba) -> np.ndarray:

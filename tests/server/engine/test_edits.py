@@ -7,7 +7,6 @@ import torch
 from server.engine.edits import interpolate, local_blend, style_mix
 from server.engine.errors import InvalidInput
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 

@@ -6,12 +6,12 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.support.engine import CancelAfter
 from server.engine.canvas import Canvas, Layer
 from server.engine.compose import region_of_interest
 from server.engine.errors import Cancelled, InvalidInput
 from server.engine.paste import FINE_REACH, coarse_edge_distance, edge_distance, paste_back
 from server.shared.region import Square
+from tests.support.engine import CancelAfter
 
 
 def random_canvas(width: int, height: int, selection=None, seed: int = 0) -> Canvas:

@@ -43,7 +43,7 @@ def test_realize_returns_a_layer_inside_the_selection(tiny_model):
     stages = [e.stage for e in events]
     assert stages[0] == "compose" and stages[-1] == "paste" and stages.count("optimize") == 3
     # The user's data is untouched.
-    assert all(np.array_equal(a, l.image) for a, l in zip(before[0], canvas.layers))
+    assert all(np.array_equal(a, layer.image) for a, layer in zip(before[0], canvas.layers))
     assert np.array_equal(before[1], canvas.selection)
 
 

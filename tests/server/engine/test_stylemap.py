@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from tests.support.paths import conformance_file
 from server.engine.attribute_edits import AttributeEdit, edited_latent
 from server.engine.canvas import Canvas, Layer
 from server.engine.compose import compose
-from server.engine.edits import interpolate, local_blend, stylemap_blend, style_mix, style_mix_levels
+from server.engine.edits import interpolate, local_blend, style_mix, style_mix_levels, stylemap_blend
 from server.engine.errors import InvalidInput
 from server.engine.project import ProjectOptions, project
 from server.engine.realize import RealizeOptions, realize
 from server.models import load_model
 from server.models.directions import computed_directions, w_samples
+from tests.support.paths import conformance_file
 
 IMAGE_TOL, STYLEMAP_TOL = 1e-4, 5e-5
 

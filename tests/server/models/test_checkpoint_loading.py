@@ -11,8 +11,14 @@ import numpy as np
 import pytest
 import torch
 
-from server.models import Discriminator, DiscriminatorConfig, load_discriminator, load_generator, load_model
-from server.models import load_regressor
+from server.models import (
+    Discriminator,
+    DiscriminatorConfig,
+    load_discriminator,
+    load_generator,
+    load_model,
+    load_regressor,
+)
 from server.models.generator import normalize_2nd_moment
 from tests.support import nvidia_pickles as fx
 from tests.support.paths import REPO, conformance_file
@@ -86,7 +92,8 @@ def rosinality_discriminator_state(d: Discriminator) -> dict:
     kernel = torch.tensor([1.0, 3, 3, 1])
     kernel = torch.outer(kernel, kernel) / 64
     for i, r in enumerate(d.config.resolutions[:-1], start=1):
-        out.update({f"convs.{i}.conv1.0.weight": sd[f"b{r}.conv0.weight"], f"convs.{i}.conv1.1.bias": sd[f"b{r}.conv0.bias"],
+        out.update({f"convs.{i}.conv1.0.weight": sd[f"b{r}.conv0.weight"],
+                    f"convs.{i}.conv1.1.bias": sd[f"b{r}.conv0.bias"],
                     f"convs.{i}.conv2.0.kernel": kernel, f"convs.{i}.conv2.1.weight": sd[f"b{r}.conv1.weight"],
                     f"convs.{i}.conv2.2.bias": sd[f"b{r}.conv1.bias"], f"convs.{i}.skip.0.kernel": kernel,
                     f"convs.{i}.skip.1.weight": sd[f"b{r}.skip.weight"]})

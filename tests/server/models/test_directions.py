@@ -13,18 +13,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tests.support.models import make_tiny_model
-from tests.support.paths import conformance_file
-from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.engine.attribute_edits import AttributeEdit, edited_latent
+from server.engine.calls import edit_latent_job
 from server.engine.edits import render
 from server.engine.errors import InvalidInput
-from server.engine.calls import edit_latent_job
 from server.engine.progress import CancelToken
 from server.models import direction_files, directions, load_model
-from server.models.loading import EMBEDDED_DIR
 from server.models.direction_files import DirectionLibrary, library_for
+from server.models.loading import EMBEDDED_DIR
 from server.rpc.catalog import Catalog
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
+from tests.support.models import make_tiny_model
+from tests.support.paths import conformance_file
 from tests.support.servers import serving
 
 

@@ -97,8 +97,9 @@ def test_the_card_records_the_configs_in_the_repository(model):
     config files with the trainers' defaults filled in."""
     import json
     from dataclasses import asdict, replace
-    from server.training.train_gan import TrainConfig
+
     from server.training.regressor_trainer import RegressorConfig
+    from server.training.train_gan import TrainConfig
 
     configs = REPO / "server" / "training" / "configs"
     training = model.card["training"]

@@ -12,12 +12,23 @@ import zipfile
 import pytest
 import torch
 
-from tests.support.engine import peak_rss_growth
-from tests.support.paths import REPO
-from tests.support.hostile_models import (NOT_UTF8, build_cases, deflated_zeros, fifo_weights, measure, npz_bomb,
-                            nvidia_bomb, save_tiny, torch_bomb, weights_elsewhere, zip_bytes)
 from server.models import load_model
 from server.models.torch_files import load_torch_file
+from tests.support.engine import peak_rss_growth
+from tests.support.hostile_models import (
+    NOT_UTF8,
+    build_cases,
+    deflated_zeros,
+    fifo_weights,
+    measure,
+    npz_bomb,
+    nvidia_bomb,
+    save_tiny,
+    torch_bomb,
+    weights_elsewhere,
+    zip_bytes,
+)
+from tests.support.paths import REPO
 
 BOMB = 256 << 20  # inflated; today's readers take all of it
 MAX_GROWTH = 64 << 20

@@ -10,7 +10,6 @@ import re
 import sys
 import warnings
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +17,12 @@ import torch
 
 from server.models import nvidia_pickle  # noqa: E402
 from server.models.nvidia_pickle import (  # noqa: E402
-    EasyDict, PersistentRecord, UnsafePickleError, network_spec, read_nvidia_snapshot)
+    EasyDict,
+    PersistentRecord,
+    UnsafePickleError,
+    network_spec,
+    read_nvidia_snapshot,
+)
 from tests.support import nvidia_pickles as fx  # noqa: E402
 from tests.support.paths import CONFORMANCE
 
@@ -33,8 +37,8 @@ def expected_generator_keys(resolutions, num_mapping_layers, c_dim=0):
     """state_dict names of NVIDIA's Generator (skip architecture), in torch's order."""
     keys = []
     fc = lambda p: [f"{p}.weight", f"{p}.bias"]  # noqa: E731
-    layer = lambda p, r: ([f"{p}.weight", f"{p}.noise_strength", f"{p}.bias", f"{p}.resample_filter",
-                           f"{p}.noise_const"] + fc(f"{p}.affine"))  # noqa: E731
+    layer = lambda p, r: ([f"{p}.weight", f"{p}.noise_strength", f"{p}.bias", f"{p}.resample_filter",  # noqa: E731
+                           f"{p}.noise_const"] + fc(f"{p}.affine"))
     torgb = lambda p: [f"{p}.weight", f"{p}.bias"] + fc(f"{p}.affine")  # noqa: E731
     for r in resolutions:
         b = f"synthesis.b{r}"
@@ -120,7 +124,8 @@ def test_conformance_tensor_values(conformance):
     np.testing.assert_array_equal(sd["mapping.w_avg"].numpy(), ref["w_avg"])
     w = _mapping(g.children()["mapping"], torch.from_numpy(ref["z"])).detach()
     np.testing.assert_allclose(w.numpy(), ref["ws_psi1"][:, 0], atol=1e-5)
-    np.testing.assert_allclose(sd["mapping.w_avg"].lerp(w[:, None].expand(-1, 8, -1), 0.7).numpy(), ref["ws_psi07"], atol=1e-5)
+    truncated = sd["mapping.w_avg"].lerp(w[:, None].expand(-1, 8, -1), 0.7)
+    np.testing.assert_allclose(truncated.numpy(), ref["ws_psi07"], atol=1e-5)
     # G (training weights) and G_ema differ, but share structure
     sd_train = g_train.state_dict()
     assert not torch.equal(sd["synthesis.b4.const"], sd_train["synthesis.b4.const"])

@@ -9,8 +9,6 @@ loader-error tests run everywhere.
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest

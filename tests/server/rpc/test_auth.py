@@ -8,10 +8,10 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from server.rpc.server import ServerOptions, start_server
 from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.shared.errors import CallError
 from server.shared.grpcio_client import GrpcioClient
-from server.rpc.server import ServerOptions, start_server
 from tests.support.servers import realize_request, serving
 
 TOKEN = "s3cret-token"

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.rpc.servicer import INTERACTIVE_STEPS
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from tests.support.servers import long_request, realize_request, serving, spawn_client, wait_running
 
 PROMPTLY = 3.0  # seconds: a cancelled job stops within one step (milliseconds here); slack for a busy CPU

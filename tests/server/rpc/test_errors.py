@@ -7,8 +7,8 @@ import grpc
 import pytest
 import torch
 
-from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.rpc.servicer import INTERACTIVE_STEPS
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from tests.support.servers import image, latent, long_request, realize_request, serving, wait_running
 
 NUM_WS, W_DIM = 8, 32

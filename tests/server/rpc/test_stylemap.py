@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from tests.support.paths import conformance_file
 from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
+from tests.support.paths import conformance_file
 from tests.support.servers import canvas, serving
 
 SHAPE = [64, 8, 8]

@@ -1,4 +1,5 @@
-"""The committed stubs in server/shared/api are exactly what `python -m server.shared.api.generate` makes from proto/."""
+"""The committed stubs in server/shared/api are exactly what `python -m server.shared.api.generate` makes from
+proto/."""
 from __future__ import annotations
 
 import importlib.metadata

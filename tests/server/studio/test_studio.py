@@ -16,16 +16,14 @@ import pytest
 
 pytest.importorskip("ray.serve", reason="the studio needs the `studio` extra (ray[serve]), not installed here")
 
+from core import actions  # noqa: E402
+from core.layer_data import LayerData, Options  # noqa: E402
+from core.session import Session  # noqa: E402
 from server.shared.api.gancollage.v1 import gancollage_pb2 as pb  # noqa: E402
 from server.shared.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc  # noqa: E402
 from server.shared.errors import CallError  # noqa: E402
 from server.tools.server_process import server  # noqa: E402
-from tests.support.paths import REPO  # noqa: E402
 from tests.support.servers import canvas, realize_request, run_client, wait_until  # noqa: E402
-
-from core import actions  # noqa: E402
-from core.layer_data import LayerData, Options  # noqa: E402
-from core.session import Session  # noqa: E402
 
 TOKEN = "studio-s3cret"
 METADATA = (("authorization", f"Bearer {TOKEN}"),)
@@ -191,7 +189,8 @@ def test_the_plugin_transports(studio, stack, request):
     with Client(studio.address, TOKEN) as client:
         session = Session(client, model="", timeout=60, report=lambda text, fraction: None)
         (projected,) = actions.project(session, layer, Options())
-        assert projected.name == "Projection of patch (regressor, default)" and len(projected.image["rgba"]) == 32 * 32 * 4
+        assert projected.name == "Projection of patch (regressor, default)"
+        assert len(projected.image["rgba"]) == 32 * 32 * 4
         (optimized,) = actions.project(session, layer, Options("optimize", 3, 1))
         assert optimized.name == "Projection of patch (optimize, default, seed 1, 3 steps)"
     with Client(studio.address, "guess") as client, pytest.raises(CallError) as refused:

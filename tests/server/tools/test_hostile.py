@@ -17,10 +17,10 @@ import grpc
 import pytest
 import torch
 
-from tests.support.paths import REPO
 from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.tools import hostile
 from server.tools.server_process import ServerProcess, server
+from tests.support.paths import REPO
 from tests.support.servers import long_request, python_env, wait_until
 
 # Shared CI machines are noisy: time limits here are 4x the targets, which still fail every case the

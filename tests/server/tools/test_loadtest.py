@@ -6,8 +6,8 @@ import json
 import subprocess
 import sys
 
-from tests.support.paths import REPO
 from server.tools import preview_load
+from tests.support.paths import REPO
 from tests.support.servers import python_env
 
 # Shared CI machines are noisy (a 200 ms stall of the server's process moves a short run's p95): the

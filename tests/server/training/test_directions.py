@@ -4,19 +4,34 @@ from __future__ import annotations
 
 import json
 import math
+
 import pytest
 import torch
 
 from server.models import load_model
 from server.models.directions import load_directions
 from server.training.collages import heldout_seeds
-from server.training.directions import (ATTRIBUTES, CONDITIONS, CROP, GENERATOR, LATENT, balanced_accuracy,
-                                        balanced_hits, conditioned, fit_direction, label_matrix, labels,
-                                        latent_features, pixel_positive, regressed_latents,
-                                        train_pixel_classifier)
+from server.training.directions import (
+    ATTRIBUTES,
+    CONDITIONS,
+    CROP,
+    GENERATOR,
+    LATENT,
+    balanced_accuracy,
+    balanced_hits,
+    conditioned,
+    fit_direction,
+    label_matrix,
+    labels,
+    latent_features,
+    pixel_positive,
+    regressed_latents,
+    train_pixel_classifier,
+)
 from server.training.portrait_params import sample_params
 from server.training.portraits import render_batch
 from tests.support.paths import REPO
+
 EMBEDDED = REPO / "server" / "models" / "embedded"
 NAMES = ("smile", "mouth_open", "glasses", "hat", "facial_hair", "hair_light", "long_hair", "skin_dark",
          "background_light")

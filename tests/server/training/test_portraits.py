@@ -9,7 +9,13 @@ import pytest
 from server.training.portrait_canvas import PARTS
 from server.training.portrait_params import HAIR_STYLES, MOUTHS, PortraitParams, sample_params
 from server.training.portraits import (
-    HELDOUT_SEEDS, TRAIN_SEEDS, main, part_masks, render_batch, render_params, render_portrait,
+    HELDOUT_SEEDS,
+    TRAIN_SEEDS,
+    main,
+    part_masks,
+    render_batch,
+    render_params,
+    render_portrait,
 )
 
 SEEDS = range(200)

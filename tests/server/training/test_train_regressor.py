@@ -14,18 +14,18 @@ import shutil
 import pytest
 import torch
 
-from tests.support import nvidia_pickles as fx
-from tests.support.models import make_tiny_model
-from tests.support.paths import conformance_file
-from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.models import load_model
 from server.models.own_format import save_model
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.training import train_regressor
 from server.training.collage_inputs import KINDS
 from server.training.progress import TrainingBar, duration
 from server.training.regressor_eval import EVAL_KINDS
 from server.training.regressor_nets import wplus_shape
 from server.training.regressor_trainer import RegressorConfig, RegressorTrainer
+from tests.support import nvidia_pickles as fx
+from tests.support.models import make_tiny_model
+from tests.support.paths import conformance_file
 from tests.support.servers import canvas, serving
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -75,7 +75,8 @@ def test_cards_record_the_training_and_the_evaluation(trained, checkpoints):
         assert set(psnr) == set(EVAL_KINDS) and all(5 < db < 60 for db in psnr.values())
         assert card["name"] == name and card["source"]["file"] == checkpoints[name].name
         assert (models_dir / name / "training" / "reconstructions.png").exists()
-    assert cards["smgan"]["family"] == "stylemapgan" and cards["smgan"]["training"]["regressor"]["initialised_from"] == "checkpoint"
+    assert cards["smgan"]["family"] == "stylemapgan"
+    assert cards["smgan"]["training"]["regressor"]["initialised_from"] == "checkpoint"
     assert cards["smgan"]["training"]["regressor"]["evaluation_at_start"]["psnr_db"].keys() == set(EVAL_KINDS)
     assert cards["ada"]["discriminator"] is not None and cards["ros"]["discriminator"] is None
     assert cards["zdim"]["z_dim"] == 32 and cards["zdim"]["w_dim"] == 64
@@ -145,7 +146,8 @@ def test_ctrl_c_checkpoints_and_leaves_a_servable_folder(tiny_folder, tmp_path, 
     monkeypatch.setattr(RegressorTrainer, "train_step", interrupted_after_two)
     out = tmp_path / "out"
     record = train(tiny_folder, out, 50)["training"]["regressor"]
-    assert (record["iterations"], record["stopped"], record["complete"], record["evaluation"]) == (2, "interrupted", False, None)
+    stop = (record["iterations"], record["stopped"], record["complete"], record["evaluation"])
+    assert stop == (2, "interrupted", False, None)
     assert steps_in_checkpoint(out) == 2 and load_model(out).regressor is not None
     monkeypatch.setattr(RegressorTrainer, "train_step", step)
     record = train(tiny_folder, out, 4)["training"]["regressor"]
