@@ -149,6 +149,15 @@ def realized_latent(served, seed: int) -> pb.Latent:
     return result_of(served.realize(request)).latent
 
 
+def pixels(image: pb.Image) -> np.ndarray:
+    """An answer's RGB as float (H, W, 3)."""
+    return np.frombuffer(image.rgba, np.uint8).reshape(image.height, image.width, 4)[..., :3].astype(np.float64)
+
+
+def as_wplus(latent: pb.Latent) -> np.ndarray:
+    return np.array(latent.values, np.float32).reshape(NUM_WS, W_DIM)
+
+
 def test_interpolate(served):
     a, b = realized_latent(served, 1), realized_latent(served, 2)
     events = list(served.stub.Interpolate(pb.InterpolateRequest(a=a, b=b, frames=4, mode="slerp")))
@@ -156,6 +165,12 @@ def test_interpolate(served):
     assert [f.index for f in frames] == [0, 1, 2, 3]
     assert all((f.image.width, f.image.height) == (RESOLUTION, RESOLUTION) for f in frames)
     assert frames[0].latent.values == a.values and frames[-1].latent.values == b.values
+    # the frames walk from a to b: each one further from a and nearer to b than the one before, and each
+    # image is its own latent's render (no two frames alike)
+    from_a = [np.linalg.norm(as_wplus(f.latent) - as_wplus(a)) for f in frames]
+    to_b = [np.linalg.norm(as_wplus(f.latent) - as_wplus(b)) for f in frames]
+    assert from_a == sorted(from_a) and to_b == sorted(to_b, reverse=True) and len(set(from_a)) == 4
+    assert all(not np.array_equal(pixels(f.image), pixels(g.image)) for f, g in zip(frames, frames[1:]))
     renders = [e.progress for e in events if e.HasField("progress") and e.progress.stage == "render"]
     assert renders[-1].step == renders[-1].total == 4
 
@@ -175,7 +190,17 @@ def test_local_blend(served):
     mask[:, 4:] = 255
     answer = served.stub.LocalBlend(pb.LocalBlendRequest(a=a, b=b, start_layer=0,
                                                          mask=pb.Mask(width=8, height=8, data=mask.tobytes())))
-    assert answer.image.width == RESOLUTION and not answer.HasField("latent")
+    assert (answer.image.width, answer.image.height) == (RESOLUTION, RESOLUTION) and not answer.HasField("latent")
+    # a's render where the mask is 0 (the left half), b's where it is 255 (the right), judged away from the seam
+    ends = [e.frame for e in served.stub.Interpolate(pb.InterpolateRequest(a=a, b=b, frames=2)) if e.HasField("frame")]
+    blended, render_a, render_b = pixels(answer.image), pixels(ends[0].image), pixels(ends[1].image)
+    left, right = slice(0, RESOLUTION // 4), slice(3 * RESOLUTION // 4, RESOLUTION)
+
+    def distance(x: np.ndarray, y: np.ndarray, columns: slice) -> float:
+        return float(np.abs(x[:, columns] - y[:, columns]).mean())
+
+    assert distance(blended, render_a, left) < distance(blended, render_b, left)
+    assert distance(blended, render_b, right) < distance(blended, render_a, right)
 
 
 def test_health_through_the_standard_client(served):

@@ -60,6 +60,12 @@ def test_hostile_case_meets_its_targets(servers, case):
 
 def test_every_item_of_the_issue_has_a_case():
     assert {case.item for case in hostile.CASES if case.issue is None} == set(range(1, 11))
+    # and every case is a test of its own (the ids above) that expects real status codes in a real time
+    labels = [(case.name, case.label) for case in hostile.CASES]
+    assert len({name for name, _ in labels}) == len(labels), labels
+    codes = {code.name for code in grpc.StatusCode}
+    for case in hostile.CASES:
+        assert case.expect and set(case.expect) <= codes and case.limit_seconds > 0, case
 
 
 def test_deadline_expiry_is_logged_as_such(servers):
