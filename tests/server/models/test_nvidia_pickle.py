@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 import torch
 
-from server.models import nvidia_pickle  # noqa: E402
-from server.models.nvidia_pickle import (  # noqa: E402
+from server.models import nvidia_pickle
+from server.models.nvidia_pickle import (
     EasyDict,
     PersistentRecord,
     UnsafePickleError,
     network_spec,
     read_nvidia_snapshot,
 )
-from tests.support import nvidia_pickles as fx  # noqa: E402
+from tests.support import nvidia_pickles as fx
 from tests.support.paths import CONFORMANCE
 
 PKL = CONFORMANCE / "nvidia_r32.pkl"

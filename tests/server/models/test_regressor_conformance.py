@@ -14,13 +14,8 @@ import numpy as np
 import pytest
 import torch
 
-from server.models.latentcomp import read_latentcomp_checkpoint  # noqa: E402
-from server.models.regressor import (  # noqa: E402
-    CONFIG_KEYS,
-    LatentRegressor,
-    build_regressor,
-    regressor_config,
-)
+from server.models.latentcomp import read_latentcomp_checkpoint
+from server.models.regressor import CONFIG_KEYS, LatentRegressor, build_regressor, regressor_config
 from tests.support.paths import CONFORMANCE as CONFORMANCE_DIR
 
 CKPT = CONFORMANCE_DIR / "latentcomp_enc_small.pth"
