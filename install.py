@@ -13,11 +13,12 @@ build; `--torch cpu|cuda` overrides the detection and `--torch-index-url` picks 
 
 The plug-in goes to `<profile>/plug-ins/gan_collage/` of each GIMP 3 profile found (Linux, Flatpak,
 Snap, Windows, macOS locations) or named with --gimp-profile, self-contained: the code both sides run
-(`server/shared/`: client, gRPC stubs, region rule, defaults; no torch) in its `vendor/`, and in `vendor/pure-grpc/` a pinned pure-Python
-gRPC stack (grpclib, h2, hpack, hyperframe, multidict, protobuf; wheels from PyPI, checked against
-their SHA-256) for GIMPs whose Python has no grpcio. Its settings, `<profile>/gan-collage.json`, get
-this environment's Python (for the "start the server" hint); the address, token, model and transport the
-user chose are kept. Running it again only installs what is missing and refreshes the plug-in.
+(`server/shared/`: client, gRPC stubs, region rule, defaults; no torch) in its `vendor/`, and in
+`vendor/pure-grpc/` a pinned pure-Python gRPC stack (grpclib, h2, hpack, hyperframe, multidict, protobuf;
+wheels from PyPI, checked against their SHA-256) for GIMPs whose Python has no grpcio. Its settings,
+`<profile>/gan-collage.json`, get this environment's Python (for the "start the server" hint); the
+address, token, model and transport the user chose are kept. Running it again only installs what is
+missing and refreshes the plug-in.
 """
 from __future__ import annotations
 
@@ -161,7 +162,8 @@ class Installer:
         if missing:
             self.run([self.pip_python(), "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
                       "--platform", "any", "--implementation", "py", "--abi", "none",
-                      "--python-version", PURE_GRPC_PYTHON, "--dest", WHEEL_CACHE, *[wheel_requirement(wheel.name) for wheel in missing]],
+                      "--python-version", PURE_GRPC_PYTHON, "--dest", WHEEL_CACHE,
+                      *[wheel_requirement(wheel.name) for wheel in missing]],
                      "the plug-in's pure-Python gRPC wheels")
         if self.args.dry_run:
             return wheels

@@ -25,9 +25,9 @@ log = logging.getLogger("server")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    from server.shared.address import token_problem
     from server.rpc.network import DEFAULT_PORT, DEFAULT_READ_TIMEOUT, is_loopback  # light: torch comes later
     from server.rpc.pixel_budget import DEFAULT_MAX_REQUEST_PIXELS, DEFAULT_MAX_RESULT_PIXELS
+    from server.shared.address import token_problem
 
     parser = argparse.ArgumentParser(prog="python -m server", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -123,13 +123,13 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     use_main_heap()  # before the server's threads start allocating (server/memory.py)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import torch
+
     from server.models import DEFAULT_NAME
     from server.models.loading import embedded_beside
     from server.rpc.catalog import Catalog
     from server.rpc.network import address
     from server.rpc.server import ServerOptions, start_server
-
-    import torch
 
     threads = args.threads or torch.get_num_threads()
     torch.set_num_threads(1)  # loading; the jobs' worker thread gets `threads` (see rpc/server.worker_threads)

@@ -33,7 +33,6 @@ from typing import Any, Callable, ContextManager, Iterator
 from server.engine.errors import Cancelled
 from server.engine.progress import CancelToken, Work
 
-
 EVENT_BUFFER = 16  # undelivered progress events kept per job (with previews, the ones that cost memory)
 
 

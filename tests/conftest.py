@@ -1,80 +1,28 @@
-"""Shared test fixtures: where ../shared lives, tiny random-weight models."""
+"""The one place that sets import paths, and the fixtures every test folder may ask for.
+
+pytest puts the repository root on sys.path (the parent of the `tests` package): `server`, `install` and
+`tests.support` import from there. The plug-in's source folder goes on it too, as GIMP puts it: its
+`core`, `procedures` and `ui` import as top-level packages.
+"""
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-CONFORMANCE = SHARED / "conformance"
+from tests.support.models import make_tiny_model
+from tests.support.paths import PLUGIN, REPO
+from tests.support.servers import RESOLUTION, serving
 
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))
-
-
-class CancelAfter:
-    """A cancel token that cancels itself after `checks` checks: where the engine checks is observable."""
-
-    def __init__(self, checks: int):
-        self.left = checks
-
-    def check(self):
-        from server.engine.errors import Cancelled
-
-        self.left -= 1
-        if self.left < 0:
-            raise Cancelled("cancelled by the test")
-
-
-def peak_rss_growth(work) -> int:
-    """Bytes this process's peak RSS rose above its RSS before `work()` (Linux: VmHWM reset through
-    /proc/self/clear_refs). Unlike tracemalloc it sees torch's and Pillow's allocations too."""
-    status = Path("/proc/self/status")
-    if not status.exists():
-        pytest.skip("peak RSS is read from /proc/self/status (Linux only)")
-
-    def field(name: str) -> int:
-        line = next(line for line in status.read_text().splitlines() if line.startswith(name + ":"))
-        return int(line.split()[1]) * 1024
-
-    Path("/proc/self/clear_refs").write_text("5")
-    before = field("VmRSS")
-    work()
-    return field("VmHWM") - before
-
-
-def conformance_file(name: str) -> Path:
-    """Path of a shared conformance file, or skip the test with the reason."""
-    path = CONFORMANCE / name
-    if not path.exists():
-        pytest.skip(f"shared conformance file not found at {path} (only present in the project's CI)")
-    return path
-
-
-def make_tiny_model(resolution: int = 32, seed: int = 0):
-    """A random-weight generator + discriminator + regressor, small enough for fast unit tests, as the
-    `server.models.Model` that `load_model` returns."""
-    import torch
-
-    from server.models import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, Model
-    from server.models.regressor import LatentRegressor
-
-    torch.manual_seed(seed)
-    channels = {r: 32 for r in (4, 8, 16, 32, 64, 128) if r <= resolution}
-    g = Generator(GeneratorConfig(resolution=resolution, z_dim=32, w_dim=32, channels=channels,
-                                  mapping_layers=2)).eval()
-    g.mapping.w_avg.copy_(g.estimate_w_avg(1000, seed=0))
-    d = Discriminator(DiscriminatorConfig(resolution=resolution, channels=channels)).eval()
-    r = LatentRegressor(num_ws=g.num_ws, w_dim=g.w_dim, widths=(8, 16, 32, 32), input_size=resolution,
-                        has_w_avg=True)
-    r.set_w_avg(g.w_avg)
-    return Model(g, d, r.eval(), card={"name": "tiny", "resolution": resolution, "num_ws": g.num_ws, "w_dim": g.w_dim})
+for folder in (REPO, PLUGIN):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 
 @pytest.fixture(scope="session")
-def tiny_model() -> dict:
+def tiny_model():
     return make_tiny_model()
 
 
@@ -87,3 +35,57 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def model_paths(tmp_path_factory) -> tuple[Path, Path]:
+    """(default model folder, models dir): the tiny model saved as a model folder (served as "default"), plus
+    a models dir with a G-only copy ("bare": no regressor, no discriminator) and an unreadable checkpoint
+    ("broken")."""
+    from server.models.own_format import save_model
+
+    root = tmp_path_factory.mktemp("models")
+    tiny = make_tiny_model(RESOLUTION)
+    default = root / "tiny"
+    save_model(default, tiny.generator, tiny.discriminator, tiny.regressor, name="tiny",
+               description="tiny random test model")
+    models_dir = root / "more"
+    save_model(models_dir / "bare", tiny.generator, name="bare", description="generator only")
+    (models_dir / "broken.pt").write_bytes(b"this is not a checkpoint")
+    return default, models_dir
+
+
+@pytest.fixture(scope="session")
+def catalog(model_paths):
+    """Loaded once per session, so the engine's per-generator caches are shared by all servers."""
+    from server.rpc.catalog import Catalog
+
+    default, models_dir = model_paths
+    return Catalog.load(default, models_dir, "cpu")
+
+
+@pytest.fixture(scope="module")
+def served(catalog):
+    """An in-process server on the catalog, on 127.0.0.1, port 0, over real loopback gRPC."""
+    with serving(catalog) as s:
+        yield s
+
+
+@pytest.fixture(scope="session")
+def packaged_plugin(tmp_path_factory) -> Path:
+    """`install.py --package-plugin OUT`'s folder, OUT/gan_collage (the wheels come from PyPI once, then .cache/)."""
+    out = tmp_path_factory.mktemp("package")
+    done = subprocess.run([sys.executable, str(REPO / "install.py"), "--package-plugin", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return out / "gan_collage"
+
+
+@pytest.fixture(scope="module")
+def grpclib_importable(packaged_plugin):
+    """grpclib (and h2, hpack, hyperframe, multidict) from the packaged plug-in's vendor/pure-grpc, placed after
+    site-packages so that this process keeps its own protobuf."""
+    pure = str(packaged_plugin / "vendor" / "pure-grpc")
+    sys.path.append(pure)
+    yield
+    sys.path.remove(pure)

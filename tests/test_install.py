@@ -10,11 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
-from plugin_fixtures import packaged_plugin  # noqa: F401  (a fixture)
-
-sys.path.insert(0, str(REPO))
-import install  # noqa: E402
+import install
+from tests.support.paths import REPO
 
 PLUGIN_SOURCE = REPO / "gimp_plugin" / "gan_collage"
 # every file of the plug-in's source folder, by its path inside the folder

@@ -23,7 +23,7 @@ from typing import Callable, NamedTuple  # noqa: E402
 import gi  # noqa: E402
 
 gi.require_version("Gimp", "3.0")
-from gi.repository import GLib, GObject, Gimp  # noqa: E402
+from gi.repository import Gimp, GLib, GObject  # noqa: E402
 
 try:
     from core import observer  # noqa: E402  (puts vendor/ on sys.path first)

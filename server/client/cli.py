@@ -37,11 +37,12 @@ import os
 import sys
 from pathlib import Path
 
-from . import images
 from server.shared import calls
 from server.shared.address import DEFAULT_SERVER
 from server.shared.errors import CallError
 from server.shared.grpcio_client import GrpcioClient
+
+from . import images
 from .progress import ProgressBar
 
 EXIT_USAGE, EXIT_SERVER, EXIT_CANCELLED = 2, 5, 130

@@ -26,8 +26,7 @@ from server.models import Model
 
 from .attribute_edits import AttributeEdit, directions_of, edited_latent
 from .canvas import Canvas
-from .edits import (interpolate, local_blend, render, render_levels, style_mix, style_mix_levels,
-                    stylemap_blend)
+from .edits import interpolate, local_blend, render, render_levels, style_mix, style_mix_levels, stylemap_blend
 from .errors import InvalidInput, OutOfMemory
 from .latents import STYLEMAP
 from .pixels import to_uint8_hwc

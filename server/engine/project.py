@@ -61,11 +61,20 @@ from server.models.model import MissingPart, Model
 
 from .errors import InvalidInput, ModelUnavailable
 from .latents import W_PLUS, mean_latent, truncate
-from .losses import (DiscriminatorLoss, ImageLoss, MSSSIMLoss, PixelLoss, masked_psnr, masked_ssim,
-                     noise_regularization, normalize_noise_, wplus_prior)
+from .losses import (
+    DiscriminatorLoss,
+    ImageLoss,
+    MSSSIMLoss,
+    PixelLoss,
+    masked_psnr,
+    masked_ssim,
+    noise_regularization,
+    normalize_noise_,
+    wplus_prior,
+)
+from .pixels import to_uint8_hwc
 from .progress import CancelToken, ProgressCallback, report
 from .project_options import ProjectOptions, learning_rate, w_noise_scale
-from .pixels import to_uint8_hwc
 
 SCRIBBLE_WPLUS_PRIOR = 1.0
 RESTART_JITTER = 0.5

@@ -13,8 +13,8 @@ from functools import partial
 import numpy as np
 import torch
 
-from server.shared.defaults import DEFAULT_FEATHER, DEFAULT_MARGIN, MAX_FEATHER, MAX_MARGIN
 from server.models import Model
+from server.shared.defaults import DEFAULT_FEATHER, DEFAULT_MARGIN, MAX_FEATHER, MAX_MARGIN
 from server.shared.region import Square
 
 from .canvas import MAX_CANVAS_SIDE, Canvas

@@ -31,8 +31,7 @@ import numpy as np
 import torch
 
 from .archive_bounds import check_zip_sizes
-from .directions import (Direction, computed_directions, load_directions, save_directions, unit_direction,
-                         w_samples)
+from .directions import Direction, computed_directions, load_directions, save_directions, unit_direction, w_samples
 from .generator import Generator
 from .torch_files import load_torch_file
 from .untrusted_files import open_regular, printable

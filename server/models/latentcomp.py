@@ -15,7 +15,7 @@ from typing import Any
 
 from torch import Tensor
 
-from .regressor import NUM_STAGES, LatentRegressor, positive_int, build_regressor
+from .regressor import NUM_STAGES, LatentRegressor, build_regressor, positive_int
 from .torch_files import load_torch_file
 
 __all__ = ["read_latentcomp_checkpoint"]

@@ -9,9 +9,9 @@ from pathlib import Path
 from .archive_bounds import is_zip
 from .discriminator import Discriminator
 from .generator import Generator
+from .latentcomp import read_latentcomp_checkpoint
 from .model import Model
 from .own_format import is_model_folder, latent_card, read_own, regressor_json, sha256_of
-from .latentcomp import read_latentcomp_checkpoint
 from .regressor import LatentRegressor
 from .rosinality import load_checkpoint_dict, read_rosinality
 from .stylemapgan import StyleMapEncoder

@@ -2,8 +2,8 @@
 
 `default` is the `--model` checkpoint (the embedded model unless given); the other shipped models
 are served by their names (`server.models.loading.EMBEDDED_MODELS`); each model folder, `.pt` or
-`.pkl` in `--models-dir` is served under its folder name or file stem (unless that name is taken), as valid UTF-8 (a name's bytes
-that are not are shown as `\\xNN`, and the model is asked for by that name). A model that fails to load
+`.pkl` in `--models-dir` is served under its folder name or file stem (unless that name is taken), as valid UTF-8
+(a name's bytes that are not are shown as `\\xNN`, and the model is asked for by that name). A model that fails to load
 stays listed with its error, and requests naming it get FAILED_PRECONDITION; the server still starts.
 """
 from __future__ import annotations

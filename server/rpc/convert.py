@@ -11,7 +11,6 @@ import numpy as np
 import torch
 from PIL import Image as PILImage
 
-from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.engine.attribute_edits import MAX_EDITS, AttributeEdit
 from server.engine.canvas import MAX_CANVAS_SIDE, MAX_LAYERS, Canvas, Layer
 from server.engine.edits import INTERPOLATION_MODES, MIX_SPACES
@@ -23,6 +22,7 @@ from server.engine.realize import RealizeOptions, RealizeResult
 from server.engine.validation import check_choice, check_int, check_number
 from server.jobs import Queued
 from server.models import Model
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.shared.defaults import MAX_LATENT_SIDE, MAX_LATENT_VALUE
 from server.shared.region import Square
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import struct
 from typing import Iterator
 
-from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.engine.errors import InvalidInput, TooLarge, pixel_count
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DEFAULT_MAX_REQUEST_PIXELS = 1 << 25  # 33.5 Mpx: e.g. a 6000 x 5000 photo, or 8 full 2048-px layers

@@ -12,21 +12,26 @@ import torch
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
-from server.shared.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
 from server.engine.canvas import MAX_CANVAS_SIDE, MAX_LAYERS
 from server.jobs import JobQueue
 from server.models import DEFAULT_NAME
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
+from server.shared.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
 
 from . import convert
 from .catalog import Catalog
-from .interceptors import (PUBLIC_PREFIXES, MalformedRequests, RequestLog, RequestTimeout, ReturnMemoryWhenQuiet,
-                           TokenAuth)
+from .interceptors import (
+    PUBLIC_PREFIXES,
+    MalformedRequests,
+    RequestLog,
+    RequestTimeout,
+    ReturnMemoryWhenQuiet,
+    TokenAuth,
+)
 from .network import DEFAULT_PORT, DEFAULT_READ_TIMEOUT, address, is_loopback
 from .pixel_budget import DEFAULT_MAX_REQUEST_PIXELS, DEFAULT_MAX_RESULT_PIXELS
 from .servicer import GanCollageServicer
 from .threaded import Threaded
-
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["GanCollage"].full_name
 SPARE_THREADS = 4  # beyond the jobs' calls (waiting, running, one between its steps): refusals, bad requests

@@ -16,14 +16,21 @@ from functools import wraps
 
 import grpc
 
-from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
-from server.shared.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
-from server.engine.calls import (edit_latent_job, interpolate_job, list_directions_job, local_blend_job,
-                                project_job, realize_job, style_mix_job)
+from server.engine.calls import (
+    edit_latent_job,
+    interpolate_job,
+    list_directions_job,
+    local_blend_job,
+    project_job,
+    realize_job,
+    style_mix_job,
+)
 from server.engine.errors import Cancelled
 from server.engine.progress import Work
 from server.engine.project_options import ProjectOptions
 from server.jobs import DeadlineExceeded, Job, JobQueue
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
+from server.shared.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
 
 from . import convert, status
 from .catalog import Catalog

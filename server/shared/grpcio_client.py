@@ -10,10 +10,9 @@ from typing import Iterator
 
 import grpc
 
-from .api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
-
 from . import messages
 from .address import DEFAULT_SERVER, bearer
+from .api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
 from .errors import CallError
 
 MAX_MESSAGE_BYTES = 1 << 30  # like the server's default limit

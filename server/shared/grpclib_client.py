@@ -16,10 +16,9 @@ from typing import Iterator
 from grpclib.client import Channel, UnaryStreamMethod, UnaryUnaryMethod
 from grpclib.exceptions import GRPCError, ProtocolError, StreamTerminatedError
 
-from .api.gancollage.v1 import gancollage_pb2 as pb
-
 from . import messages
 from .address import DEFAULT_SERVER, bearer, split_address
+from .api.gancollage.v1 import gancollage_pb2 as pb
 from .errors import CallError
 
 

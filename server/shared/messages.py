@@ -17,7 +17,6 @@ from __future__ import annotations
 from google.protobuf.message import Message
 
 from .api.gancollage.v1 import gancollage_pb2 as pb
-
 from .errors import CallError
 
 SERVICE = pb.DESCRIPTOR.services_by_name["GanCollage"]

@@ -72,12 +72,12 @@ def free_port() -> int:
 def settings_for(args):
     """StudioSettings, with the model list read here once: each model is loaded on this machine's CPU
     for its description and then let go. None when the --model checkpoint cannot be read."""
-    from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
     from server.models import DEFAULT_NAME
     from server.models.loading import embedded_beside
     from server.rpc.catalog import Catalog
     from server.rpc.server import ServerOptions, server_info
     from server.rpc.servicer import GanCollageServicer
+    from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 
     from .settings import StudioSettings
 

@@ -23,12 +23,12 @@ from ray.exceptions import RayActorError, RayTaskError
 from ray.serve.exceptions import BackPressureError
 from ray.serve.handle import DeploymentHandle
 
-from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.jobs import QueueFull
 from server.rpc import status
 from server.rpc.catalog import Catalog, ModelEntry
 from server.rpc.interceptors import MALFORMED, token_refusal
 from server.rpc.threaded import Aborted
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 
 from .contract import REQUESTS, RESPONSES, SERVICE, Serialized
 from .settings import StudioSettings

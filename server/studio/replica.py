@@ -17,13 +17,13 @@ import torch
 from ray import serve
 
 from server.__main__ import resolve_device
-from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.jobs import JobQueue
 from server.rpc import status
 from server.rpc.catalog import Catalog, load_entry
 from server.rpc.server import worker_threads
 from server.rpc.servicer import GanCollageServicer
 from server.rpc.threaded import Aborted, asynchronous
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 
 from .contract import REQUESTS
 from .settings import StudioSettings

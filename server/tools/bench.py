@@ -168,11 +168,13 @@ def markdown(report: dict) -> str:
              f"Device: {report['device']}; {report['host']}; torch {report['torch']}."]
     if report["speed"]:
         lines += ["", "## Speed (batch 1, median of repeats)", "",
-                  "| model | res | bare G fwd+bwd ms | step ms (pixel) | overhead | step ms (default loss) | overhead | regressor ms |",
+                  "| model | res | bare G fwd+bwd ms | step ms (pixel) | overhead | step ms (default loss) | overhead "
+                  "| regressor ms |",
                   "|---|---|---|---|---|---|---|---|"]
     for r in report["speed"]:
         lines.append(f"| {r['model']} | {r['resolution']} | {r['bare_fwd_bwd_ms']:.1f} | {r['step_pixel_ms']:.1f} | "
-                     f"{r['overhead_pixel_pct']:+.1f}% | {r['step_default_ms']:.1f} | {r['overhead_default_pct']:+.1f}% | "
+                     f"{r['overhead_pixel_pct']:+.1f}% | {r['step_default_ms']:.1f} | "
+                     f"{r['overhead_default_pct']:+.1f}% | "
                      f"{r['regressor_ms']:.1f} |")
     if report["quality"]:
         steps = sorted({r["steps"] for r in report["quality"]})
@@ -218,7 +220,8 @@ def main(argv=None):
     quality = [] if args.no_quality else quality_rows(
         embedded, device, args.images, [int(s) for s in args.steps.split(",")],
         [int(s) for s in args.reference_steps.split(",") if s])
-    report = {"command": "python -m server.tools.bench " + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
+    arguments = argv if argv is not None else __import__("sys").argv[1:]
+    report = {"command": "python -m server.tools.bench " + " ".join(arguments),
               "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
               "host": f"{platform.machine()}, {torch.get_num_threads()} threads", "torch": torch.__version__,
               "speed": speed, "quality": quality}

@@ -19,8 +19,8 @@ and `layers`, see server/engine/stylemap_collage.py) the Realize job runs with t
 `--hybrid-steps` of hybrid), region = the whole canvas, and the result is scored at model resolution:
 masked PSNR over every covered pixel (`all`), for strokes over the strokes' own pixels
 (`strokes only`: are they kept?), and for holes over the hole against the portrait that was cut
-(`hole fill`: what the model puts where nothing was given). Seeded; the same command gives the same figures. A script, not a
-test: it prints the table (markdown) and writes JSON and, with `--grid`, the collages and results.
+(`hole fill`: what the model puts where nothing was given). Seeded; the same command gives the same figures.
+A script, not a test: it prints the table (markdown) and writes JSON and, with `--grid`, the collages and results.
 
 For a stylemap model it also measures what its encoder makes of uncovered pixels (the encoder has no
 mask input: they reach it as 0, mid-grey) against filling them with the model's mean image first:
@@ -75,7 +75,8 @@ def strokes_layer(size: int, seed: int) -> np.ndarray:
     draw.rectangle([8 * s, brim * s, 56 * s, (brim + 3) * s], fill=hat)  # brim
     rims, eyes = colour(), 30 + rng.uniform(-1.5, 1.5)
     for cx in (24, 40):
-        draw.ellipse([(cx - 6) * s, (eyes - 4) * s, (cx + 6) * s, (eyes + 4) * s], outline=rims, width=max(1, round(1.5 * s)))
+        draw.ellipse([(cx - 6) * s, (eyes - 4) * s, (cx + 6) * s, (eyes + 4) * s], outline=rims,
+                     width=max(1, round(1.5 * s)))
     for _ in range(3):
         points = [tuple(float(v) for v in rng.uniform(6, 58, 2) * s) for _ in range(3)]
         draw.line(points, fill=colour(), width=max(1, round(2.5 * s)), joint="curve")
@@ -199,12 +200,14 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    command = "python -m server.tools.collage_eval " + " ".join(argv if argv is not None else __import__("sys").argv[1:])
+    arguments = argv if argv is not None else __import__("sys").argv[1:]
+    command = "python -m server.tools.collage_eval " + " ".join(arguments)
     rows, grids = [], []
     for path in args.model:
         model = load_model(path)
         name = model.card.get("name", str(path))
-        found, grid = evaluate(model, name, args.count, args.hybrid_steps, lambda row: print(json.dumps(row), flush=True))
+        found, grid = evaluate(model, name, args.count, args.hybrid_steps,
+                               lambda row: print(json.dumps(row), flush=True))
         rows += found
         if model.generator.latent_kind == "stylemap":
             rows += hole_fill_study(model, name, args.count)

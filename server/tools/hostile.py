@@ -6,7 +6,7 @@ server's peak RSS growth.
 Each case runs against a fresh `python -m server --port 0` on 127.0.0.1 with the flags the case
 needs (the embedded model unless --model is given). Before a case the server's peak RSS is reset
 (`/proc/PID/clear_refs`), so its growth is what that case cost: VmHWM after minus VmRSS before.
-The tests in tests/test_server_hostile.py run the same cases against a tiny model and assert on
+The tests in tests/server/tools/test_hostile.py run the same cases against a tiny model and assert on
 the targets (answered within 5 s, peak growth <= 500 MB, the expected status code).
 """
 from __future__ import annotations
@@ -27,9 +27,9 @@ from typing import Callable
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from server.jobs import EVENT_BUFFER
 from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.shared.api.gancollage.v1 import gancollage_pb2_grpc as pb_grpc
-from server.jobs import EVENT_BUFFER
 from server.tools.server_process import REPO, ServerProcess, server
 from server.tools.stalled_calls import StalledCalls
 
@@ -302,7 +302,8 @@ def _stalled_calls(count: int, per_connection: int):
         statuses = collections.Counter(_status_name(status) for _, status in ended.values())
         details = {f"{name}_s": before[name]["seconds"] for name in before}
         details.update({f"{name}_beside_s": t["seconds"] for name, t in beside.items()})
-        details.update(stalled=count, dropped=len(ended), dropped_within_s=max((t for t, _ in ended.values()), default=None),
+        details.update(stalled=count, dropped=len(ended),
+                       dropped_within_s=max((t for t, _ in ended.values()), default=None),
                        dropped_as=", ".join(f"{name} {n}" for name, n in statuses.items()))
         return Outcome(worst_code(beside), details=details)
     return run
@@ -315,7 +316,8 @@ def _status_name(status: str) -> str:
 
 def _as_fast_beside(outcome: Outcome, time_slack: float) -> str | None:
     """Each answer beside the stalled calls within twice its time before them (plus 50 ms of noise)."""
-    slow = {name: (outcome.details[f"{name}_s"], outcome.details[f"{name}_beside_s"]) for name in ("health", "info", "realize")
+    slow = {name: (outcome.details[f"{name}_s"], outcome.details[f"{name}_beside_s"])
+            for name in ("health", "info", "realize")
             if outcome.details[f"{name}_beside_s"] > (2 * outcome.details[f"{name}_s"] + 0.05) * time_slack}
     return f"slower beside the stalled calls (before, beside): {slow}" if slow else None
 
@@ -483,10 +485,12 @@ CASES = [
     Case("cancel_largest_request", 2, _cancel_largest_request, ("CANCELLED",), limit_seconds=10,
          verify=every(at_most("worker_free_seconds", CANCEL_SECONDS, seconds=True), is_false("ended_first"))),
     Case("feather_1024_on_2048", 2, _wide_feather, ("OK", "RESOURCE_EXHAUSTED"), limit_seconds=10,
-         verify=every(at_most("uncancelled_seconds", 5, seconds=True), at_most("worker_free_seconds", CANCEL_SECONDS, seconds=True),
+         verify=every(at_most("uncancelled_seconds", 5, seconds=True),
+                      at_most("worker_free_seconds", CANCEL_SECONDS, seconds=True),
                       is_false("ended_first"))),
     Case("idle_reflection_streams_64", 3, _idle_reflection_streams(64), ("OK",), verify=_all_quick),
-    Case("echo_model_name", 4, _echo(lambda _: ("Realize", pb.RealizeRequest(canvas=small_canvas(), model="x" * 100_000))),
+    Case("echo_model_name", 4,
+         _echo(lambda _: ("Realize", pb.RealizeRequest(canvas=small_canvas(), model="x" * 100_000))),
          ("INVALID_ARGUMENT",),
          verify=at_most("message_chars", 600)),
     Case("echo_options_space", 4, _echo(lambda _: ("Realize", pb.RealizeRequest(
@@ -527,7 +531,8 @@ def run_case(case: Case, running: ServerProcess) -> Outcome:
 
 
 def markdown_table(results: dict) -> str:
-    rows = ["| case (issue item) | answer | seconds | peak RSS growth | figures | targets |", "|---|---|---|---|---|---|"]
+    rows = ["| case (issue item) | answer | seconds | peak RSS growth | figures | targets |",
+            "|---|---|---|---|---|---|"]
     for name, r in results.items():
         figures = ", ".join(f"{k} {v}" for k, v in r["details"].items() if not isinstance(v, dict))
         figures = figures or ", ".join(f"{k}: {v['code']} {v['seconds']} s" for k, v in r["details"].items())

@@ -136,7 +136,8 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load before the RSS baseline")
     parser.add_argument("--optimize-steps", type=int, default=10)
     parser.add_argument("--mix", type=float, nargs=3, default=(0.6, 0.3, 0.1),
-                        metavar=("REGRESSOR", "OPTIMIZE", "CANCEL"), help="weights of the three kinds of call (default: %(default)s)")
+                        metavar=("REGRESSOR", "OPTIMIZE", "CANCEL"),
+                        help="weights of the three kinds of call (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=1, help="the server's torch threads")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--previews", type=int, default=0,
@@ -148,7 +149,8 @@ def main(argv=None) -> int:
                         help="run the server from this checkout (e.g. an older commit, to compare)")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
-    if not (0 <= args.previews <= MAX_CLIENTS and 1 <= args.long_steps <= 10_000 and 0.01 <= args.preview_interval <= 10):
+    if not (0 <= args.previews <= MAX_CLIENTS and 1 <= args.long_steps <= 10_000
+            and 0.01 <= args.preview_interval <= 10):
         parser.error(f"--previews must be in [0, {MAX_CLIENTS}], --long-steps in [1, 10000], "
                      "--preview-interval in [0.01, 10]")
     if not (1 <= args.clients <= MAX_CLIENTS and 0 < args.seconds <= MAX_SECONDS and 0 <= args.warmup <= MAX_SECONDS):

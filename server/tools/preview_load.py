@@ -8,7 +8,7 @@ server: the clients alone for `baseline_seconds`, then the clients beside one lo
 latency (sent to result) percentiles; for the long job: its code and seconds.
 
 `python -m server.tools.loadtest --model MODEL --previews 6 --long-steps 500` runs it (loadtest.py
-starts the server); tests/test_server_loadtest.py checks the targets on the tiny model.
+starts the server); tests/server/tools/test_loadtest.py checks the targets on the tiny model.
 """
 from __future__ import annotations
 

@@ -35,11 +35,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 from server.engine.compose import compose
 from server.engine.realize import realize
 from server.models import load_model
 from server.rpc import convert
+from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
 
 LAYER_FIELDS = pb.Layer.DESCRIPTOR.fields_by_name
 # the server's result-pixel limit, for a contract that has one (older checkouts' convert takes no limit)

@@ -14,7 +14,6 @@ import torch.nn.functional as F
 from torch import nn
 
 
-
 def real_batch(data: np.ndarray, batch: int, gen: torch.Generator, device: torch.device,
                xflip: bool) -> torch.Tensor:
     """`batch` random dataset images (uint8 NHWC) as float32 NCHW in [-1, 1], each mirrored with

@@ -345,7 +345,8 @@ def edit_positive_rates(g, net: PixelClassifier, head: int, direction: Direction
     edit of `strength` sigma on the direction's default rows."""
     edited = latents.clone()
     edited[:, direction.first_layer:direction.last_layer] += strength * direction.sigma * direction.mean_row
-    rates = [pixel_positive(net, g.synthesis(x, noise_mode="const"))[:, head].double().mean() for x in (latents, edited)]
+    rates = [pixel_positive(net, g.synthesis(x, noise_mode="const"))[:, head].double().mean()
+             for x in (latents, edited)]
     return float(rates[0]), float(rates[1])
 
 
@@ -447,7 +448,8 @@ def card_table(directions: list[Direction]) -> str:
     for d in directions:
         moved = (f"{d.extra['positive_before']:.2f} / {d.extra['positive_after']:.2f}"
                  if d.extra["route"] == GENERATOR else "")
-        lines.append(f"| `{d.name}` | {d.extra['route']} | {d.extra['accuracy']:.3f} | {d.first_layer}-{d.last_layer - 1} | "
+        lines.append(f"| `{d.name}` | {d.extra['route']} | {d.extra['accuracy']:.3f} | "
+                     f"{d.first_layer}-{d.last_layer - 1} | "
                      f"{d.extra['heldout']} | {moved} | |")
     return "\n".join(lines)
 
@@ -494,7 +496,8 @@ def main(argv: list[str] | None = None) -> None:
         first_examples.append(test_latents[shown[0]])
         edit_grid(g, direction, test_latents[shown], test_rgb[shown], args.card / f"direction_{attribute.name}.png")
         print(f"{attribute.name} ({direction.extra['route']} route): held-out balanced accuracy "
-              f"{direction.extra['accuracy']:.3f} ({direction.extra['heldout']} renders), l2 {direction.extra['l2']:g}, "
+              f"{direction.extra['accuracy']:.3f} ({direction.extra['heldout']} renders), "
+              f"l2 {direction.extra['l2']:g}, "
               f"sigma {direction.sigma:.3f}", flush=True)
     row_split_grid(g, list(zip(directions, first_examples)), args.card / "direction_rows.png")
     save_directions(args.out, directions)

@@ -1,7 +1,8 @@
 """Evidence for an embedded model's card: grids, reconstructions, collages and their figures.
 
     python -m server.training.evaluate --model default --out docs/model-card
-    python -m server.training.evaluate --model server/models/embedded/portraits-stylemap-64 --out docs/model-card/stylemap
+    python -m server.training.evaluate --model server/models/embedded/portraits-stylemap-64 \
+        --out docs/model-card/stylemap
 
 Writes into --out: `samples.png` (truncation 1.0 and 0.7), `style_mixing.png`,
 `reconstructions.png`, `collages.png`, `metrics.json` and `results.md` (the tables the card page
@@ -24,15 +25,15 @@ import torch
 from PIL import Image
 
 from server.engine.compose import compose
-from server.engine.edits import stylemap_blend, style_mix, style_mix_levels
+from server.engine.edits import style_mix, style_mix_levels, stylemap_blend
 from server.engine.latents import STYLEMAP
 from server.engine.losses import masked_psnr, masked_ssim
 from server.engine.pixels import to_uint8_hwc
 from server.engine.project import ProjectOptions, project
 from server.models import Model, load_model
 from server.training.collages import collage_canvas, collage_seed_sets, heldout_seeds
-from server.training.masks import masks_with_fraction
 from server.training.grids import make_grid
+from server.training.masks import masks_with_fraction
 from server.training.portraits import part_masks, render_batch, render_portrait
 
 FRACTIONS = (1.0, 0.5, 0.25)

@@ -141,8 +141,8 @@ def _scale(c: Iterable[float], f: Iterable[float] | float) -> RGB:
     return tuple(int(min(255, round(a * k))) for a, k in zip(c, f))
 
 
-def _hls(h: float, l: float, s: float) -> RGB:
-    return tuple(int(round(255 * v)) for v in colorsys.hls_to_rgb(h % 1.0, l, s))
+def _hls(hue: float, lightness: float, saturation: float) -> RGB:
+    return tuple(int(round(255 * v)) for v in colorsys.hls_to_rgb(hue % 1.0, lightness, saturation))
 
 
 def _skin_tone(t: float, jitter: float) -> RGB:

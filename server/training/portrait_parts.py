@@ -9,8 +9,20 @@ import numpy as np
 from PIL import Image
 
 from server.training.portrait_canvas import (
-    CX, EYE_Y, FACE_CY, TEMPLE_Y, _bezier, _Canvas, _face_hw, _face_outline, _hair_dark, _hair_fill, _head_arc,
-    _mirror, _shift, _skin_shade,
+    CX,
+    EYE_Y,
+    FACE_CY,
+    TEMPLE_Y,
+    _bezier,
+    _Canvas,
+    _face_hw,
+    _face_outline,
+    _hair_dark,
+    _hair_fill,
+    _head_arc,
+    _mirror,
+    _shift,
+    _skin_shade,
 )
 from server.training.portrait_params import EYE_ASPECT, RGB, PortraitParams, _mix, _scale
 

@@ -29,7 +29,8 @@ EVAL_KINDS = ("whole",) + KINDS
 GRID_COLUMNS = 8
 
 
-def eval_inputs(images: torch.Tensor, kind: str, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def eval_inputs(images: torch.Tensor, kind: str,
+                gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(input, visible, target) of `kind` for a batch of samples."""
     if kind == "whole":
         return images, torch.ones_like(images[:, :1]), images

@@ -62,7 +62,8 @@ def main(argv=None):
 
     g, d, gan_info = load_gan_run(args.gan)
     training = {"gan": gan_info, "hardware": args.hardware or hardware(),
-                "dataset": {"renderer": "server.training.portraits", "seeds": f"TRAIN_SEEDS[:{gan_info['config']['dataset_size']}]",
+                "dataset": {"renderer": "server.training.portraits",
+                            "seeds": f"TRAIN_SEEDS[:{gan_info['config']['dataset_size']}]",
                             "held_out": "HELDOUT_SEEDS (never trained on)"}}
     r = None
     if args.regressor:

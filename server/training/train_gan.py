@@ -17,8 +17,7 @@ import torch.nn.functional as F
 
 from server.models.discriminator import Discriminator, DiscriminatorConfig
 from server.models.generator import Generator, GeneratorConfig
-from server.training.adversarial import (add_training_arguments, bench, d_logistic_loss,
-                                         ema_beta, real_batch, update_ema)
+from server.training.adversarial import add_training_arguments, bench, d_logistic_loss, ema_beta, real_batch, update_ema
 from server.training.dataset import load_or_render_dataset
 from server.training.grids import save_grid
 from server.training.runs import CheckpointedTrainer, pick_device, run_config, train_loop

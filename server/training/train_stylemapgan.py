@@ -58,8 +58,7 @@ import torch.nn.functional as F
 
 from server.models.discriminator import Discriminator, DiscriminatorConfig
 from server.models.stylemapgan import StyleMapConfig, StyleMapEncoder, StyleMapEncoderConfig, StyleMapGenerator
-from server.training.adversarial import (add_training_arguments, bench, d_logistic_loss,
-                                         ema_beta, real_batch, update_ema)
+from server.training.adversarial import add_training_arguments, bench, d_logistic_loss, ema_beta, real_batch, update_ema
 from server.training.collage_inputs import KINDS, collage_batch
 from server.training.dataset import load_or_render_dataset
 from server.training.grids import save_grid

@@ -1,4 +1,4 @@
-# Run by python-fu-eval inside a real GIMP 3 with an X display (tests/test_gimp_e2e.py): every GAN Collage
+# Run by python-fu-eval inside a real GIMP 3 with an X display (tests/gimp/test_e2e.py): every GAN Collage
 # procedure in interactive mode (or those params.json names in "procedures", with its "model" and "token" in
 # the settings file). The test confirms each dialog as it appears (Return = OK); this records what each call
 # returned in $OUT_DIR/dialogs.json.
@@ -26,8 +26,8 @@ report = {}
 # Edit attributes opens with these sliders moved (a fresh profile has no last values to override them)
 EDITS = {"edits": PARAMS.get("edits", "pc1=2")}
 CALLS = (("settings", None, {}), ("realize", layers[:1], {}), ("refine", layers[:1], {}), ("project", layers[:1], {}),
-         ("interpolate", layers, {}), ("style-mix", layers, {}), ("local-blend", layers, {}), ("edit", layers[1:], EDITS),
-         ("live", layers[:1], {}))
+         ("interpolate", layers, {}), ("style-mix", layers, {}), ("local-blend", layers, {}),
+         ("edit", layers[1:], EDITS), ("live", layers[:1], {}))
 for name, drawables, values in [entry for entry in CALLS if entry[0] in PARAMS.get("procedures", [entry[0]])]:
     procedure = Gimp.get_pdb().lookup_procedure("python-fu-gan-collage-" + name)
     config = procedure.create_config()

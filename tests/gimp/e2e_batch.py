@@ -1,4 +1,4 @@
-# Run by python-fu-eval inside a real GIMP 3 (tests/test_gimp_e2e.py). Builds a layered image with a
+# Run by python-fu-eval inside a real GIMP 3 (tests/gimp/test_e2e.py). Builds a layered image with a
 # selection, calls every GAN Collage procedure non-interactively through the PDB, and writes what it saw
 # to $OUT_DIR/report.json; the test asserts on it.
 import hashlib
@@ -13,6 +13,7 @@ IN, OUT = os.environ["IN_DIR"], os.environ["OUT_DIR"]
 PARAMS = json.load(open(os.path.join(IN, "params.json")))
 sys.path.insert(0, IN)
 from batch_tools import run_procedure  # noqa: E402
+
 W, H = 64, 48
 SELECTION = (8, 8, 32, 24)  # x, y, width, height of the selected ellipse
 RGBA, GREY = "R'G'B'A u8", "Y u8"
@@ -145,7 +146,7 @@ composite_before = composite(image)
 steps = PARAMS["steps"]
 
 # the real server through Server settings (without a settings file the plug-in would try 127.0.0.1:50051,
-# where an artist's own server may run: that default is checked without GIMP, in test_plugin_config)
+# where an artist's own server may run: that default is checked without GIMP, in tests/plugin/test_config.py)
 settings("settings", PARAMS["server"])
 image.set_selected_layers([by_name(image, "patch")])
 def mask_against_selection(label):

@@ -1,4 +1,4 @@
-# Run by python-fu-eval inside a real GIMP 3 (tests/test_gimp_e2e.py): a realized layer keeps its latent as
+# Run by python-fu-eval inside a real GIMP 3 (tests/gimp/test_e2e.py): a realized layer keeps its latent as
 # a parasite through an XCF save and reopen; Edit attributes on it, on a plain layer (projected first) and an
 # interpolation of two layers with latents. The test reads the server's log for which calls each made; this
 # records what GIMP shows in $OUT_DIR/latents.json.
@@ -13,6 +13,7 @@ IN, OUT = os.environ["IN_DIR"], os.environ["OUT_DIR"]
 PARAMS = json.load(open(os.path.join(IN, "params.json")))
 sys.path.insert(0, IN)
 from batch_tools import by_name, described, painted, recorded  # noqa: E402
+
 report = {"calls": {}}
 call = functools.partial(recorded, report["calls"])
 

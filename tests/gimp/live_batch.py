@@ -1,4 +1,4 @@
-# Run by python-fu-eval inside a real GIMP 3 with an X display (tests/test_gimp_e2e.py, tests/gimp/live_bench.py).
+# Run by python-fu-eval inside a real GIMP 3 with an X display (tests/gimp/test_e2e.py, tests/gimp/live_bench.py).
 # It opens the Live preview window in this process with the code its procedure runs (live_window.open_window:
 # a procedure called through the PDB would hold this batch until the window closed), then plays the artist
 # from GTK's main loop: it changes the image through the PDB, as GIMP's tools do, and waits for the
@@ -19,7 +19,7 @@ import gi
 
 gi.require_version("Gdk", "3.0")
 gi.require_version("Gtk", "3.0")
-from gi.repository import Gdk, Gegl, GLib, Gimp, Gtk  # noqa: E402
+from gi.repository import Gdk, Gegl, Gimp, GLib, Gtk  # noqa: E402
 
 IN, OUT = os.environ["IN_DIR"], os.environ["OUT_DIR"]
 PARAMS = json.load(open(os.path.join(IN, "params.json")))

@@ -33,14 +33,13 @@ from pathlib import Path
 import torch
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-from click_bench import installed_plugin  # noqa: E402
-from test_gimp_e2e import EMBEDDED, GRPCIO, REPO, prepare_root, run_gimp, xvfb  # noqa: E402
-
+sys.path.insert(0, str(HERE.parents[1]))  # the repository root: `tests` and `server` import from there
 from server.engine.latents import STYLEMAP  # noqa: E402
 from server.models import load_model  # noqa: E402
 from server.models.loading import EMBEDDED_MODELS, embedded_beside  # noqa: E402
 from server.tools.server_process import server  # noqa: E402
+from tests.gimp.click_bench import installed_plugin  # noqa: E402
+from tests.gimp.test_e2e import EMBEDDED, GRPCIO, REPO, prepare_root, run_gimp, xvfb  # noqa: E402
 
 SIDE = 1024
 PHASES = ("total", "wait", "read", "dispatch", "call", "server", "queue", "show")
@@ -88,12 +87,13 @@ def quiet_calls(address: str, model_name: str, calls: int = 40) -> dict:
     def pattern(width: int, height: int) -> bytes:
         return (bytes(range(256)) * (width * height // 64 + 1))[:width * height * 4]
 
-    layers = [layer_data.LayerData(name, width // step, height // step, pattern(width // step, height // step), x=x, y=y,
-                                canvas_width=width, canvas_height=height)
+    layers = [layer_data.LayerData(name, width // step, height // step, pattern(width // step, height // step),
+                                x=x, y=y, canvas_width=width, canvas_height=height)
               for name, width, height, x, y in (("background", SIDE, SIDE, 0, 0), ("photo", 512, 336, 128, 256),
                                                 ("patch", 256, 256, 512, 512))]
     plan = layer_data.ReadPlan.of(None, SIDE, SIDE, side)
-    request = requests.realize_request(layer_data.CanvasData(SIDE, SIDE, layers, plan.region), layer_data.Options(), model_name)
+    canvas = layer_data.CanvasData(SIDE, SIDE, layers, plan.region)
+    request = requests.realize_request(canvas, layer_data.Options(), model_name)
     bare = bare_pass(model)
     times: dict = {"server": [], "call": [], "bare": []}
     with GrpcioClient(address) as client:
@@ -137,7 +137,8 @@ def main(argv=None) -> int:
                 results["stacks"][stack] = bench(root, args.changes, stack, plugin, Path(workdir), running.address,
                                                  args.model)
             row = results["stacks"][stack]
-            print(f"{stack}: change-to-preview median {row['total']['median']:.0f} ms, p95 {row['total']['p95']:.0f} ms "
+            print(f"{stack}: change-to-preview median {row['total']['median']:.0f} ms, "
+                  f"p95 {row['total']['p95']:.0f} ms "
                   f"(" + ", ".join(f"{p} {row[p]['median']:.1f}" for p in PHASES[1:]) + " ms)", flush=True)
         results["quiet"] = quiet = quiet_calls(running.address, args.model)
     results["bare_regressor_generator_ms"] = quiet["bare"]

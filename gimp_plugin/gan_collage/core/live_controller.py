@@ -1,4 +1,4 @@
-"""Live preview's flow control, on plain data: no GIMP, no GTK (tests/test_live_controller.py drives it).
+"""Live preview's flow control, on plain data: no GIMP, no GTK (tests/plugin/test_live_controller.py drives it).
 
 The window (live_window.py) calls `LiveController.poll` a few times a second on GTK's main loop. A
 poll first takes a cheap probe of the image (the layers' places, sizes, opacities and GIMP's own

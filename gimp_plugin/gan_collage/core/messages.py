@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 
+from server.shared.errors import CallError
+
 from .session import ServerStopped
 from .settings import Config
-from server.shared.errors import CallError
 
 # "canvas.layers[2].image.rgba: " at the start of a server message
 FIELD_PATH = re.compile(r"^\s*([A-Za-z_][\w]*(?:\[\d+\]|\.[A-Za-z_]\w*)*)\s*:\s*")

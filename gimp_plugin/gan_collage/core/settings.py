@@ -39,7 +39,7 @@ class Config:
             value = getattr(self, field.name)
             expected = (int, float) if field.type == "float" else str
             if not isinstance(value, expected) or isinstance(value, bool):
-                raise ConfigError(f"{field.name}: expected {'a number' if expected != str else 'text'}, "
+                raise ConfigError(f"{field.name}: expected {'text' if expected is str else 'a number'}, "
                                   f"got {value!r}")
         if not self.server.strip():
             raise ConfigError("server: the address is empty")

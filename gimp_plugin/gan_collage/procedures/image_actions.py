@@ -11,7 +11,7 @@ import time
 import gi
 
 gi.require_version("Gimp", "3.0")
-from gi.repository import GObject, Gimp  # noqa: E402
+from gi.repository import Gimp, GObject  # noqa: E402
 
 import gimp_io  # noqa: E402
 from core import actions, attributes, observer  # noqa: E402

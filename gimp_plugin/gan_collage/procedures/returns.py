@@ -7,7 +7,7 @@ import traceback
 import gi
 
 gi.require_version("Gimp", "3.0")
-from gi.repository import GLib, GObject, Gimp  # noqa: E402
+from gi.repository import Gimp, GLib, GObject  # noqa: E402
 
 from core.messages import UNFORESEEN, unforeseen  # noqa: E402
 from core.outcome import Outcome  # noqa: E402

@@ -4,7 +4,7 @@ from __future__ import annotations
 import gi
 
 gi.require_version("Gimp", "3.0")
-from gi.repository import GObject, Gimp  # noqa: E402
+from gi.repository import Gimp, GObject  # noqa: E402
 
 from core import settings as settings_file  # noqa: E402
 from core.connection import CallError, TransportError, connect  # noqa: E402

@@ -23,7 +23,7 @@ import gi
 gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gtk", "3.0")
-from gi.repository import GLib, GObject, Gimp, GimpUi, Gtk  # noqa: E402
+from gi.repository import Gimp, GimpUi, GLib, GObject, Gtk  # noqa: E402
 
 from core import observer  # noqa: E402
 from core.latent_parasite import STYLEMAP  # noqa: E402

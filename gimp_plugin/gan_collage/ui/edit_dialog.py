@@ -17,11 +17,12 @@ import gi
 
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gtk", "3.0")
-from gi.repository import GLib, GimpUi, Gtk  # noqa: E402
+from gi.repository import GimpUi, GLib, Gtk  # noqa: E402
 
 from core import attributes, observer  # noqa: E402
 from server.shared.calls import Failure, Result  # noqa: E402
-from ui.gtk_parts import label as _label, pixbuf, preview_column  # noqa: E402
+from ui.gtk_parts import label as _label  # noqa: E402
+from ui.gtk_parts import pixbuf, preview_column  # noqa: E402
 
 DEBOUNCE_MS = 150
 SLIDER = 5.0        # sigmas either way

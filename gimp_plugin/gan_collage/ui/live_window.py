@@ -27,7 +27,7 @@ import gi
 gi.require_version("Gimp", "3.0")
 gi.require_version("GimpUi", "3.0")
 gi.require_version("Gtk", "3.0")
-from gi.repository import GLib, Gimp, GimpUi, Gtk  # noqa: E402
+from gi.repository import Gimp, GimpUi, GLib, Gtk  # noqa: E402
 
 import gimp_io  # noqa: E402
 from core import observer  # noqa: E402
@@ -366,7 +366,8 @@ class LiveWindow:
                        "truncation": round(self.truncation.get_value(), 2),
                        "refine-steps": self.refine_steps.get_value_as_int()}
         observer.current.record("live-closed", {
-            "procedure": "python-fu-gan-collage-live", "values": self.values, "models": [m["name"] for m in self.models],
+            "procedure": "python-fu-gan-collage-live", "values": self.values,
+            "models": [m["name"] for m in self.models],
             "previews": self.previews, "dropped": self.controller.dropped,
             "applied": [layer.get_name() for layer in self.added]})
         self.window.destroy()

@@ -1,0 +1,1 @@
+"""What several test folders share, imported as `tests.support.<module>`: paths, tiny models, fakes, servers."""
