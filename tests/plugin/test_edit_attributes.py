@@ -4,22 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from core import (
-    attributes,
-    latent_parasite,
-)
+from core import attributes, latent_parasite
 from core.errors import UserError
 from core.layer_data import Options
-from tests.support.latents import (
-    DIRECTIONS,
-    LOWER,
-    OWN,
-    SQUARE,
-    carrying,
-    direction,
-    edited,
-    listed,
-)
+from tests.support.latents import DIRECTIONS, LOWER, OWN, SQUARE, carrying, direction, edited, listed
 from tests.support.plugin_fakes import FakeClient, image, latent, listing, projected, session
 
 # ------------------------------------------------------------------------------------ Edit attributes

@@ -9,25 +9,12 @@ from dataclasses import replace
 
 import pytest
 
-from core import (
-    actions,
-    attributes,
-    latent_parasite,
-)
+from core import actions, attributes, latent_parasite
 from core.layer_data import LayerData, NewLayer, Options
 from server.shared.region import Bounds
 from tests.support import fake_gi
 from tests.support.fake_gi import Image, Layer
-from tests.support.latents import (
-    LOWER,
-    OWN,
-    SQUARE,
-    carrying,
-    crafted,
-    edited,
-    listed,
-    w_plus,
-)
+from tests.support.latents import LOWER, OWN, SQUARE, carrying, crafted, edited, listed, w_plus
 from tests.support.plugin_fakes import FakeClient, image, latent, listing, projected, session
 
 # ------------------------------------------------------------------------------------ in the image

@@ -8,17 +8,10 @@ import struct
 
 import pytest
 
-from core import (
-    latent_parasite,
-)
+from core import latent_parasite
 from server.shared.region import Bounds
 from tests.support import fake_gi
-from tests.support.latents import (
-    crafted,
-    exact_values,
-    packed,
-    w_plus,
-)
+from tests.support.latents import crafted, exact_values, packed, w_plus
 
 
 def stylemap(channels=64, side=8, model="smgan", seed=0):

@@ -14,13 +14,7 @@ from server.models.directions import load_directions
 from server.training.collages import heldout_seeds
 from server.training.direction_attributes import ATTRIBUTES, CONDITIONS, GENERATOR, LATENT, labels, regressed_latents
 from server.training.direction_boundaries import balanced_accuracy, balanced_hits, fit_direction, latent_features
-from server.training.direction_classifier import (
-    CROP,
-    conditioned,
-    label_matrix,
-    pixel_positive,
-    train_pixel_classifier,
-)
+from server.training.direction_classifier import CROP, conditioned, label_matrix, pixel_positive, train_pixel_classifier
 from server.training.portrait_params import sample_params
 from server.training.portraits import render_batch
 from tests.support.paths import REPO
