@@ -29,7 +29,7 @@ import numpy as np
 from google.protobuf.descriptor import FieldDescriptor
 
 from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
-from server.tools import hostile
+from server.tools import hostile_calls
 from server.tools.server_process import server
 
 MAX_FUZZ_STEPS = 12
@@ -167,7 +167,7 @@ def _mutate_scalar(rng: random.Random, value, field: FieldDescriptor):
     if kind == FieldDescriptor.TYPE_BYTES:
         cut = rng.randint(0, len(value)) if value else 0
         return rng.choice((b"", value[:cut], value + bytes(rng.randint(1, 64)), value[::-1],
-                           hostile.png_header_only(rng.choice((1, 64, 20000)), rng.choice((1, 64, 9000))),
+                           hostile_calls.png_header_only(rng.choice((1, 64, 20000)), rng.choice((1, 64, 9000))),
                            bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 256)))))
     raise ValueError(f"unexpected field type {kind}")
 
@@ -265,7 +265,7 @@ def one_request(channel: grpc.Channel, rng: random.Random, info: pb.ModelInfo, r
     streaming = method in ("Realize", "Project", "Interpolate")
     path = f"/gancollage.v1.GanCollage/{method}"
     call = (channel.unary_stream if streaming else channel.unary_unary)(path)  # raw bytes both ways
-    code, message = hostile.finish(lambda: call(data, timeout=CALL_DEADLINE))
+    code, message = hostile_calls.finish(lambda: call(data, timeout=CALL_DEADLINE))
     report.record(method, code, changes, message)
 
 
@@ -273,7 +273,7 @@ def fuzz(address: str, requests: int, seed: int, clients: int) -> Report:
     report = Report()
     options = [("grpc.max_receive_message_length", 1 << 30), ("grpc.max_send_message_length", 1 << 30)]
     with grpc.insecure_channel(address, options=options) as channel:
-        info = next(m for m in hostile.stub(channel).ListModels(pb.ListModelsRequest(), timeout=30).models
+        info = next(m for m in hostile_calls.stub(channel).ListModels(pb.ListModelsRequest(), timeout=30).models
                     if m.is_default)
         counter = iter(range(requests))
         lock = threading.Lock()

@@ -21,6 +21,7 @@ CX = 0.5  # face centre line
 EYE_Y = 0.46  # eye line
 FACE_CY = 0.47  # widest line of the face; the skull is above it, the jaw below
 TEMPLE_Y = 0.36  # where the hairline meets the side of the face
+WHITE = (255, 255, 255)
 
 PARTS = ("background", "hair", "clothes", "neck", "face", "eyes", "brows", "nose", "mouth",
          "beard", "glasses", "hat", "earrings")
@@ -138,6 +139,16 @@ def _head_arc(p: PortraitParams, grow: float, y_end: float, k: int = 24) -> np.n
     a0 = math.asin(min(1.0, max(0.0, (FACE_CY - y_end) / ry)))
     t = np.linspace(np.pi + a0, 2 * np.pi - a0, k)
     return np.stack([CX + rx * np.cos(t), FACE_CY + ry * np.sin(t)], 1)
+
+
+def _hat_band_y(p: PortraitParams) -> float:
+    """Lowest edge of the hat on the forehead."""
+    return {"beanie": 0.3, "cap": 0.29, "brimmed": 0.26}[p.hat]
+
+
+def _ear_centre(p: PortraitParams, side: int) -> tuple[float, float]:
+    y = 0.52
+    return CX + side * (float(_face_hw(p, y)) - 0.002), y
 
 
 # ----------------------------------------------------------------------------------------------

@@ -4,8 +4,9 @@ Each portrait is assembled from independent parts (face shape and skin, hair, ey
 mouth, glasses, hat, earrings, clothes, background) whose choices `sample_params` draws from
 `numpy.random.default_rng(seed)` (server/training/portrait_params.py), so an integer seed fully
 determines the image. The parts are painted in normalised, FFHQ-aligned coordinates
-(server/training/portrait_canvas.py, portrait_parts.py) at `size * supersample` pixels and
-box-downsampled, which anti-aliases every edge.
+(server/training/portrait_canvas.py; portrait_parts.py orders the painters of portrait_hair.py,
+portrait_face.py and portrait_wear.py) at `size * supersample` pixels and box-downsampled, which
+anti-aliases every edge.
 
     python -m server.training.portraits grid OUT.png [--size 64] [--n 64] [--seed-start S]
 """

@@ -1,4 +1,4 @@
-# Copied beside params.json ($IN_DIR) by tests/gimp/test_e2e.py for the batch scripts run inside GIMP.
+# Copied beside params.json ($IN_DIR) by tests/gimp/gimp_run.py (run_gimp) for the batch scripts run inside GIMP.
 import hashlib
 import json
 import time

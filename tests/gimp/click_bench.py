@@ -29,7 +29,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))  # the repository root: `tests` and `server` import from there
 from server.tools.server_process import ServerProcess, server  # noqa: E402
-from tests.gimp.test_e2e import REPO, prepare_root, run_gimp  # noqa: E402
+from tests.gimp.gimp_run import prepare_root, run_gimp  # noqa: E402
+from tests.support.paths import REPO  # noqa: E402
 
 CASES = [
     {"name": "1024 x 1024, 2 layers, no selection", "side": 1024, "layers": 2, "selection": None},

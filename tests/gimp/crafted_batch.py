@@ -1,4 +1,5 @@
-# Run by python-fu-eval inside a real GIMP 3 (tests/gimp/test_e2e.py): a layer carrying crafted latent parasites
+# Run by python-fu-eval inside a real GIMP 3 (tests/gimp/test_latents_in_gimp.py): a layer carrying crafted
+# latent parasites
 # (as in an XCF someone sent: a square of 16384 px on the 48 px layer, of Infinity or NaN, far away; values NaN
 # or past what the server takes), each under Edit attributes, Interpolate and Mix styles; then Server settings
 # given a token that cannot travel in gRPC metadata. Records each call's status, message and wall-clock span

@@ -1,4 +1,4 @@
-# Run by python-fu-eval inside a real GIMP 3 with an X display (tests/gimp/test_e2e.py): every GAN Collage
+# Run by python-fu-eval inside a real GIMP 3 with an X display (tests/gimp/test_dialogs_in_gimp.py): every GAN Collage
 # procedure in interactive mode (or those params.json names in "procedures", with its "model" and "token" in
 # the settings file). The test confirms each dialog as it appears (Return = OK); this records what each call
 # returned in $OUT_DIR/dialogs.json.

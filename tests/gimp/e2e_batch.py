@@ -1,4 +1,4 @@
-# Run by python-fu-eval inside a real GIMP 3 (tests/gimp/test_e2e.py). Builds a layered image with a
+# Run by python-fu-eval inside a real GIMP 3 (tests/gimp/test_actions_in_gimp.py). Builds a layered image with a
 # selection, calls every GAN Collage procedure non-interactively through the PDB, and writes what it saw
 # to $OUT_DIR/report.json; the test asserts on it.
 import hashlib

@@ -1,5 +1,5 @@
-# Run by python-fu-eval inside a real GIMP 3 (tests/gimp/test_e2e.py) with the plug-in's source folder copied
-# in by hand (no vendor/): every GAN Collage procedure must still be registered, in the menu, and say what to do.
+# Run by python-fu-eval inside a real GIMP 3 (tests/gimp/test_packaging_in_gimp.py) with the plug-in's source folder
+# copied in by hand (no vendor/): every GAN Collage procedure must still be registered, in the menu, and say what to do.
 import json
 import os
 

@@ -1,4 +1,4 @@
-# Run by python-fu-eval inside a real GIMP 3 (tests/gimp/test_e2e.py): a realized layer keeps its latent as
+# Run by python-fu-eval inside a real GIMP 3 (tests/gimp/test_latents_in_gimp.py): a realized layer keeps its latent as
 # a parasite through an XCF save and reopen; Edit attributes on it, on a plain layer (projected first) and an
 # interpolation of two layers with latents. The test reads the server's log for which calls each made; this
 # records what GIMP shows in $OUT_DIR/latents.json.

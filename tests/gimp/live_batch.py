@@ -1,4 +1,5 @@
-# Run by python-fu-eval inside a real GIMP 3 with an X display (tests/gimp/test_e2e.py, tests/gimp/live_bench.py).
+# Run by python-fu-eval inside a real GIMP 3 with an X display (tests/gimp/test_live_preview_in_gimp.py,
+# tests/gimp/live_bench.py).
 # It opens the Live preview window in this process with the code its procedure runs (live_window.open_window:
 # a procedure called through the PDB would hold this batch until the window closed), then plays the artist
 # from GTK's main loop: it changes the image through the PDB, as GIMP's tools do, and waits for the

@@ -39,7 +39,9 @@ from server.models import load_model  # noqa: E402
 from server.models.loading import EMBEDDED_MODELS, embedded_beside  # noqa: E402
 from server.tools.server_process import server  # noqa: E402
 from tests.gimp.click_bench import installed_plugin  # noqa: E402
-from tests.gimp.test_e2e import EMBEDDED, GRPCIO, REPO, prepare_root, run_gimp, xvfb  # noqa: E402
+from tests.gimp.gimp_display import xvfb  # noqa: E402
+from tests.gimp.gimp_run import EMBEDDED, GRPCIO, prepare_root, run_gimp  # noqa: E402
+from tests.support.paths import REPO  # noqa: E402
 
 SIDE = 1024
 PHASES = ("total", "wait", "read", "dispatch", "call", "server", "queue", "show")

@@ -1,4 +1,4 @@
-# Run with GIMP's python3 inside the chroot (tests/gimp/test_e2e.py): save the X display's root window as PNG.
+# Run with GIMP's python3 inside the chroot (tests/gimp/gimp_display.py): save the X display's root window as PNG.
 #     DISPLAY=:N python3 screenshot.py OUT.png
 import sys
 

@@ -1,4 +1,4 @@
-# Run by python-fu-eval inside a real GIMP 3 (tests/gimp/test_e2e.py) with the plug-in set to a StyleMapGAN
+# Run by python-fu-eval inside a real GIMP 3 (tests/gimp/test_stylemap_in_gimp.py) with the plug-in set to a StyleMapGAN
 # model: Realize (fast) twice on a 2-layer collage, Local blend of the two results with a selection (the whole
 # stylemap: its result keeps the blended stylemap), the every-level blend and Mix styles (no latent),
 # Interpolate, Edit attributes (the thirds refused, all of it moved), Project a plain layer; then an XCF save

@@ -1,7 +1,7 @@
 """The plug-in's gRPC stacks against a real loopback server: grpcio in this process, and the packaged
 plug-in's own pure-Python stack in a Python that has neither grpcio nor protobuf (python -S), giving the
 same results and the same error codes. No GIMP here: gimp_io is covered by plugin/test_gimp_io and
-gimp/test_e2e."""
+gimp/test_*_in_gimp."""
 from __future__ import annotations
 
 import json

@@ -1,5 +1,5 @@
 """A small stand-in for the parts of GIMP 3's Python API that gimp_io uses, so the plug-in's reading and
-writing logic is tested without GIMP (the real thing is covered by tests/gimp/test_e2e.py).
+writing logic is tested without GIMP (the real thing is covered by tests/gimp/test_*_in_gimp.py).
 
 `install(monkeypatch)` puts fake `gi` and `gi.repository` modules (with `Gimp` and `Gegl`) in sys.modules.
 Layers hold raw bytes; GEGL reads return zeros outside a buffer, like `Gegl.AbyssPolicy.NONE`. Reads at

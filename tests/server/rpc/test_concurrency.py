@@ -124,7 +124,7 @@ def test_stalled_requests_hold_nothing_and_are_dropped(catalog):
     """40 calls of every method whose requests never arrive (raw HTTP/2: headers, part of the body)."""
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    from server.tools.hostile import unary_request_paths
+    from server.tools.hostile_calls import unary_request_paths
     from server.tools.stalled_calls import StalledCalls
 
     paths = list(itertools.islice(itertools.cycle(unary_request_paths()), 40))

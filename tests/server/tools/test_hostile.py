@@ -1,6 +1,6 @@
 """Hostile clients over real loopback gRPC, against `python -m server` processes on the tiny model.
 
-Each case of server/tools/hostile.py (the hardening issue's items: PNG bombs, canvas-sized work, idle
+Each case of server/tools/hostile_cases.py (the hardening issue's items: PNG bombs, canvas-sized work, idle
 streams, echoed inputs, slow readers, unauthenticated payloads, queue accounting, memory kept after a
 job, huge latents, non-protobuf bytes, server paths, LPIPS; issue 24's stalled requests) must end with
 its expected code within its time limit, grow the server's peak RSS by at most 500 MB, and pass its
@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from server.shared.api.gancollage.v1 import gancollage_pb2 as pb
-from server.tools import hostile
+from server.tools import hostile, hostile_calls
 from server.tools.server_process import ServerProcess, server
 from tests.support.paths import REPO
 from tests.support.servers import long_request, python_env, wait_until
@@ -71,7 +71,7 @@ def test_every_item_of_the_issue_has_a_case():
 def test_deadline_expiry_is_logged_as_such(servers):
     running = servers(())
     with grpc.insecure_channel(running.address) as channel:
-        stub = hostile.stub(channel)
+        stub = hostile_calls.stub(channel)
         earlier = len(running.log_lines)
         with pytest.raises(grpc.RpcError) as error:
             list(stub.Realize(long_request(), timeout=1.0))
@@ -131,7 +131,7 @@ def test_lpips_weights_flag_enables_the_lpips_loss(model_paths, tmp_path):
     with server("--model", str(default), "--lpips-weights", str(weights)) as running:
         with grpc.insecure_channel(running.address) as channel:
             options = pb.ProjectionOptions(method=pb.METHOD_OPTIMIZE, steps=2, perceptual="lpips", report_loss=True)
-            events = list(hostile.stub(channel).Realize(pb.RealizeRequest(
-                canvas=hostile.small_canvas(32, 32), options=options, skip_layer=True), timeout=60))
+            events = list(hostile_calls.stub(channel).Realize(pb.RealizeRequest(
+                canvas=hostile_calls.small_canvas(32, 32), options=options, skip_layer=True), timeout=60))
     metrics = events[-1].result.metrics
     assert metrics.steps == 2 and metrics.loss > 0

@@ -1,5 +1,6 @@
-"""The embedded model's supervised directions (server/training/directions.py): the shipped file,
-its figures in the model card, and the fitting code (both routes) on planted data."""
+"""The embedded model's supervised directions (server/training/directions.py and the
+direction_*.py modules it builds on): the shipped file, its figures in the model card, and the
+fitting code (both routes) on planted data."""
 from __future__ import annotations
 
 import json
@@ -11,23 +12,9 @@ import torch
 from server.models import load_model
 from server.models.directions import load_directions
 from server.training.collages import heldout_seeds
-from server.training.directions import (
-    ATTRIBUTES,
-    CONDITIONS,
-    CROP,
-    GENERATOR,
-    LATENT,
-    balanced_accuracy,
-    balanced_hits,
-    conditioned,
-    fit_direction,
-    label_matrix,
-    labels,
-    latent_features,
-    pixel_positive,
-    regressed_latents,
-    train_pixel_classifier,
-)
+from server.training.direction_attributes import ATTRIBUTES, CONDITIONS, GENERATOR, LATENT, labels, regressed_latents
+from server.training.direction_boundaries import balanced_accuracy, balanced_hits, fit_direction, latent_features
+from server.training.direction_classifier import CROP, conditioned, label_matrix, pixel_positive, train_pixel_classifier
 from server.training.portrait_params import sample_params
 from server.training.portraits import render_batch
 from tests.support.paths import REPO
