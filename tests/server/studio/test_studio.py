@@ -28,6 +28,8 @@ from tests.support.servers import canvas, realize_request, run_client, wait_unti
 TOKEN = "studio-s3cret"
 METADATA = (("authorization", f"Bearer {TOKEN}"),)
 STOP_SECONDS = 60  # for the studio to stop its replicas and its local cluster
+# for Ray, Serve and both replicas to start: about 60 s on 2 free cores, over 120 s when other jobs share them
+START_SECONDS = 400
 
 
 class Studio:
@@ -51,7 +53,7 @@ def studio(model_paths):
     try:
         with server("--model", str(default), "--models-dir", str(models_dir), "--replicas", "2", "--num-cpus", "2",
                     "--models-per-replica", "1", "--token", TOKEN, module="server.studio", threads=0,
-                    env={"RAY_TMPDIR": ray_dir}, grace=STOP_SECONDS) as running:
+                    env={"RAY_TMPDIR": ray_dir}, grace=STOP_SECONDS, startup_seconds=START_SECONDS) as running:
             studio = Studio(running, ray_dir)
             yield studio
             studio.channel.close()
