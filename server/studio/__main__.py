@@ -21,6 +21,7 @@ import threading
 from pathlib import Path
 
 log = logging.getLogger("server.studio")
+PROXY_READY_SECONDS = 60
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -107,8 +108,11 @@ def start(args, settings) -> int:
     from .contract import SERVICER_FUNCTIONS
 
     port = args.port or free_port()
-    if args.address is None:  # the proxy reads this when it starts: a local cluster inherits our environment
+    if args.address is None:  # the proxy reads these when it starts: a local cluster inherits our environment
         os.environ.setdefault("RAY_SERVE_GRPC_MAX_MESSAGE_SIZE", str(args.max_message_mb << 20))
+        # Serve kills a proxy not ready within 5 s, and serve.start then fails: a workstation whose cores
+        # are busy (a training run, an evaluation) takes longer than that to start one
+        os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", str(PROXY_READY_SECONDS))
     # "local": a cluster of our own even where RAY_ADDRESS names another (ray.init would join that one)
     ray.init(address=args.address or "local", num_cpus=args.num_cpus if args.address is None else None,
              include_dashboard=False, log_to_driver=False)
