@@ -76,10 +76,25 @@ class GrpclibClient:
             raise CallError("DEADLINE_EXCEEDED", f"no answer within {timeout:g} s") from None
         except (OSError, StreamTerminatedError, ProtocolError) as exc:
             raise CallError("UNAVAILABLE", f"{type(exc).__name__}: {exc}") from None
+        except AttributeError as exc:
+            if not _connection_gone(exc):
+                raise
+            raise CallError("UNAVAILABLE", "the connection closed") from None
         finally:
             with self._lock:
                 self._calling = False
-            self._run(answers.aclose())  # resets the stream when the caller stopped early or cancelled
+            self._close(answers)
+
+    def _close(self, answers) -> None:
+        """Reset the stream when the caller stopped early or cancelled; on a connection that is gone
+        (the server died) there is nothing left to reset."""
+        try:
+            self._run(answers.aclose())
+        except (OSError, StreamTerminatedError, ProtocolError):
+            pass
+        except AttributeError as exc:
+            if not _connection_gone(exc):
+                raise
 
     def _step_through(self, answers) -> dict:
         """The next event, as a task that `cancel` can cancel; CancelledError once `cancel` was called."""
@@ -117,3 +132,9 @@ class GrpclibClient:
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def _connection_gone(exc: AttributeError) -> bool:
+    """grpclib writing on a connection it has already closed: its protocol drops `_transport` when
+    the connection is lost (a server killed mid-call), and a write after that raises this."""
+    return "_transport" in str(exc)
