@@ -8,6 +8,9 @@ what the regressor should give back, over the input's visible pixels, pooled ove
 * ``holes``, ``pieces``, ``strokes``: the sample turned into that kind of collage by
   `collage_inputs.collage_batch`, seeded per kind, so every evaluation sees the same collages.
 
+With real images (`train_regressor --images`), the same kinds are also scored on the images it held
+out of training.
+
 The same figures for the same networks and seed, whatever trained them: a fine-tuned regressor is
 compared with where it started.
 """
@@ -22,6 +25,7 @@ from server.engine.losses import DATA_RANGE, masked_pixel_loss
 from server.training.accelerate import autocast
 from server.training.collage_inputs import KINDS, collage_batch
 from server.training.grids import save_grid
+from server.training.image_source import ImageSource
 from server.training.regressor_nets import sample_latents
 
 EVAL_SEED = 20_231_123
@@ -40,10 +44,11 @@ def eval_inputs(images: torch.Tensor, kind: str,
 
 @torch.no_grad()
 def evaluate(g, r, count: int, batch: int, device: torch.device, amp: bool = False,
-             grid: Path | None = None) -> dict:
+             grid: Path | None = None, source: ImageSource | None = None) -> dict:
     """{"images", "seed", "psnr_db": {kind: dB}} for regressor `r` (in eval mode while scored) on
-    `count` held-out samples of `g`, `batch` at a time. `grid`: also save the first images of each
-    kind as a PNG, a row of inputs over a row of their reconstructions."""
+    `count` held-out samples of `g`, `batch` at a time; with `source`, on its held-out real images
+    instead ("source" then names them). `grid`: also save the first images of each kind as a PNG, a
+    row of inputs over a row of their reconstructions."""
     was_training = r.training
     r.eval()
     gen = torch.Generator().manual_seed(EVAL_SEED)
@@ -51,10 +56,15 @@ def evaluate(g, r, count: int, batch: int, device: torch.device, amp: bool = Fal
     error = {kind: 0.0 for kind in EVAL_KINDS}
     covered = {kind: 0.0 for kind in EVAL_KINDS}
     rows = []
+    count = len(source.heldout) if source is not None else count
     for start in range(0, count, batch):
         n = min(batch, count - start)
-        with autocast(device, amp):
-            images = g.synthesis(sample_latents(g, n, gen, 0.0, device), noise_mode="const").float().clamp(-1, 1)
+        if source is not None:
+            images = source.load(source.heldout[start:start + n], device)
+        else:
+            with autocast(device, amp):
+                latents = sample_latents(g, n, gen, 0.0, device)
+                images = g.synthesis(latents, noise_mode="const").float().clamp(-1, 1)
         for kind in EVAL_KINDS:
             inputs, visible, target = eval_inputs(images, kind, kind_gens[kind])
             with autocast(device, amp):
@@ -67,8 +77,11 @@ def evaluate(g, r, count: int, batch: int, device: torch.device, amp: bool = Fal
     r.train(was_training)
     if rows:
         save_grid(torch.cat(rows), grid, nrow=len(rows[0]))
-    return {"images": count, "seed": EVAL_SEED,
-            "psnr_db": {kind: round(psnr(error[kind] / covered[kind]), 2) for kind in EVAL_KINDS}}
+    result = {"images": count, "seed": EVAL_SEED,
+              "psnr_db": {kind: round(psnr(error[kind] / covered[kind]), 2) for kind in EVAL_KINDS}}
+    if source is not None:
+        result["source"] = str(source.path)
+    return result
 
 
 def psnr(mse: float) -> float:
@@ -78,8 +91,9 @@ def psnr(mse: float) -> float:
 
 def table(evaluation: dict, before: dict | None = None) -> str:
     """The figures as aligned text lines; with `before`, the starting figures and the change."""
-    lines = [f"held-out evaluation: {evaluation['images']} generator samples (seed {evaluation['seed']}), "
-             "PSNR over visible pixels"]
+    what = (f"held-out images of {evaluation['source']}" if "source" in evaluation
+            else f"generator samples (seed {evaluation['seed']})")
+    lines = [f"held-out evaluation: {evaluation['images']} {what}, PSNR over visible pixels"]
     for kind, db in evaluation["psnr_db"].items():
         line = f"  {kind:<8} {db:6.2f} dB"
         if before:

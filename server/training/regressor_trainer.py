@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from server.training.accelerate import autocast, channels_last
 from server.training.collage_inputs import KINDS, collage_batch
+from server.training.image_source import ImageSource
 from server.training.masks import random_masks
 from server.training.regressor_nets import sample_latents, wplus_shape
 from server.training.runs import CheckpointedTrainer
@@ -52,6 +53,10 @@ class RegressorConfig:
     # masked samples. 0 trains as latent-composition does.
     collage_fraction: float = 0.0
     collage_kinds: list = field(default_factory=lambda: list(KINDS))
+    # Real images (`image_source.ImageSource`: a folder or a .npy) and the share of each batch drawn from
+    # them instead of generator samples; they get the same masks and collages, but no latent loss.
+    images: str | None = None
+    real_fraction: float = 0.5
     eval_images: int = 64  # held-out samples of the evaluation at the end (`regressor_eval`)
     seed: int = 0
 
@@ -61,6 +66,8 @@ class RegressorConfig:
             raise ValueError(f"unknown collage kinds {unknown}; known: {', '.join(KINDS)}")
         if not 0.0 <= self.collage_fraction <= 1.0:
             raise ValueError(f"collage_fraction must be between 0 and 1, got {self.collage_fraction}")
+        if not 0.0 <= self.real_fraction <= 1.0:
+            raise ValueError(f"real_fraction must be between 0 and 1, got {self.real_fraction}")
 
     def wplus_shape(self, resolution: int) -> dict:
         """A new W+ regressor's size: the rule, with what this config sets in its place."""
@@ -94,6 +101,7 @@ class RegressorTrainer(CheckpointedTrainer):
         if self.D is not None:
             self.D = channels_last(self.D.to(device).eval().requires_grad_(False), device)
         self.R = channels_last(regressor.to(device).train().requires_grad_(True), device)
+        self.images = ImageSource(cfg.images, self.G.resolution) if cfg.images else None
         self.peak_lr = cfg.finetune_lr if origin == "checkpoint" else cfg.lr
         self.opt = torch.optim.Adam(self.R.parameters(), lr=self.peak_lr)
 
@@ -107,24 +115,37 @@ class RegressorTrainer(CheckpointedTrainer):
 
     @torch.no_grad()
     def make_batch(self, n: int, gen: torch.Generator) -> TrainingBatch:
-        """`n` samples as masked samples, the last `collage_fraction` of them as collages."""
+        """`n` images: generator samples, and with real images the last `real_fraction` of them real;
+        in each group the last `collage_fraction` become collages, the rest masked images."""
         cfg, g = self.cfg, self.G
-        latents = sample_latents(g, n, gen, cfg.style_mixing_prob, self.device)
+        real = round(n * cfg.real_fraction) if self.images is not None else 0
+        latents = sample_latents(g, n - real, gen, cfg.style_mixing_prob, self.device)
         with autocast(self.device, self.amp):
-            images = g.synthesis(latents, noise_mode="const").float().clamp(-1, 1)
+            samples = g.synthesis(latents, noise_mode="const").float().clamp(-1, 1)
+        groups = [self._inputs(samples, gen, known=True)]
+        if real:
+            groups.append(self._inputs(self.images.draw(real, gen, self.device), gen, known=False))
+            latents = torch.cat([latents, latents.new_zeros((real,) + latents.shape[1:])])
+        inputs, visible, targets, knows = (torch.cat(parts) for parts in zip(*groups))
+        return TrainingBatch(inputs, visible, targets, latents, knows)
+
+    def _inputs(self, images: Tensor, gen: torch.Generator, known: bool) -> tuple[Tensor, ...]:
+        """(inputs, visible, targets, knows_latent) of a group of images; `known`: they are samples
+        whose latents the batch holds, which masked images and holes keep as their answer."""
+        cfg, n = self.cfg, len(images)
         collages = round(n * cfg.collage_fraction) if cfg.collage_kinds else 0
         base = n - collages
-        mask = random_masks(base, g.resolution, gen, cfg.full_mask_fraction).to(self.device)
+        mask = random_masks(base, self.G.resolution, gen, cfg.full_mask_fraction).to(self.device)
         inputs, visible, targets = [images[:base] * mask], [mask], [images[:base]]
-        knows = [True] * base
+        knows = [known] * base
         if collages:
             col = collage_batch(images[base:], gen, tuple(cfg.collage_kinds), others=images.roll(1, 0)[base:])
             inputs.append(col.inputs)
             visible.append(col.visible)
             targets.append(col.targets)
-            knows += [kind == "holes" for kind in col.kinds]
-        return TrainingBatch(torch.cat(inputs), torch.cat(visible), torch.cat(targets), latents,
-                             torch.tensor(knows, device=self.device))
+            knows += [known and kind == "holes" for kind in col.kinds]
+        return (torch.cat(inputs), torch.cat(visible), torch.cat(targets),
+                torch.tensor(knows, dtype=torch.bool, device=self.device))
 
     def losses(self, b: TrainingBatch) -> tuple[Tensor, dict]:
         cfg = self.cfg

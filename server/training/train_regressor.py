@@ -2,6 +2,7 @@
 
     python -m server.training.train_regressor --model CHECKPOINT --out DIR \\
         [--iterations N] [--batch B] [--device auto|cpu|cuda:N] [--collage-kinds holes,pieces,strokes]
+        [--images FOLDER_OR_NPY [--real-fraction F]]
 
 CHECKPOINT is anything `server.models.load_model` reads: a rosinality or StyleMapGAN `.pt`, an NVIDIA
 `.pkl`, a model folder, or "default". DIR becomes a model folder (generator, discriminator when the
@@ -23,6 +24,13 @@ command again resumes where it stopped (`--iterations` may change then; other se
 **Evaluation.** When training stops other than by Ctrl-C, the held-out evaluation (`regressor_eval`:
 PSNR of G(R(x)) on generator samples training never drew, whole and per collage kind) is printed and
 stored in the card; a fine-tuned regressor's starting figures are measured first and stored beside.
+With `--images`, the same kinds are also scored on the images held out of them (`evaluation_on_images`).
+
+**Real images.** `--images PATH` (a folder of pictures, or a .npy of uint8 [N, S, S, 3]) puts
+`--real-fraction` of each batch (default half) from them instead of generator samples: the same masks
+and collages, pixel and perceptual losses, no latent loss (`image_source`). Photos like the ones an
+artist cuts collages from are what the regressor meets in use; samples alone leave it several dB short
+on them. The path is part of the run's config: resuming reads it from there.
 
 **On CUDA:** bfloat16 autocast, channels-last, TF32, and without `--batch` the largest batch of 32,
 16, 8... that fits the card (`accelerate`). On a CPU the batch defaults to 16; `--threads` sets torch's.
@@ -77,6 +85,11 @@ def parse_args(argv):
                     help=f"collage inputs besides masked samples: some of {','.join(KINDS)}, or none")
     ap.add_argument("--collage-fraction", type=float, metavar="F",
                     help=f"share of each batch made collages (default {RegressorConfig.collage_fraction})")
+    ap.add_argument("--images", type=Path, metavar="PATH",
+                    help="real images to train on beside generator samples: a folder of pictures or a .npy "
+                         "of uint8 [N, S, S, 3] (5%%, at most 64, held out for the evaluation)")
+    ap.add_argument("--real-fraction", type=float, metavar="F",
+                    help=f"share of each batch drawn from --images (default {RegressorConfig.real_fraction})")
     ap.add_argument("--from-scratch", action="store_true", help="a new regressor even when the checkpoint has one")
     ap.add_argument("--eval-images", type=int, help=f"held-out samples (default {RegressorConfig.eval_images})")
     ap.add_argument("--config", type=Path, help="JSON overrides of RegressorConfig fields (new runs only)")
@@ -91,7 +104,8 @@ def parse_args(argv):
 def flag_settings(args) -> dict:
     """The RegressorConfig fields the command line sets."""
     flags = {"iterations": args.iterations, "batch": args.batch, "collage_kinds": args.collage_kinds,
-             "collage_fraction": args.collage_fraction, "eval_images": args.eval_images}
+             "collage_fraction": args.collage_fraction, "eval_images": args.eval_images,
+             "images": str(args.images.resolve()) if args.images else None, "real_fraction": args.real_fraction}
     if args.from_scratch:
         flags["finetune"] = False
     return {k: v for k, v in flags.items() if v is not None}
@@ -129,18 +143,29 @@ def describe(r: torch.nn.Module) -> str:
     return f"{type(r).__name__}, {params:.2f}M parameters" + (f", {size} px input" if size else "")
 
 
-def record(trainer: RegressorTrainer, reason: str, start_eval: dict | None) -> dict:
+def record(trainer: RegressorTrainer, reason: str, start_eval: dict) -> dict:
     """The card's `training.regressor`: config, origin, progress, hardware (evaluation added later)."""
     return {"config": asdict(trainer.cfg), "initialised_from": trainer.origin, "iterations": trainer.step,
             "images": trainer.images_seen, "wall_hours": round(trainer.wall_seconds / 3600, 3),
             "complete": trainer.step >= trainer.cfg.iterations, "stopped": reason,
             "device": str(trainer.device), "hardware": hardware(), "evaluation": None,
-            "evaluation_at_start": start_eval}
+            "evaluation_at_start": None, **start_eval}
 
 
-def held_out(trainer: RegressorTrainer, grid: Path | None = None) -> dict:
-    return evaluate(trainer.G, trainer.R, trainer.cfg.eval_images, trainer.cfg.batch, trainer.device,
-                    trainer.amp, grid)
+def held_out(trainer: RegressorTrainer, suffix: str = "", grid: Path | None = None) -> dict:
+    """The card's evaluation fields (`evaluation` + suffix, and `evaluation_on_images` + suffix when the
+    run has real images): held-out generator samples, and the held-out real images."""
+    found = {"evaluation" + suffix: evaluate(trainer.G, trainer.R, trainer.cfg.eval_images, trainer.cfg.batch,
+                                             trainer.device, trainer.amp, grid)}
+    if trainer.images is not None:
+        found["evaluation_on_images" + suffix] = evaluate(trainer.G, trainer.R, 0, trainer.cfg.batch, trainer.device,
+                                                          trainer.amp, source=trainer.images)
+    return found
+
+
+def tables(found: dict, start: dict) -> str:
+    """The evaluation's text, each table against its starting figures when there are some."""
+    return "\n".join(table(found[key], start.get(key + "_at_start")) for key in found)
 
 
 def main(argv=None) -> int:
@@ -167,7 +192,7 @@ def main(argv=None) -> int:
         bench(trainer, args.bench, cfg.batch)
         return 0
 
-    start_eval = None
+    start_eval = {}
     if resuming:
         trainer.try_resume()
         (run / CONFIG_FILE).write_text(json.dumps(asdict(cfg), indent=2))  # --iterations may have changed
@@ -178,10 +203,13 @@ def main(argv=None) -> int:
         (run / CONFIG_FILE).write_text(json.dumps(asdict(cfg), indent=2))
         (run / NETWORK_FILE).write_text(json.dumps({**network_record(g, regressor), "origin": origin}, indent=2))
         if origin == "checkpoint":
-            start_eval = held_out(trainer)
+            start_eval = held_out(trainer, "_at_start")
             (run / START_EVAL_FILE).write_text(json.dumps(start_eval, indent=2))
-            print(table(start_eval).replace("held-out evaluation", "the checkpoint's own regressor"), flush=True)
+            print("\n".join(table(e) for e in start_eval.values()).replace(
+                "held-out evaluation", "the checkpoint's own regressor"), flush=True)
     start = "fine-tuning the checkpoint's regressor" if origin == "checkpoint" else "a new regressor"
+    if trainer.images is not None:
+        print(f"real images: {trainer.images.describe()}, {cfg.real_fraction:.0%} of each batch", flush=True)
     print(f"{'resumed at step ' + str(trainer.step) if resuming else 'new run'}: {start} "
           f"({describe(trainer.R)}); {g.latent_kind} latent {list(g.latent_shape)}; batch {cfg.batch} "
           f"on {device}{', bfloat16' if trainer.amp else ''}, {torch.get_num_threads()} threads", flush=True)
@@ -194,9 +222,9 @@ def main(argv=None) -> int:
     print(f"stopped at step {trainer.step}/{cfg.iterations} ({reason}, {time.perf_counter() - t0:.0f} s); "
           f"wrote {out}", flush=True)
     if reason != "interrupted":
-        evaluation = held_out(trainer, run / "reconstructions.png")
-        update_record(out, evaluation=evaluation)
-        print(table(evaluation, start_eval), flush=True)
+        evaluation = held_out(trainer, grid=run / "reconstructions.png")
+        update_record(out, **evaluation)
+        print(tables(evaluation, start_eval), flush=True)
     return 0
 
 

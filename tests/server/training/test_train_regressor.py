@@ -26,6 +26,7 @@ from server.training.regressor_trainer import RegressorConfig, RegressorTrainer
 from tests.support import nvidia_pickles as fx
 from tests.support.models import make_tiny_model
 from tests.support.paths import conformance_file
+from tests.support.pictures import write_pictures
 from tests.support.servers import canvas, serving
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -155,6 +156,21 @@ def test_ctrl_c_checkpoints_and_leaves_a_servable_folder(tiny_folder, tmp_path, 
     assert record["evaluation_at_start"] is not None  # measured when the run began, kept
 
 
+def test_real_images_train_beside_samples_and_are_evaluated(tiny_folder, tmp_path):
+    write_pictures(tmp_path / "photos", 20)
+    out = tmp_path / "out"
+    record = train(tiny_folder, out, 2, "--images", str(tmp_path / "photos"))["training"]["regressor"]
+    assert record["config"]["images"] == str((tmp_path / "photos").resolve())
+    assert record["config"]["real_fraction"] == 0.5
+    for key in ("evaluation", "evaluation_at_start", "evaluation_on_images", "evaluation_on_images_at_start"):
+        assert set(record[key]["psnr_db"]) == set(EVAL_KINDS), key
+    assert record["evaluation_on_images"]["images"] == 1 and "photos" in record["evaluation_on_images"]["source"]
+    record = train(tiny_folder, out, 3)["training"]["regressor"]  # resumes with the run's images
+    assert record["iterations"] == 3 and record["evaluation_on_images"] is not None
+    with pytest.raises(SystemExit, match="images"):
+        train(tiny_folder, out, 4, "--images", str(tmp_path))
+
+
 def test_refusals(tiny_folder, tmp_path):
     with pytest.raises(SystemExit, match="not the checkpoint's own"):
         train(tiny_folder, tiny_folder)
@@ -197,6 +213,21 @@ def test_batches_mix_masked_samples_and_collages(tmp_path):
     assert torch.equal(again.inputs, b.inputs)
     plain = tiny_trainer(tmp_path, collage_fraction=0.5, collage_kinds=[]).make_batch(4, torch.Generator())
     assert plain.knows_latent.all()
+
+
+def test_real_images_fill_the_last_part_of_a_batch_without_a_latent(tmp_path):
+    write_pictures(tmp_path / "photos", 10)
+    trainer = tiny_trainer(tmp_path, collage_fraction=0.5, collage_kinds=["holes"], full_mask_fraction=0.0,
+                           images=str(tmp_path / "photos"), real_fraction=0.5)
+    b = trainer.make_batch(8, torch.Generator().manual_seed(0))
+    assert b.knows_latent.tolist() == [True] * 4 + [False] * 4  # holes know a sample's latent, not a photo's
+    assert b.latents.shape[0] == 8 and not b.latents[4:].any()
+    flat = b.targets[4:].flatten(2).std(dim=2)  # the photos are flat colours, the samples are not
+    assert (flat < 0.02).all() and (b.targets[:4].flatten(2).std(dim=2) > 0.02).any()
+    only = tiny_trainer(tmp_path, images=str(tmp_path / "photos"), real_fraction=1.0).make_batch(4, torch.Generator())
+    assert only.inputs.shape[0] == 4 and not only.knows_latent.any()
+    with pytest.raises(ValueError, match="real_fraction"):
+        RegressorConfig(real_fraction=1.5)
 
 
 def test_a_step_under_bfloat16_autocast(tmp_path):
