@@ -2,12 +2,15 @@
 
     python -m server.training.ship --gan runs/portraits64 [--regressor runs/portraits64-r] \
         [--out server/models/embedded]
+    python -m server.training.ship --regressor runs/regressor-collage   # a new regressor, the same GAN
 
 Writes G_ema, D and (when given) the regressor as float16 safetensors plus a model card with the
 training configuration, iterations, wall time and hardware of each run. `--regressor` is a model
 folder written by `python -m server.training.train_regressor` for this run's generator (for example
 `--model runs/gd`, where `ship --gan RUN --out runs/gd` wrote G and D, or `--model default` to
 fine-tune the shipped regressor); its regressor and its card's `training.regressor` record are taken.
+Without `--gan`, G, D and the card's GAN record are those already at `--out` (the GAN run folder need
+not be on this machine), and the folder's other files (its attribute directions) stay.
 """
 from __future__ import annotations
 
@@ -53,18 +56,24 @@ def load_gan_run(run_dir: Path) -> tuple[Generator, Discriminator, dict]:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--gan", type=Path, required=True, help="GAN training run folder")
+    ap.add_argument("--gan", type=Path, help="GAN training run folder (default: keep the GAN at --out)")
     ap.add_argument("--regressor", type=Path, help="model folder written by server.training.train_regressor")
     ap.add_argument("--out", type=Path, default=EMBEDDED_DIR)
     ap.add_argument("--note", action="append", default=[], help="a line for the card's notes")
     ap.add_argument("--hardware", default=None, help="describe the training hardware (default: this machine)")
     args = ap.parse_args(argv)
 
-    g, d, gan_info = load_gan_run(args.gan)
-    training = {"gan": gan_info, "hardware": args.hardware or hardware(),
-                "dataset": {"renderer": "server.training.portraits",
-                            "seeds": f"TRAIN_SEEDS[:{gan_info['config']['dataset_size']}]",
-                            "held_out": "HELDOUT_SEEDS (never trained on)"}}
+    if args.gan:
+        g, d, gan_info = load_gan_run(args.gan)
+        training = {"gan": gan_info, "hardware": args.hardware or hardware(),
+                    "dataset": {"renderer": "server.training.portraits",
+                                "seeds": f"TRAIN_SEEDS[:{gan_info['config']['dataset_size']}]",
+                                "held_out": "HELDOUT_SEEDS (never trained on)"}}
+    elif args.regressor:
+        shipped = load_model(args.out)
+        g, d, training = shipped.generator, shipped.discriminator, dict(shipped.card.get("training", {}))
+    else:
+        raise SystemExit("give --gan (a new GAN), --regressor (a new regressor for the GAN at --out), or both")
     r = None
     if args.regressor:
         trained = load_model(args.regressor)
@@ -73,6 +82,8 @@ def main(argv=None):
             raise SystemExit(f"{args.regressor} is not a model folder written by server.training.train_regressor")
         if r.has_w_avg:
             r.set_w_avg(g.w_avg)
+        if not args.gan and record.get("initialised_from") == "checkpoint" and "regressor" in training:
+            record = {**record, "fine_tuned_from": training["regressor"]}  # the shipped one's own record
         training["regressor"] = record
     card = save_model(
         args.out, g, d, r, name="portraits-64",

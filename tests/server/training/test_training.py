@@ -63,6 +63,23 @@ def test_regressor_for_a_gan_run_ships(gan_run, tmp_path):
     with pytest.raises(SystemExit, match="not a model folder written by"):
         ship.main(["--gan", str(gan_run), "--regressor", str(tmp_path / "model"), "--out", str(tmp_path / "x")])
 
+    # a second regressor into the shipped folder, without the GAN run: G, D, the GAN record and other files stay
+    (tmp_path / "shipped" / "directions.safetensors").write_bytes(b"kept")
+    again = tmp_path / "again"
+    train_regressor.main(["--model", str(tmp_path / "shipped"), "--out", str(again), "--iterations", "2",
+                          "--batch", "2", "--eval-images", "2"])
+    ship.main(["--regressor", str(again), "--out", str(tmp_path / "shipped")])
+    swapped = load_model(tmp_path / "shipped")
+    assert swapped.card["training"]["gan"] == model.card["training"]["gan"]
+    assert swapped.card["training"]["regressor"]["initialised_from"] == "checkpoint"
+    assert swapped.card["training"]["regressor"]["iterations"] == 2
+    assert swapped.card["training"]["regressor"]["fine_tuned_from"]["iterations"] == 3
+    assert all(torch.equal(a, b) for a, b in zip(g.state_dict().values(), swapped.generator.state_dict().values()))
+    assert any(not torch.equal(a, b) for a, b in zip(r.state_dict().values(), swapped.regressor.state_dict().values()))
+    assert (tmp_path / "shipped" / "directions.safetensors").read_bytes() == b"kept"
+    with pytest.raises(SystemExit, match="give --gan"):
+        ship.main(["--out", str(tmp_path / "shipped")])
+
 
 def test_training_masks():
     gen = torch.Generator().manual_seed(0)
