@@ -125,13 +125,9 @@ class Front:
         try:
             name = self._catalog.known(self._admit(method, data, context).model).name
         except Exception as exc:
-            self._fail_mapped(exc, context)
+            _fail(context, *_status_of(exc))
         return self._replicas.options(method_name="stream" if stream else "unary", stream=stream,
                                       multiplexed_model_id=name).remote(method, data)
-
-    @staticmethod
-    def _fail_mapped(exc: Exception, context):
-        _fail(context, *_status_of(exc))
 
     async def stream(self, method: str, data: bytes, context):
         events = self._replica(method, data, context, stream=True)
@@ -144,7 +140,7 @@ class Front:
             async for event in self._line.through(events, queued):
                 yield Serialized(event)
         except Exception as exc:
-            self._fail_mapped(exc, context)
+            _fail(context, *_status_of(exc))
         finally:
             self._line.in_flight -= 1
             events.cancel()  # a no-op once it has ended; else the replica's call (and its job) stops
@@ -155,7 +151,7 @@ class Front:
         try:
             return Serialized(await response)
         except Exception as exc:
-            self._fail_mapped(exc, context)
+            _fail(context, *_status_of(exc))
         finally:
             self._line.in_flight -= 1
             response.cancel()

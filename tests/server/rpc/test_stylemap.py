@@ -95,8 +95,16 @@ def test_interpolate_lerps_stylemaps(served):
 
 
 def test_style_mix_has_no_latent_of_its_own(served):
-    response = served.stub.StyleMix(pb.StyleMixRequest(model=NAME, content=stylemap(1), style=stylemap(2), split=2))
-    assert response.image.width == 32 and not response.HasField("latent")
+    levels = {m.name: m for m in served.stub.ListModels(pb.ListModelsRequest()).models}[NAME].num_levels
+
+    def mixed(split: int) -> pb.ImageResponse:
+        return served.stub.StyleMix(pb.StyleMixRequest(model=NAME, content=stylemap(1), style=stylemap(2), split=split))
+
+    response = mixed(2)
+    assert (response.image.width, response.image.height) == (32, 32) and not response.HasField("latent")
+    style_only, content_only = mixed(0).image.rgba, mixed(levels).image.rgba
+    assert len({response.image.rgba, style_only, content_only}) == 3  # a mix of both, neither one alone
+    assert mixed(2).image.rgba == response.image.rgba
     with pytest.raises(grpc.RpcError) as info:
         served.stub.StyleMix(pb.StyleMixRequest(model=NAME, content=stylemap(1), style=stylemap(2), split=7))
     assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "split" in info.value.details()
