@@ -38,7 +38,9 @@ randomness comes from generators seeded from `(seed, restart)`.
 Stylemap models (StyleMapGAN): the regressor is the model's encoder; spaces `w` and `w+` both optimise
 the stylemap itself (it is that family's W: there are no rows to tie), `z` goes through its mapping;
 the W+ deviation prior is W+ only (a stylemap is one row), so `scribble` there is the stylemap fitted to
-the strokes by the pixel loss alone; there are no noise inputs to optimise.
+the strokes by the pixel loss alone; there are no noise inputs to optimise. Cells of the stylemap with
+no covered pixel under them keep the start's value (the encoder's guess, for `hybrid`): optimising
+them only smeared the covered pixels' loss into the hole.
 
 Truncation (`truncation` psi < 1) pulls the final latent toward w_avg, `w_avg + psi (w - w_avg)`: the
 regressor's W+ before its one rendering, an optimising method's best result after the optimisation
@@ -233,19 +235,24 @@ def _check_init_latent(g, latent: Tensor, space: str, device, n: int) -> Tensor:
 
 
 class _Latent:
-    """The optimised variable and how it becomes the generator's latent (W: one W+ row shared by all)."""
+    """The optimised variable and how it becomes the generator's latent (W: one W+ row shared by all).
+    `held` (bool, broadcast against a stylemap): cells that keep their start value whatever the loss says."""
 
-    def __init__(self, g, space: str, start: Tensor):
+    def __init__(self, g, space: str, start: Tensor, held: Tensor | None = None):
         self.g, self.space = g, space
         self.tied_rows = space == "w" and g.latent_kind == W_PLUS
         if self.tied_rows:
             start = start.mean(dim=1, keepdim=True)
         self.param = start.detach().clone().requires_grad_(True)
+        self.held = held if space != "z" else None
+        self.anchor = start.detach() if self.held is not None else None
 
     def ws(self, offset: Tensor | None = None) -> Tensor:
         p = self.param if offset is None else self.param + offset
         if self.space == "z":
             return self.g.mapping(p, None)
+        if self.held is not None:
+            p = torch.where(self.held, self.anchor, p)
         return p.expand(-1, self.g.num_ws, -1) if self.tied_rows else p
 
 
@@ -314,6 +321,16 @@ class _Run:
             self._objective = _Objective(terms, self.plan.wplus_prior_weight, noise_weight)
         return self._objective
 
+    def held_cells(self) -> Tensor | None:
+        """A stylemap's cells whose footprint holds no covered pixel (bool [N, 1, h, w]), or None. The
+        loss reaches them only through the convolutions' spread from covered pixels nearby, which paints
+        blotches into a hole; they keep the start's value (the encoder's guess) instead. None for W+, and
+        when every cell or none is covered."""
+        if self.g.latent_kind == W_PLUS:
+            return None
+        held = F.adaptive_max_pool2d(self.mask, self.g.latent_shape[-2:]) == 0
+        return held if bool(held.any()) and not bool(held.all()) else None
+
     def check_cancel(self):
         if self.cancel is not None:
             self.cancel.check()
@@ -367,9 +384,9 @@ class _Run:
         start = self._start(restart, gen)
         noises = self._initial_noise()
         spread = w_spread(self.g, self.cancel) if o.optimizer == "adam" and self.plan.w_noise_factor > 0 else 0.0
-        step = 0
+        step, held = 0, self.held_cells()
         for space, n in self.plan.phases:
-            start = self._phase(_Latent(self.g, space, start), range(step, step + n), noises, gen, spread)
+            start = self._phase(_Latent(self.g, space, start, held), range(step, step + n), noises, gen, spread)
             step += n
         img, loss = self.evaluate(start, noises)
         return start, noises, img, loss

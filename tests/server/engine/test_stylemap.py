@@ -11,6 +11,7 @@ from server.engine.canvas import Canvas, Layer
 from server.engine.compose import compose
 from server.engine.edits import interpolate, local_blend, style_mix, style_mix_levels, stylemap_blend
 from server.engine.errors import InvalidInput
+from server.engine.latents import mean_latent
 from server.engine.project import ProjectOptions, project
 from server.engine.realize import RealizeOptions, realize
 from server.models import load_model
@@ -140,6 +141,25 @@ def test_every_method_fits_a_stylemap(model, ref, method, space):
                            space=space, lr=0.05, perceptual="none")
     before = project(model, image, mask, start).metrics["masked_psnr"]
     assert result.metrics["masked_psnr"] > before, (before, result.metrics["masked_psnr"])
+
+
+@pytest.mark.parametrize("method,space", [("hybrid", "w+"), ("optimize", "w")])
+def test_cells_with_nothing_covered_keep_their_start(model, ref, method, space):
+    """Optimising them only smeared the covered pixels' loss into the hole (blotches, worse hole fill)."""
+    image = torch.from_numpy(ref["img_recon"][1:2]).clamp(-1, 1)
+    mask = torch.zeros(1, 1, 32, 32)
+    mask[..., :, :13] = 1  # 8 x 8 cells of 4 px: columns 0-3 covered (3 partly), 4-7 not at all
+    options = ProjectOptions(method=method, space=space, steps=6, lr=0.05, perceptual="none")
+    fitted = project(model, image, mask, options).latent
+    with torch.no_grad():
+        start = model.regressor(image * mask, mask) if method == "hybrid" else mean_latent(model.generator, 1)
+    assert torch.equal(fitted[..., 4:], start[..., 4:])
+    assert (fitted[..., :4] - start[..., :4]).abs().amax() > 1e-3
+    full = torch.ones(1, 1, 32, 32)
+    everything = project(model, image, full, options).latent
+    with torch.no_grad():
+        start = model.regressor(image, full) if method == "hybrid" else start
+    assert (everything[..., 4:] - start[..., 4:]).abs().amax() > 1e-3  # all covered: every cell is fitted
 
 
 def test_stylemap_options_the_family_lacks_are_refused(model, ref):
