@@ -118,7 +118,10 @@ def run_settings(run: Path, args) -> tuple[RegressorConfig, bool]:
     path = run / CONFIG_FILE
     if not path.exists():
         overrides = json.loads(args.config.read_text()) if args.config else {}
-        return RegressorConfig(**{**overrides, **flags}), False
+        cfg = RegressorConfig(**{**overrides, **flags})
+        if cfg.images:  # a config file's path is relative to where the command runs; resuming may not
+            cfg.images = str(Path(cfg.images).resolve())
+        return cfg, False
     cfg = RegressorConfig(**json.loads(path.read_text()))
     conflicts = {k: v for k, v in flags.items() if k != "iterations" and getattr(cfg, k) != v}
     if conflicts:

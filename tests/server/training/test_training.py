@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
 from server.models import load_model
-from server.training import ship, train_gan, train_regressor
+from server.training import dataset, ship, train_gan, train_regressor
 from server.training.masks import masks_with_fraction, random_masks
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -79,6 +80,13 @@ def test_regressor_for_a_gan_run_ships(gan_run, tmp_path):
     assert (tmp_path / "shipped" / "directions.safetensors").read_bytes() == b"kept"
     with pytest.raises(SystemExit, match="give --gan"):
         ship.main(["--out", str(tmp_path / "shipped")])
+
+
+def test_the_dataset_renders_ahead_of_time(tmp_path, capsys):
+    dataset.main(["--dir", str(tmp_path), "--resolution", "16", "--count", "8", "--workers", "1"])
+    images = np.load(tmp_path / "portraits_16px_8.npy")
+    assert images.shape == (8, 16, 16, 3) and images.dtype == np.uint8 and images.std() > 10
+    assert str(tmp_path / "portraits_16px_8.npy") in capsys.readouterr().out
 
 
 def test_training_masks():
