@@ -110,5 +110,14 @@ def test_the_card_records_the_configs_in_the_repository(model):
         """The config with the regressor's size rule applied (fields a card records as null or not at all)."""
         return replace(cfg, **cfg.wplus_shape(model.generator.resolution))
 
-    checked_in = RegressorConfig(**json.loads((configs / "portraits64-regressor.json").read_text()))
-    assert sized(RegressorConfig(**training["regressor"]["config"])) == sized(checked_in)
+    def checked_in(name: str) -> RegressorConfig:
+        return sized(RegressorConfig(**json.loads((configs / name).read_text())))
+
+    # the regressor: trained from scratch, then fine-tuned for collages on the GAN's training set
+    first, collage = training["regressor"]["fine_tuned_from"], training["regressor"]
+    assert sized(RegressorConfig(**first["config"])) == checked_in("portraits64-regressor.json")
+    shipped = RegressorConfig(**collage["config"])
+    assert shipped.images.endswith("/" + checked_in("portraits64-regressor-collage.json").images)
+    assert replace(sized(shipped), images=None) == replace(checked_in("portraits64-regressor-collage.json"),
+                                                           images=None)
+    assert collage["iterations"] == shipped.iterations and collage["initialised_from"] == "checkpoint"
