@@ -32,7 +32,9 @@ def test_short_load_run(model_paths, tmp_path):
 
 def test_previews_keep_coming_beside_a_long_job(model_paths, tmp_path):
     """Six live-preview clients (newest wins) and a long optimisation: previews complete during it, for
-    every client, with a p95 latency within LATENCY_SLACK x 2 of its value without it; the job ends."""
+    every client, with a p95 latency within LATENCY_SLACK x 2 of its value without it, or within one
+    preview interval (0.25 s: the preview is there before the artist's next change); the job ends.
+    A starved preview waits for the 150-step job: seconds."""
     default, _ = model_paths
     out = tmp_path / "previews.json"
     done = subprocess.run([sys.executable, "-m", "server.tools.loadtest", "--model", str(default), "--previews", "6",
@@ -41,4 +43,18 @@ def test_previews_keep_coming_beside_a_long_job(model_paths, tmp_path):
     assert done.returncode in (0, 1) and out.exists(), done.stderr  # 1: the tool's own (unslackened) targets missed
     report = json.loads(out.read_text())
     assert report["previews_alone"]["completed"] > 0, report
-    assert not preview_load.targets_missed(report, min_previews=20, latency_ratio=2 * LATENCY_SLACK), report
+    assert not preview_load.targets_missed(report, min_previews=20, latency_ratio=2 * LATENCY_SLACK,
+                                           latency_floor_s=0.25), report
+
+
+def test_preview_latency_targets_take_a_floor():
+    def report(alone: float, beside: float) -> dict:
+        return {"previews_alone": {"latency_s": {"p95": alone}},
+                "previews_beside_long_job": {"completed": 30, "per_client": [5] * 6, "latency_s": {"p95": beside}},
+                "long_job": {"code": "OK"}}
+
+    assert not preview_load.targets_missed(report(0.02, 0.03))
+    assert preview_load.targets_missed(report(0.017, 0.137), latency_ratio=8)  # a scheduler hiccup, as a ratio
+    assert not preview_load.targets_missed(report(0.017, 0.137), latency_ratio=8, latency_floor_s=0.25)
+    missed = preview_load.targets_missed(report(0.017, 2.0), latency_ratio=8, latency_floor_s=0.25)
+    assert missed == ["p95 latency 2.0 s beside the long job, 0.017 s alone (target at most 8x or 0.25 s)"]
