@@ -188,7 +188,10 @@ def main(argv=None) -> int:
     else:
         torch.manual_seed(cfg.seed)  # a new regressor's initial weights
         regressor, origin = starting_regressor(model, cfg.finetune, cfg.wplus_shape(g.resolution))
-    trainer = RegressorTrainer(cfg, model, regressor, origin, run, device)
+    try:
+        trainer = RegressorTrainer(cfg, model, regressor, origin, run, device)
+    except ValueError as exc:  # --images that cannot be used: a usage error, not a traceback
+        raise SystemExit(f"--images: {exc}") from None
     if not resuming and args.batch is None and device.type == "cuda":
         cfg.batch = accelerate.fit_batch(trainer.try_batch, device)
     if args.bench:

@@ -169,6 +169,12 @@ def test_real_images_train_beside_samples_and_are_evaluated(tiny_folder, tmp_pat
     assert record["iterations"] == 3 and record["evaluation_on_images"] is not None
     with pytest.raises(SystemExit, match="images"):
         train(tiny_folder, out, 4, "--images", str(tmp_path))
+    with pytest.raises(SystemExit, match="--images: .*photoz: --images takes a folder of pictures"):
+        train(tiny_folder, tmp_path / "typo", 2, "--images", str(tmp_path / "photoz"))
+    assert train(tiny_folder, tmp_path / "typo", 2, "--images", str(tmp_path / "photos"))  # the retry starts anew
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit, match="holds 0 images; training needs at least 8"):
+        train(tiny_folder, tmp_path / "none", 2, "--images", str(tmp_path / "empty"))
 
 
 def test_refusals(tiny_folder, tmp_path):
