@@ -23,6 +23,10 @@ MIN_IMAGES = 8
 HELDOUT_MAX = 64
 
 
+class ImagesUnusable(ValueError):
+    """`--images` names nothing this module can train on (no such path, too few images, a wrong array)."""
+
+
 def heldout_count(total: int) -> int:
     """How many of `total` images are kept for the evaluation: 5%, at least 1, at most `HELDOUT_MAX`."""
     return max(1, min(HELDOUT_MAX, total // 20))
@@ -51,7 +55,7 @@ class ImageSource:
 
     def __init__(self, path: Path | str, resolution: int):
         self.path, self.resolution = Path(path), resolution
-        self.unreadable: list[str] = []
+        self._unreadable: set[int] = set()  # file indices that failed once: never decoded again
         if self.path.is_dir():
             self.files = sorted(p for p in self.path.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
             self.array = None
@@ -61,14 +65,14 @@ class ImageSource:
             self.array = np.load(self.path, mmap_mode="r", allow_pickle=False)
             if self.array.dtype != np.uint8 or self.array.ndim != 4 or self.array.shape[3] != 3 \
                     or self.array.shape[1] != self.array.shape[2]:
-                raise ValueError(f"{self.path}: a .npy of images must be uint8 [N, S, S, 3], "
+                raise ImagesUnusable(f"{self.path}: a .npy of images must be uint8 [N, S, S, 3], "
                                  f"not {self.array.dtype} {list(self.array.shape)}")
             total = len(self.array)
         else:
-            raise ValueError(f"{self.path}: --images takes a folder of pictures ({', '.join(SUFFIXES)}) "
+            raise ImagesUnusable(f"{self.path}: --images takes a folder of pictures ({', '.join(SUFFIXES)}) "
                              "or a .npy of uint8 [N, S, S, 3]")
         if total < MIN_IMAGES:
-            raise ValueError(f"{self.path} holds {total} images; training needs at least {MIN_IMAGES}")
+            raise ImagesUnusable(f"{self.path} holds {total} images; training needs at least {MIN_IMAGES}")
         held = heldout_count(total)
         self.train, self.heldout = list(range(total - held)), list(range(total - held, total))
 
@@ -78,14 +82,21 @@ class ImageSource:
     def describe(self) -> str:
         return f"{len(self)} images in {self.path} ({len(self.heldout)} held out)"
 
+    @property
+    def unreadable(self) -> list[str]:
+        """The files that could not be read, in name order."""
+        return [str(self.files[i]) for i in sorted(self._unreadable)]
+
     def _read(self, index: int) -> np.ndarray | None:
         if self.array is not None:
             return np.asarray(self.array[index])
+        if index in self._unreadable:
+            return None
         try:
             with Image.open(self.files[index]) as image:
                 return _square(image)
         except (OSError, ValueError, Image.DecompressionBombError):
-            self.unreadable.append(str(self.files[index]))
+            self._unreadable.add(index)
             return None
 
     def load(self, indices: list[int], device: torch.device | str = "cpu") -> torch.Tensor:
@@ -97,7 +108,7 @@ class ImageSource:
             while rgb is None:
                 spare = next(fallback, None)
                 if spare is None:
-                    raise ValueError(f"{self.path}: none of its training images can be read")
+                    raise ImagesUnusable(f"{self.path}: none of its training images can be read")
                 rgb = self._read(spare)
             images.append(_to_tensor(rgb, self.resolution))
         return torch.stack(images).to(device)

@@ -46,8 +46,8 @@ def eval_inputs(images: torch.Tensor, kind: str,
 def evaluate(g, r, count: int, batch: int, device: torch.device, amp: bool = False,
              grid: Path | None = None, source: ImageSource | None = None) -> dict:
     """{"images", "seed", "psnr_db": {kind: dB}} for regressor `r` (in eval mode while scored) on
-    `count` held-out samples of `g`, `batch` at a time; with `source`, on its held-out real images
-    instead ("source" then names them). `grid`: also save the first images of each kind as a PNG, a
+    `count` held-out samples of `g`, `batch` at a time; with `source`, on the first `count` of its
+    held-out real images instead ("source" then names them). `grid`: also save the first images of each kind as a PNG, a
     row of inputs over a row of their reconstructions."""
     was_training = r.training
     r.eval()
@@ -56,7 +56,6 @@ def evaluate(g, r, count: int, batch: int, device: torch.device, amp: bool = Fal
     error = {kind: 0.0 for kind in EVAL_KINDS}
     covered = {kind: 0.0 for kind in EVAL_KINDS}
     rows = []
-    count = len(source.heldout) if source is not None else count
     for start in range(0, count, batch):
         n = min(batch, count - start)
         if source is not None:

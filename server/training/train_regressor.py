@@ -52,6 +52,7 @@ from server.models.own_format import CARD_FILE
 from server.training import accelerate
 from server.training.adversarial import bench
 from server.training.collage_inputs import KINDS
+from server.training.image_source import ImagesUnusable
 from server.training.progress import TrainingBar
 from server.training.regressor_eval import evaluate, table
 from server.training.regressor_folder import update_record, write_model_folder
@@ -161,8 +162,9 @@ def held_out(trainer: RegressorTrainer, suffix: str = "", grid: Path | None = No
     found = {"evaluation" + suffix: evaluate(trainer.G, trainer.R, trainer.cfg.eval_images, trainer.cfg.batch,
                                              trainer.device, trainer.amp, grid)}
     if trainer.images is not None:
-        found["evaluation_on_images" + suffix] = evaluate(trainer.G, trainer.R, 0, trainer.cfg.batch, trainer.device,
-                                                          trainer.amp, source=trainer.images)
+        found["evaluation_on_images" + suffix] = evaluate(trainer.G, trainer.R, len(trainer.images.heldout),
+                                                          trainer.cfg.batch, trainer.device, trainer.amp,
+                                                          source=trainer.images)
     return found
 
 
@@ -190,7 +192,7 @@ def main(argv=None) -> int:
         regressor, origin = starting_regressor(model, cfg.finetune, cfg.wplus_shape(g.resolution))
     try:
         trainer = RegressorTrainer(cfg, model, regressor, origin, run, device)
-    except ValueError as exc:  # --images that cannot be used: a usage error, not a traceback
+    except ImagesUnusable as exc:  # a usage error, not a traceback
         raise SystemExit(f"--images: {exc}") from None
     if not resuming and args.batch is None and device.type == "cuda":
         cfg.batch = accelerate.fit_batch(trainer.try_batch, device)
@@ -227,6 +229,10 @@ def main(argv=None) -> int:
     write_model_folder(out, model, trainer.R, record(trainer, reason, start_eval), args.name or out.name)
     print(f"stopped at step {trainer.step}/{cfg.iterations} ({reason}, {time.perf_counter() - t0:.0f} s); "
           f"wrote {out}", flush=True)
+    if trainer.images is not None and trainer.images.unreadable:
+        bad = trainer.images.unreadable
+        print(f"skipped {len(bad)} pictures that could not be read: {', '.join(bad[:5])}"
+              f"{' ...' if len(bad) > 5 else ''}", flush=True)
     if reason != "interrupted":
         evaluation = held_out(trainer, grid=run / "reconstructions.png")
         update_record(out, **evaluation)

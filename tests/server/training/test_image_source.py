@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from server.training.image_source import HELDOUT_MAX, ImageSource, heldout_count
+from server.training.image_source import HELDOUT_MAX, ImageSource, ImagesUnusable, heldout_count
 from tests.support.pictures import write_pictures
 
 
@@ -30,6 +30,8 @@ def test_a_picture_that_cannot_be_read_is_replaced_and_remembered(tmp_path):
     images = source.load(list(range(len(source))))
     assert images.shape == (12, 3, 8, 8) and source.unreadable == [str(tmp_path / "005.png")]
     assert torch.isfinite(images).all()
+    assert torch.equal(source.load(list(range(len(source)))), images)  # the same stand-in, remembered once
+    assert source.unreadable == [str(tmp_path / "005.png")]
 
 
 def test_a_npy_is_memory_mapped_and_checked(tmp_path):
@@ -40,12 +42,12 @@ def test_a_npy_is_memory_mapped_and_checked(tmp_path):
     assert torch.equal(source.load([3])[0], torch.from_numpy(array[3]).permute(2, 0, 1).float() / 127.5 - 1)
     assert ImageSource(tmp_path / "ok.npy", 4).load([0]).shape == (1, 3, 4, 4)
     np.save(tmp_path / "float.npy", array.astype(np.float32))
-    with pytest.raises(ValueError, match=r"uint8 \[N, S, S, 3\]"):
+    with pytest.raises(ImagesUnusable, match=r"uint8 \[N, S, S, 3\]"):
         ImageSource(tmp_path / "float.npy", 8)
     np.save(tmp_path / "few.npy", array[:3])
-    with pytest.raises(ValueError, match="holds 3 images; training needs at least 8"):
+    with pytest.raises(ImagesUnusable, match="holds 3 images; training needs at least 8"):
         ImageSource(tmp_path / "few.npy", 8)
-    with pytest.raises(ValueError, match="a folder of pictures"):
+    with pytest.raises(ImagesUnusable, match="a folder of pictures"):
         ImageSource(tmp_path / "missing.png", 8)
 
 

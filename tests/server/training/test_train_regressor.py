@@ -156,10 +156,13 @@ def test_ctrl_c_checkpoints_and_leaves_a_servable_folder(tiny_folder, tmp_path, 
     assert record["evaluation_at_start"] is not None  # measured when the run began, kept
 
 
-def test_real_images_train_beside_samples_and_are_evaluated(tiny_folder, tmp_path):
+def test_real_images_train_beside_samples_and_are_evaluated(tiny_folder, tmp_path, capsys):
     write_pictures(tmp_path / "photos", 20)
+    (tmp_path / "photos" / "zz-broken.png").write_bytes(b"\x89PNG broken")  # sorts last: held out
     out = tmp_path / "out"
     record = train(tiny_folder, out, 2, "--images", str(tmp_path / "photos"))["training"]["regressor"]
+    assert f"skipped 1 pictures that could not be read: {tmp_path / 'photos' / 'zz-broken.png'}" \
+        in capsys.readouterr().out
     assert record["config"]["images"] == str((tmp_path / "photos").resolve())
     assert record["config"]["real_fraction"] == 0.5
     for key in ("evaluation", "evaluation_at_start", "evaluation_on_images", "evaluation_on_images_at_start"):
